@@ -1,0 +1,52 @@
+# efferent — two commands: `make run` and `make test`. Both install what
+# they need first (scripts/setup.sh: Debian packages, the ONNX Runtime
+# library from the npm registry, Go modules), idempotently.
+
+GO       ?= go
+BIN      := bin/efferent
+GOFLAGS  ?=
+# Short fuzzing of every fuzz target during `make test` (longer: make fuzz FUZZTIME=5m).
+FUZZTIME ?= 8s
+# Arguments for `make run`, e.g. make run ARGS="--addr 127.0.0.1:9000".
+ARGS     ?=
+
+.PHONY: all setup build run test test-unit test-integration fuzz bench vet clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	$(GO) build $(GOFLAGS) -o $(BIN) ./cmd/efferent
+
+# The embedded default: bundled model, openpi-compatible server on 127.0.0.1:8000.
+run: build
+	./$(BIN) serve $(ARGS)
+
+# All tests, tiered: static checks, unit tests (pure Go), integration tests
+# (real ONNX Runtime, real OpenCV, real websockets on 127.0.0.1), short fuzzing.
+test: setup vet test-unit test-integration fuzz-short
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+
+test-unit:
+	$(GO) test -short -count=1 ./...
+
+test-integration:
+	$(GO) test -count=1 ./...
+	$(GO) test -race -count=1 ./server/...
+
+fuzz-short:
+	@FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+fuzz:
+	@FUZZTIME=$(or $(FUZZTIME),5m) scripts/fuzz.sh
+
+bench: setup
+	$(GO) test -run '^$$' -bench . -benchmem ./tokenizer/... ./policy/... ./api/... ./camera/... ./server/...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,87 @@
+package api
+
+import (
+	"fmt"
+)
+
+// Response is one reply: an action chunk and openpi's timing fields.
+type Response struct {
+	// Actions holds H×D values, row-major.
+	Actions []float64
+	H, D    int
+	// PolicyInferMS is policy_timing.infer_ms: the model's own time.
+	PolicyInferMS float64
+	// ServerInferMS is server_timing.infer_ms: the whole request's time.
+	ServerInferMS float64
+	// PrevTotalMS is server_timing.prev_total_ms, sent only when
+	// HavePrevTotal (openpi omits it in a connection's first reply).
+	PrevTotalMS   float64
+	HavePrevTotal bool
+}
+
+// AppendResponse appends the reply map. With a reused b of sufficient
+// capacity it does not allocate.
+func AppendResponse(b []byte, r *Response) []byte {
+	b = appendMapLen(b, 3)
+	var shape [2]int
+	shape[0], shape[1] = r.H, r.D
+	b = AppendFloat64Array(appendStr(b, "actions"), shape[:], r.Actions)
+	b = appendMapLen(appendStr(b, "policy_timing"), 1)
+	b = appendFloat64(appendStr(b, "infer_ms"), r.PolicyInferMS)
+	n := 1
+	if r.HavePrevTotal {
+		n = 2
+	}
+	b = appendMapLen(appendStr(b, "server_timing"), n)
+	b = appendFloat64(appendStr(b, "infer_ms"), r.ServerInferMS)
+	if r.HavePrevTotal {
+		b = appendFloat64(appendStr(b, "prev_total_ms"), r.PrevTotalMS)
+	}
+	return b
+}
+
+// Reply is a decoded reply, as a client sees it.
+type Reply struct {
+	Actions      []float64
+	H, D         int
+	PolicyTiming map[string]float64
+	ServerTiming map[string]float64
+}
+
+// DecodeResponse parses a reply frame; actions may be any float or int
+// dtype with shape (H, D).
+func DecodeResponse(frame []byte, lim Limits) (Reply, error) {
+	var r Reply
+	v, err := Decode(frame, lim)
+	if err != nil {
+		return r, err
+	}
+	if v.Kind != Map {
+		return r, fmt.Errorf("%w: reply is %v, want a map", ErrMalformed, v.Kind)
+	}
+	a, ok := v.Get("actions")
+	if !ok {
+		return r, fmt.Errorf("%w: actions", ErrMissingKey)
+	}
+	if a.Kind != Array || len(a.Array.Shape) != 2 || a.Array.DType.Kind == 'b' {
+		return r, fmt.Errorf("%w: actions must be a numeric (H, D) ndarray", ErrBadShape)
+	}
+	r.H, r.D = a.Array.Shape[0], a.Array.Shape[1]
+	r.Actions = make([]float64, a.Array.Len())
+	for i := range r.Actions {
+		r.Actions[i] = a.Array.Float64(i)
+	}
+	timing := func(key string) map[string]float64 {
+		m := map[string]float64{}
+		if t, ok := v.Get(key); ok && t.Kind == Map {
+			for _, e := range t.Map {
+				if f, ok := e.Val.Number(); ok {
+					m[e.Key] = f
+				}
+			}
+		}
+		return m
+	}
+	r.PolicyTiming, r.ServerTiming = timing("policy_timing"), timing("server_timing")
+	return r, nil
+}

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// errSilent marks an error already reported to the user.
+var errSilent = errors.New("")
+
+func execute(args []string) int {
+	root := &cobra.Command{
+		Use:           "efferent",
+		Short:         "A fast, safe inference server for vision-language-action robot policies",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().String("config", "", "YAML configuration file (default $EFFERENT_CONFIG; see README for keys)")
+	root.AddCommand(serveCmd(), versionCmd())
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil {
+		if !errors.Is(err, errSilent) {
+			fmt.Fprintln(os.Stderr, "efferent:", err)
+		}
+		return 1
+	}
+	return 0
+}

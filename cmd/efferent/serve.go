@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/efferent/efferent"
+	"github.com/efferent/efferent/camera"
+	"github.com/efferent/efferent/camera/cv"
+	"github.com/efferent/efferent/models"
+	"github.com/efferent/efferent/policy"
+	"github.com/efferent/efferent/policy/ort"
+	"github.com/efferent/efferent/server"
+)
+
+func serveCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve a policy over the openpi websocket protocol (ws://127.0.0.1:8000 by default)",
+		Long: `serve loads a model (a directory with manifest.yaml, or an embedded model by
+name) under ONNX Runtime and answers openpi-protocol clients: metadata frame
+first, then one msgpack observation in, one action chunk out.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.String("model", models.Default, "model directory, or the name of an embedded model ("+fmt.Sprint(models.Names())+")")
+	f.String("addr", "127.0.0.1:8000", "listen address (host:port)")
+	f.String("ort-library", "", "path of libonnxruntime.so (default: found automatically; see README)")
+	f.String("provider", "cpu", "ONNX Runtime execution provider: cpu, cuda or tensorrt")
+	f.String("log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+// openPolicy loads the model and wraps it so images of any size are resized
+// as its manifest says.
+func openPolicy(ref string, conf ort.Conf) (policy.Policy, *policy.Manifest, error) {
+	fsys, source, err := models.Resolve(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := policy.LoadManifest(fsys, source)
+	if err != nil {
+		return nil, nil, err
+	}
+	vla, err := ort.Open(m, conf)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec := camera.Spec{Height: m.Obs.ImageHeight, Width: m.Obs.ImageWidth, Resize: camera.Resize(m.Obs.Resize)}
+	return policy.Resizing(vla, func(string) (policy.Resizer, error) { return cv.New(spec) }), m, nil
+}
+
+func serve(ctx context.Context, cfg Config) error {
+	log := cfg.Log.logger()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	pol, m, err := openPolicy(cfg.Model, cfg.ORT)
+	if err != nil {
+		return err
+	}
+	lib, _ := ort.Init(cfg.ORT.Library)
+	md := pol.Metadata()
+	log.Info("model loaded", "model", m.Name, "version", m.Version, "source", m.Source, "weights", m.Weights,
+		"onnxruntime", ort.RuntimeVersion(), "library", lib, "provider", cfg.ORT.Provider,
+		"chunk", fmt.Sprintf("%dx%d", md.Horizon, md.Dim))
+	if m.Weights == "random" {
+		log.Warn("this model has RANDOM weights: its actions are meaningless (a runtime fixture); do not drive a robot with it")
+	}
+	if d, err := warmUp(ctx, pol); err != nil {
+		pol.Close()
+		return fmt.Errorf("warm-up inference failed: %w", err)
+	} else {
+		log.Info("warm-up inference done", "ms", fmt.Sprintf("%.1f", float64(d.Microseconds())/1000))
+	}
+
+	srv, err := server.New(cfg.Server, pol, log)
+	if err != nil {
+		pol.Close()
+		return err
+	}
+	if !server.IsLoopback(cfg.Server.Addr) {
+		log.Warn("listening on a non-loopback address without authentication: anyone who can reach it can query the policy",
+			"addr", cfg.Server.Addr)
+	}
+	addr := srv.Addr().String()
+	log.Info("serving the openpi websocket protocol",
+		"url", "ws://"+addr, "healthz", "http://"+addr+"/healthz", "metrics", "http://"+addr+"/metrics")
+	log.Info("connect an openpi client, e.g. LIBERO: python examples/libero/main.py --args.host 127.0.0.1 --args.port " + portOf(addr))
+	err = srv.Run(ctx)
+	if cerr := srv.Close(); err == nil {
+		err = cerr
+	}
+	log.Info("stopped")
+	return err
+}
+
+// warmUp runs one inference on a blank observation so that the first real
+// request does not pay for ONNX Runtime's lazy initialisation.
+func warmUp(ctx context.Context, pol policy.Policy) (time.Duration, error) {
+	md := pol.Metadata()
+	obs := efferent.Observation{Images: map[string]efferent.Image{}, State: make([]float64, md.StateDim), Prompt: "warm up"}
+	for _, k := range md.ImageKeys {
+		obs.Images[k] = efferent.Image{H: md.ImageHeight, W: md.ImageWidth, C: 3, Pix: make([]byte, md.ImageHeight*md.ImageWidth*3)}
+	}
+	var ch efferent.Chunk
+	start := time.Now()
+	err := pol.Infer(ctx, &obs, &ch)
+	return time.Since(start), err
+}
+
+func portOf(addr string) string {
+	for i := len(addr) - 1; i >= 0; i-- {
+		if addr[i] == ':' {
+			return addr[i+1:]
+		}
+	}
+	return addr
+}

@@ -1,0 +1,69 @@
+// Package models holds the small models efferent ships, embedded in the
+// binary so that `efferent serve` works from any directory with nothing
+// but the ONNX Runtime library installed.
+//
+// Each model is a directory with a manifest.yaml (see package policy) and
+// the files it names, built by a committed script beside them (Python with
+// Debian's torch/onnx, run offline; never needed to build or test).
+//
+//   - efferent-fixture: tiny RANDOM-weight VLA; a fixture for the runtime
+//     path with PyTorch golden outputs. Its actions are meaningless.
+package models
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+)
+
+// Default is the model `efferent serve` loads when none is named.
+const Default = "efferent-fixture"
+
+// The embedded files: the manifest and what it names (not the build
+// scripts or docs).
+//
+//go:embed efferent-fixture/manifest.yaml efferent-fixture/*.json efferent-fixture/*.onnx
+var embedded embed.FS
+
+// Names lists the embedded models.
+func Names() []string {
+	ents, _ := fs.ReadDir(embedded, ".")
+	var n []string
+	for _, e := range ents {
+		if e.IsDir() {
+			n = append(n, e.Name())
+		}
+	}
+	slices.Sort(n)
+	return n
+}
+
+// Embedded returns an embedded model directory by name.
+func Embedded(name string) (fs.FS, error) {
+	if !slices.Contains(Names(), name) {
+		return nil, fmt.Errorf("no embedded model %q (have %s)", name, strings.Join(Names(), ", "))
+	}
+	return fs.Sub(embedded, name)
+}
+
+// Resolve finds a model by reference: a directory on disk (anything that
+// contains a path separator or exists as a directory), else the name of an
+// embedded model. It returns the directory and a label for messages.
+func Resolve(ref string) (fs.FS, string, error) {
+	if ref == "" {
+		ref = Default
+	}
+	if st, err := os.Stat(ref); err == nil && st.IsDir() {
+		return os.DirFS(ref), ref, nil
+	} else if strings.ContainsRune(ref, os.PathSeparator) {
+		return nil, "", fmt.Errorf("model directory %s: %w", ref, err)
+	}
+	f, err := Embedded(ref)
+	if err != nil {
+		return nil, "", fmt.Errorf("model %q is neither a directory nor an embedded model: %w", ref, err)
+	}
+	return f, "embedded:" + ref, nil
+}

@@ -1,0 +1,449 @@
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"path"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ManifestFile is the name of the manifest inside a model directory.
+const ManifestFile = "manifest.yaml"
+
+// ManifestFormat is the format string this version of efferent reads.
+const ManifestFormat = "efferent-model/1"
+
+// maxManifestBytes bounds the manifest read: a manifest is a page of YAML,
+// so anything larger is a mistake (or an attack) rather than a model.
+const maxManifestBytes = 1 << 20
+
+// ErrManifest is wrapped by every manifest loading or validation error.
+// The message names the file and the field that was wrong.
+var ErrManifest = errors.New("invalid model manifest")
+
+// Manifest describes a model directory. Field names follow manifest.yaml;
+// every field is required unless its comment says otherwise.
+type Manifest struct {
+	Format      string `yaml:"format"`
+	Name        string `yaml:"name"`
+	Version     string `yaml:"version"`
+	Description string `yaml:"description"` // optional
+	// Weights is "trained" or "random" (a fixture: actions are meaningless).
+	Weights    string            `yaml:"weights"`
+	License    string            `yaml:"license"`
+	Provenance map[string]any    `yaml:"provenance"` // free-form; optional
+	Obs        ObservationSpec   `yaml:"observation"`
+	Text       TextSpec          `yaml:"text"`
+	Encoder    EncoderSpec       `yaml:"encoder"`
+	Decoder    DecoderSpec       `yaml:"decoder"`
+	Action     ActionSpec        `yaml:"action"`
+	Golden     string            `yaml:"golden"` // optional: golden outputs for tests
+	Extra      map[string]string `yaml:"extra"`  // optional: free-form notes
+
+	// FS is the model directory the manifest was read from; file names in
+	// the manifest are relative to it.
+	FS fs.FS `yaml:"-"`
+	// Source says where the model came from (a path, or "embedded:NAME").
+	Source string `yaml:"-"`
+}
+
+// ObservationSpec says which observation keys feed which graph inputs.
+type ObservationSpec struct {
+	Images      []ImageInput `yaml:"images"`
+	ImageHeight int          `yaml:"image_height"`
+	ImageWidth  int          `yaml:"image_width"`
+	// Resize is how callers bring other image sizes to the model's:
+	// resize_with_pad (default), stretch or none.
+	Resize string     `yaml:"resize"`
+	State  StateInput `yaml:"state"`
+	Prompt PromptSpec `yaml:"prompt"`
+}
+
+// ImageInput maps one camera's observation key to an encoder input, which
+// takes uint8 [1, H, W, 3] (RGB, HWC).
+type ImageInput struct {
+	Key   string `yaml:"key"`
+	Input string `yaml:"input"`
+}
+
+// StateInput maps the state vector to an encoder input, float32 [1, Dim].
+type StateInput struct {
+	Key   string `yaml:"key"`
+	Input string `yaml:"input"`
+	Dim   int    `yaml:"dim"`
+}
+
+// PromptSpec describes the instruction on the wire.
+type PromptSpec struct {
+	Key      string `yaml:"key"`
+	Required bool   `yaml:"required"`
+	// MaxBytes bounds the prompt's size on the wire (default 1024).
+	MaxBytes int `yaml:"max_bytes"`
+}
+
+// TextSpec describes how the prompt becomes encoder inputs.
+type TextSpec struct {
+	// Tokenizer is a Hugging Face tokenizer.json.
+	Tokenizer string `yaml:"tokenizer"`
+	// InputIDs and Mask name the int64 [1, MaxTokens] encoder inputs.
+	InputIDs  string `yaml:"input_ids"`
+	Mask      string `yaml:"mask"`
+	MaxTokens int    `yaml:"max_tokens"`
+	PadID     int64  `yaml:"pad_id"`
+	// AddSpecial applies the tokenizer's post-processor (e.g. BOS).
+	AddSpecial bool `yaml:"add_special"`
+}
+
+// EncoderSpec describes the prefix graph: images + state + text → the
+// decoder's key/value cache for the prefix, and the prefix's attention mask.
+type EncoderSpec struct {
+	File      string `yaml:"file"`
+	PrefixLen int    `yaml:"prefix_len"`
+	// PrefixMask names the int64 [1, PrefixLen] output (1 = attend).
+	PrefixMask string `yaml:"prefix_mask"`
+	// PresentKey and PresentValue name the per-layer outputs, with %d for
+	// the layer, float32 [1, heads, PrefixLen, head_dim].
+	PresentKey   string `yaml:"present_key"`
+	PresentValue string `yaml:"present_value"`
+}
+
+// DecoderSpec describes the one-token decoder graph in the Hugging Face /
+// Optimum KV-cache layout.
+type DecoderSpec struct {
+	File      string `yaml:"file"`
+	Layers    int    `yaml:"layers"`
+	Heads     int    `yaml:"heads"`
+	HeadDim   int    `yaml:"head_dim"`
+	VocabSize int    `yaml:"vocab_size"`
+	// StartToken is fed at the first decoding step.
+	StartToken    int64  `yaml:"start_token"`
+	InputIDs      string `yaml:"input_ids"`
+	AttentionMask string `yaml:"attention_mask"`
+	// PositionIDs is optional: leave empty if the graph has no such input.
+	PositionIDs  string `yaml:"position_ids"`
+	PastKey      string `yaml:"past_key"`
+	PastValue    string `yaml:"past_value"`
+	Logits       string `yaml:"logits"`
+	PresentKey   string `yaml:"present_key"`
+	PresentValue string `yaml:"present_value"`
+}
+
+// ActionSpec is the action space and its tokenizer.
+type ActionSpec struct {
+	Dim     int `yaml:"dim"`
+	Horizon int `yaml:"horizon"`
+	// StepHz is the rate the actions were recorded at (LIBERO: 20).
+	StepHz        float64           `yaml:"step_hz"`
+	Tokenizer     ActionTokenizer   `yaml:"tokenizer"`
+	Normalization NormalizationSpec `yaml:"normalization"`
+}
+
+// ActionTokenizer selects and parameterises the detokenizer.
+type ActionTokenizer struct {
+	// Kind is "vq" (residual VQ chunks) or "bins" (OpenVLA 256 bins).
+	Kind string `yaml:"kind"`
+	// Codebook (vq) is an efferent-vq/1 codebook file.
+	Codebook string `yaml:"codebook"`
+	// TokenBase and Direction (vq): token = base ∓ (level·codes + code).
+	TokenBase int64  `yaml:"token_base"`
+	Direction string `yaml:"direction"`
+	// LatentDecoder (vq, optional): a graph from latent to the normalised
+	// chunk; without it the codebook lives in chunk space.
+	LatentDecoder *LatentDecoderSpec `yaml:"latent_decoder"`
+	// Bins (bins): number of bins (OpenVLA: 256); the band is the top Bins
+	// tokens of decoder.vocab_size.
+	Bins int `yaml:"bins"`
+}
+
+// LatentDecoderSpec names a graph float32 [1, latent] → float32 [1, H, D].
+type LatentDecoderSpec struct {
+	File   string `yaml:"file"`
+	Input  string `yaml:"input"`
+	Output string `yaml:"output"`
+}
+
+// NormalizationSpec holds BOUNDS_Q99 statistics: dims where Mask is true
+// map [-1, 1] onto [q01, q99]; the others (usually the gripper) pass
+// through.
+type NormalizationSpec struct {
+	Q01  []float64 `yaml:"q01"`
+	Q99  []float64 `yaml:"q99"`
+	Mask []bool    `yaml:"mask"`
+}
+
+// StepPeriod is the time between actions.
+func (a ActionSpec) StepPeriod() time.Duration {
+	return time.Duration(float64(time.Second) / a.StepHz)
+}
+
+// LoadManifest reads and validates manifest.yaml from a model directory
+// (os.DirFS(dir), or an embedded model). source names the directory in
+// error messages.
+func LoadManifest(fsys fs.FS, source string) (*Manifest, error) {
+	f, err := fsys.Open(ManifestFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrManifest, path.Join(source, ManifestFile), err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxManifestBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrManifest, path.Join(source, ManifestFile), err)
+	}
+	if len(data) > maxManifestBytes {
+		return nil, fmt.Errorf("%w: %s: larger than %d bytes", ErrManifest, path.Join(source, ManifestFile), maxManifestBytes)
+	}
+	m, err := ParseManifest(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path.Join(source, ManifestFile), err)
+	}
+	m.FS, m.Source = fsys, source
+	if err := m.checkFiles(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path.Join(source, ManifestFile), err)
+	}
+	return m, nil
+}
+
+// ParseManifest decodes manifest YAML strictly (unknown keys are errors),
+// fills defaults and validates. It does not look at the files it names.
+func ParseManifest(data []byte) (*Manifest, error) {
+	var m Manifest
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrManifest, err)
+	}
+	m.setDefaults()
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+func (m *Manifest) setDefaults() {
+	if m.Obs.Resize == "" {
+		m.Obs.Resize = "resize_with_pad"
+	}
+	if m.Obs.Prompt.MaxBytes == 0 {
+		m.Obs.Prompt.MaxBytes = 1024
+	}
+	if m.Action.Tokenizer.Kind == "vq" && m.Action.Tokenizer.Direction == "" {
+		m.Action.Tokenizer.Direction = "down"
+	}
+	if m.Action.Tokenizer.Kind == "bins" && m.Action.Tokenizer.Bins == 0 {
+		m.Action.Tokenizer.Bins = 256
+	}
+}
+
+// fieldErr builds an error naming a manifest field.
+func fieldErr(field, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrManifest, field, fmt.Sprintf(format, args...))
+}
+
+// Validate checks every field for presence and consistency. The error
+// names the first bad field by its YAML path.
+func (m *Manifest) Validate() error {
+	if m.Format != ManifestFormat {
+		return fieldErr("format", "is %q, this efferent reads %q", m.Format, ManifestFormat)
+	}
+	for _, f := range []struct{ name, v string }{
+		{"name", m.Name}, {"version", m.Version}, {"license", m.License},
+		{"observation.state.key", m.Obs.State.Key}, {"observation.state.input", m.Obs.State.Input},
+		{"observation.prompt.key", m.Obs.Prompt.Key},
+		{"text.tokenizer", m.Text.Tokenizer}, {"text.input_ids", m.Text.InputIDs}, {"text.mask", m.Text.Mask},
+		{"encoder.file", m.Encoder.File}, {"encoder.prefix_mask", m.Encoder.PrefixMask},
+		{"decoder.file", m.Decoder.File}, {"decoder.input_ids", m.Decoder.InputIDs},
+		{"decoder.attention_mask", m.Decoder.AttentionMask}, {"decoder.logits", m.Decoder.Logits},
+		{"action.tokenizer.kind", m.Action.Tokenizer.Kind},
+	} {
+		if strings.TrimSpace(f.v) == "" {
+			return fieldErr(f.name, "is required")
+		}
+	}
+	for _, f := range []struct{ name, v string }{
+		{"encoder.present_key", m.Encoder.PresentKey}, {"encoder.present_value", m.Encoder.PresentValue},
+		{"decoder.past_key", m.Decoder.PastKey}, {"decoder.past_value", m.Decoder.PastValue},
+		{"decoder.present_key", m.Decoder.PresentKey}, {"decoder.present_value", m.Decoder.PresentValue},
+	} {
+		if strings.Count(f.v, "%d") != 1 || strings.Count(f.v, "%") != 1 {
+			return fieldErr(f.name, "%q must contain exactly one %%d for the layer index", f.v)
+		}
+	}
+	switch m.Weights {
+	case "trained", "random":
+	default:
+		return fieldErr("weights", "is %q, want trained or random", m.Weights)
+	}
+	if len(m.Obs.Images) == 0 {
+		return fieldErr("observation.images", "needs at least one camera")
+	}
+	seen := map[string]string{}
+	for i, im := range m.Obs.Images {
+		if im.Key == "" || im.Input == "" {
+			return fieldErr(fmt.Sprintf("observation.images[%d]", i), "needs both key and input")
+		}
+		if prev, dup := seen[im.Key]; dup {
+			return fieldErr(fmt.Sprintf("observation.images[%d].key", i), "%q already used by %s", im.Key, prev)
+		}
+		seen[im.Key] = fmt.Sprintf("observation.images[%d]", i)
+	}
+	if m.Obs.ImageHeight <= 0 || m.Obs.ImageHeight > 4096 {
+		return fieldErr("observation.image_height", "is %d, want 1..4096", m.Obs.ImageHeight)
+	}
+	if m.Obs.ImageWidth <= 0 || m.Obs.ImageWidth > 4096 {
+		return fieldErr("observation.image_width", "is %d, want 1..4096", m.Obs.ImageWidth)
+	}
+	switch m.Obs.Resize {
+	case "resize_with_pad", "stretch", "none":
+	default:
+		return fieldErr("observation.resize", "is %q, want resize_with_pad, stretch or none", m.Obs.Resize)
+	}
+	if m.Obs.State.Dim <= 0 || m.Obs.State.Dim > 1024 {
+		return fieldErr("observation.state.dim", "is %d, want 1..1024", m.Obs.State.Dim)
+	}
+	if m.Obs.Prompt.MaxBytes < 0 || m.Obs.Prompt.MaxBytes > 1<<20 {
+		return fieldErr("observation.prompt.max_bytes", "is %d, want 1..1048576", m.Obs.Prompt.MaxBytes)
+	}
+	if m.Text.MaxTokens <= 0 || m.Text.MaxTokens > 4096 {
+		return fieldErr("text.max_tokens", "is %d, want 1..4096", m.Text.MaxTokens)
+	}
+	d := m.Decoder
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"decoder.layers", d.Layers}, {"decoder.heads", d.Heads}, {"decoder.head_dim", d.HeadDim}, {"decoder.vocab_size", d.VocabSize}, {"encoder.prefix_len", m.Encoder.PrefixLen}} {
+		if f.v <= 0 {
+			return fieldErr(f.name, "is %d, must be positive", f.v)
+		}
+	}
+	if d.StartToken < 0 || d.StartToken >= int64(d.VocabSize) {
+		return fieldErr("decoder.start_token", "is %d, outside the vocabulary [0, %d)", d.StartToken, d.VocabSize)
+	}
+	if m.Text.PadID < 0 || m.Text.PadID >= int64(d.VocabSize) {
+		return fieldErr("text.pad_id", "is %d, outside the vocabulary [0, %d)", m.Text.PadID, d.VocabSize)
+	}
+	a := m.Action
+	if a.Dim <= 0 || a.Dim > 64 {
+		return fieldErr("action.dim", "is %d, want 1..64", a.Dim)
+	}
+	if a.Horizon <= 0 || a.Horizon > 1024 {
+		return fieldErr("action.horizon", "is %d, want 1..1024", a.Horizon)
+	}
+	if !(a.StepHz > 0 && a.StepHz <= 10000) {
+		return fieldErr("action.step_hz", "is %v, want (0, 10000]", a.StepHz)
+	}
+	n := a.Normalization
+	if len(n.Q01) != a.Dim || len(n.Q99) != a.Dim {
+		return fieldErr("action.normalization", "q01 has %d values and q99 %d, want action.dim = %d each", len(n.Q01), len(n.Q99), a.Dim)
+	}
+	if n.Mask != nil && len(n.Mask) != a.Dim {
+		return fieldErr("action.normalization.mask", "has %d values, want action.dim = %d", len(n.Mask), a.Dim)
+	}
+	for i := range n.Q01 {
+		if math.IsNaN(n.Q01[i]) || math.IsInf(n.Q01[i], 0) || math.IsNaN(n.Q99[i]) || math.IsInf(n.Q99[i], 0) {
+			return fieldErr(fmt.Sprintf("action.normalization[%d]", i), "q01/q99 must be finite")
+		}
+		if n.Q99[i] < n.Q01[i] {
+			return fieldErr(fmt.Sprintf("action.normalization.q99[%d]", i), "%v is below q01 %v", n.Q99[i], n.Q01[i])
+		}
+	}
+	t := a.Tokenizer
+	switch t.Kind {
+	case "vq":
+		if t.Codebook == "" {
+			return fieldErr("action.tokenizer.codebook", "is required for kind vq")
+		}
+		if t.Direction != "down" && t.Direction != "up" {
+			return fieldErr("action.tokenizer.direction", "is %q, want down or up", t.Direction)
+		}
+		if t.TokenBase < 0 || t.TokenBase >= int64(d.VocabSize) {
+			return fieldErr("action.tokenizer.token_base", "is %d, outside the vocabulary [0, %d)", t.TokenBase, d.VocabSize)
+		}
+		if ld := t.LatentDecoder; ld != nil && (ld.File == "" || ld.Input == "" || ld.Output == "") {
+			return fieldErr("action.tokenizer.latent_decoder", "needs file, input and output")
+		}
+	case "bins":
+		if t.Bins < 2 || t.Bins > d.VocabSize {
+			return fieldErr("action.tokenizer.bins", "is %d, want 2..decoder.vocab_size", t.Bins)
+		}
+		if t.Codebook != "" || t.LatentDecoder != nil {
+			return fieldErr("action.tokenizer", "codebook and latent_decoder belong to kind vq, not bins")
+		}
+	default:
+		return fieldErr("action.tokenizer.kind", "is %q, want vq or bins", t.Kind)
+	}
+	return nil
+}
+
+// checkFiles verifies that every file the manifest names exists.
+func (m *Manifest) checkFiles() error {
+	files := []struct{ field, name string }{
+		{"text.tokenizer", m.Text.Tokenizer}, {"encoder.file", m.Encoder.File}, {"decoder.file", m.Decoder.File},
+	}
+	if m.Action.Tokenizer.Codebook != "" {
+		files = append(files, struct{ field, name string }{"action.tokenizer.codebook", m.Action.Tokenizer.Codebook})
+	}
+	if ld := m.Action.Tokenizer.LatentDecoder; ld != nil {
+		files = append(files, struct{ field, name string }{"action.tokenizer.latent_decoder.file", ld.File})
+	}
+	if m.Golden != "" {
+		files = append(files, struct{ field, name string }{"golden", m.Golden})
+	}
+	for _, f := range files {
+		if !fs.ValidPath(f.name) {
+			return fieldErr(f.field, "%q must be a relative path inside the model directory", f.name)
+		}
+		st, err := fs.Stat(m.FS, f.name)
+		if err != nil {
+			return fieldErr(f.field, "%v", err)
+		}
+		if st.IsDir() {
+			return fieldErr(f.field, "%q is a directory", f.name)
+		}
+	}
+	return nil
+}
+
+// ReadFile reads a file named by the manifest, relative to the model
+// directory, refusing files over limit bytes.
+func (m *Manifest) ReadFile(name string, limit int64) ([]byte, error) {
+	f, err := m.FS.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %w", m.Source, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %s: %w", m.Source, name, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("model %s: %s is larger than %d bytes", m.Source, name, limit)
+	}
+	return data, nil
+}
+
+// Metadata derives the policy metadata from the manifest.
+func (m *Manifest) Metadata() Metadata {
+	keys := make([]string, len(m.Obs.Images))
+	for i, im := range m.Obs.Images {
+		keys[i] = im.Key
+	}
+	return Metadata{
+		Name: m.Name, Version: m.Version, Weights: m.Weights,
+		ImageKeys: keys, ImageHeight: m.Obs.ImageHeight, ImageWidth: m.Obs.ImageWidth, Resize: m.Obs.Resize,
+		StateKey: m.Obs.State.Key, StateDim: m.Obs.State.Dim,
+		PromptKey: m.Obs.Prompt.Key, PromptRequired: m.Obs.Prompt.Required, MaxPromptBytes: m.Obs.Prompt.MaxBytes,
+		Horizon: m.Action.Horizon, Dim: m.Action.Dim, StepPeriod: m.Action.StepPeriod(),
+		TokenizerKind: m.Action.Tokenizer.Kind,
+	}
+}
+
+// LayerName expands a per-layer tensor name pattern such as
+// "past_key_values.%d.key".
+func LayerName(pattern string, layer int) string { return fmt.Sprintf(pattern, layer) }

@@ -1,0 +1,50 @@
+package ort
+
+import (
+	"fmt"
+	"runtime"
+)
+
+// Conf configures ONNX Runtime sessions.
+type Conf struct {
+	// Library is the path of libonnxruntime.so. Default: found as the
+	// package doc describes.
+	Library string `yaml:"library"`
+	// Provider is the execution provider: "cpu" (default), "cuda" or
+	// "tensorrt". The library installed by `make setup` is CPU-only; GPU
+	// providers need an ONNX Runtime GPU build of the same version (see the
+	// README) named by Library.
+	Provider string `yaml:"provider"`
+	// DeviceID selects the GPU for cuda/tensorrt. Default 0.
+	DeviceID int `yaml:"device_id"`
+	// IntraOpThreads is ONNX Runtime's intra-op thread count. Default:
+	// the number of CPUs (at most 8); 0 means default.
+	IntraOpThreads int `yaml:"intra_op_threads"`
+}
+
+// WithDefaults returns c with zero fields replaced by their defaults.
+func (c Conf) WithDefaults() Conf {
+	if c.Provider == "" {
+		c.Provider = "cpu"
+	}
+	if c.IntraOpThreads == 0 {
+		c.IntraOpThreads = min(runtime.NumCPU(), 8)
+	}
+	return c
+}
+
+// Validate checks the configuration; errors name the key.
+func (c Conf) Validate() error {
+	switch c.Provider {
+	case "", "cpu", "cuda", "tensorrt":
+	default:
+		return fmt.Errorf("ort.provider: %q is not one of cpu, cuda, tensorrt", c.Provider)
+	}
+	if c.IntraOpThreads < 0 || c.IntraOpThreads > 256 {
+		return fmt.Errorf("ort.intra_op_threads: %d, want 0 (default) .. 256", c.IntraOpThreads)
+	}
+	if c.DeviceID < 0 {
+		return fmt.Errorf("ort.device_id: %d is negative", c.DeviceID)
+	}
+	return nil
+}

@@ -1,0 +1,21 @@
+// Package ort runs efferent models under ONNX Runtime. It is the only
+// package that calls ONNX Runtime (through cgo and
+// github.com/yalue/onnxruntime_go); it exposes Go types only.
+//
+// The shared library is not linked at build time: it is loaded at run time
+// from the first of Conf.Library, $EFFERENT_ORT_LIBRARY, the path baked in
+// at build time (-ldflags -X .../policy/ort.defaultLibrary=...), and the
+// cache where `make setup` puts it
+// ($EFFERENT_CACHE or ${XDG_CACHE_HOME:-~/.cache}/efferent, then
+// onnxruntime/1.24.1/libonnxruntime.so.1). So a user never has to set
+// LD_LIBRARY_PATH.
+//
+// A VLA model runs as three graphs named by the manifest: an encoder
+// (images, state and prompt ids → the decoder's key/value cache for the
+// prefix), a one-token decoder in the Hugging Face/Optimum KV-cache layout
+// run once per action token with decoding constrained to each position's
+// token band, and optionally a VQ latent decoder. Sessions are created once;
+// every input and output tensor is allocated once per VLA and reused, and
+// the present key/values of one decoding step are bound directly as the
+// past of the next, so the cache is never copied.
+package ort

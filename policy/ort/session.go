@@ -1,0 +1,232 @@
+package ort
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+
+	onnx "github.com/yalue/onnxruntime_go"
+
+	"github.com/efferent/efferent/policy"
+)
+
+// ErrGraph is wrapped when a graph does not match its manifest (a tensor is
+// missing, or has the wrong element type or a fixed dimension that
+// disagrees) or fails to run.
+var ErrGraph = errors.New("model graph mismatch")
+
+// ErrProvider is wrapped when the requested execution provider is not
+// available in the loaded ONNX Runtime library.
+var ErrProvider = errors.New("execution provider unavailable")
+
+// maxGraphBytes bounds a graph file read into memory.
+const maxGraphBytes = 2 << 30
+
+// graph is one ONNX session with its tensor metadata.
+type graph struct {
+	file    string
+	sess    *onnx.DynamicAdvancedSession
+	inputs  map[string]onnx.InputOutputInfo
+	outputs map[string]onnx.InputOutputInfo
+}
+
+// tensorSpec is what the manifest says a tensor is: its element type and
+// shape, -1 where the dimension varies.
+type tensorSpec struct {
+	name  string
+	dtype onnx.TensorElementDataType
+	shape []int64
+}
+
+// openGraph creates a session for file with the named inputs and outputs,
+// after checking each against what the graph declares.
+func openGraph(m *policy.Manifest, file string, conf Conf, library string, ins, outs []tensorSpec) (*graph, error) {
+	data, err := m.ReadFile(file, maxGraphBytes)
+	if err != nil {
+		return nil, err
+	}
+	inInfo, outInfo, err := onnx.GetInputOutputInfoWithONNXData(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: not a loadable ONNX graph: %v", ErrGraph, file, err)
+	}
+	g := &graph{file: file, inputs: index(inInfo), outputs: index(outInfo)}
+	if err := check(file, "input", g.inputs, ins); err != nil {
+		return nil, err
+	}
+	if err := check(file, "output", g.outputs, outs); err != nil {
+		return nil, err
+	}
+	if len(ins) != len(inInfo) {
+		return nil, fmt.Errorf("%w: %s: graph has inputs %v, manifest feeds only %v", ErrGraph, file, slices.Sorted(maps.Keys(g.inputs)), names(ins))
+	}
+	opts, err := sessionOptions(conf, library)
+	if err != nil {
+		return nil, err
+	}
+	defer opts.Destroy()
+	sess, err := onnx.NewDynamicAdvancedSessionWithONNXData(data, names(ins), names(outs), opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: creating session: %v", ErrGraph, file, err)
+	}
+	g.sess = sess
+	return g, nil
+}
+
+func (g *graph) close() {
+	if g != nil && g.sess != nil {
+		g.sess.Destroy()
+		g.sess = nil
+	}
+}
+
+func index(infos []onnx.InputOutputInfo) map[string]onnx.InputOutputInfo {
+	m := make(map[string]onnx.InputOutputInfo, len(infos))
+	for _, in := range infos {
+		m[in.Name] = in
+	}
+	return m
+}
+
+func names(specs []tensorSpec) []string {
+	n := make([]string, len(specs))
+	for i, s := range specs {
+		n[i] = s.name
+	}
+	return n
+}
+
+// check compares the manifest's expectations with the graph's declarations.
+// A graph dimension that is symbolic (<= 0) matches anything; a fixed one
+// must equal the manifest's, unless the manifest's is -1 (varies per call).
+func check(file, kind string, have map[string]onnx.InputOutputInfo, want []tensorSpec) error {
+	for _, w := range want {
+		h, ok := have[w.name]
+		if !ok {
+			return fmt.Errorf("%w: %s: no %s named %q (graph has %v)", ErrGraph, file, kind, w.name, slices.Sorted(maps.Keys(have)))
+		}
+		if h.OrtValueType != onnx.ONNXTypeTensor {
+			return fmt.Errorf("%w: %s: %s %q is a %v, want a tensor", ErrGraph, file, kind, w.name, h.OrtValueType)
+		}
+		if h.DataType != w.dtype {
+			return fmt.Errorf("%w: %s: %s %q has element type %v, want %v", ErrGraph, file, kind, w.name, h.DataType, w.dtype)
+		}
+		if len(h.Dimensions) != len(w.shape) {
+			return fmt.Errorf("%w: %s: %s %q has shape %v, want rank %d %s", ErrGraph, file, kind, w.name, h.Dimensions, len(w.shape), shapeString(w.shape))
+		}
+		for i, d := range h.Dimensions {
+			if d > 0 && w.shape[i] > 0 && d != w.shape[i] {
+				return fmt.Errorf("%w: %s: %s %q has shape %v, manifest implies %s", ErrGraph, file, kind, w.name, h.Dimensions, shapeString(w.shape))
+			}
+		}
+	}
+	return nil
+}
+
+func shapeString(s []int64) string {
+	b := []byte{'['}
+	for i, d := range s {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		if d < 0 {
+			b = append(b, '?')
+		} else {
+			b = strconv.AppendInt(b, d, 10)
+		}
+	}
+	return string(append(b, ']'))
+}
+
+func sessionOptions(conf Conf, library string) (*onnx.SessionOptions, error) {
+	opts, err := onnx.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("ort: session options: %w", err)
+	}
+	fail := func(err error) (*onnx.SessionOptions, error) {
+		opts.Destroy()
+		return nil, err
+	}
+	if err := opts.SetIntraOpNumThreads(conf.IntraOpThreads); err != nil {
+		return fail(fmt.Errorf("ort: intra_op_threads: %w", err))
+	}
+	// One inference at a time per session: inter-op parallelism only adds
+	// thread wake-ups on a small graph.
+	if err := opts.SetInterOpNumThreads(1); err != nil {
+		return fail(fmt.Errorf("ort: inter-op threads: %w", err))
+	}
+	hint := fmt.Sprintf("the library at %s has no %s support (the one `make setup` installs is CPU-only); "+
+		"install an ONNX Runtime %s GPU build and set ort.library to its libonnxruntime.so", library, conf.Provider, Version)
+	switch conf.Provider {
+	case "cpu", "":
+	case "cuda":
+		co, err := onnx.NewCUDAProviderOptions()
+		if err != nil {
+			return fail(fmt.Errorf("%w: cuda: %s: %v", ErrProvider, hint, err))
+		}
+		defer co.Destroy()
+		if err := co.Update(map[string]string{"device_id": strconv.Itoa(conf.DeviceID)}); err != nil {
+			return fail(fmt.Errorf("%w: cuda: %s: %v", ErrProvider, hint, err))
+		}
+		if err := opts.AppendExecutionProviderCUDA(co); err != nil {
+			return fail(fmt.Errorf("%w: cuda: %s: %v", ErrProvider, hint, err))
+		}
+	case "tensorrt":
+		to, err := onnx.NewTensorRTProviderOptions()
+		if err != nil {
+			return fail(fmt.Errorf("%w: tensorrt: %s: %v", ErrProvider, hint, err))
+		}
+		defer to.Destroy()
+		if err := to.Update(map[string]string{"device_id": strconv.Itoa(conf.DeviceID)}); err != nil {
+			return fail(fmt.Errorf("%w: tensorrt: %s: %v", ErrProvider, hint, err))
+		}
+		if err := opts.AppendExecutionProviderTensorRT(to); err != nil {
+			return fail(fmt.Errorf("%w: tensorrt: %s: %v", ErrProvider, hint, err))
+		}
+	default:
+		return fail(fmt.Errorf("%w: %q", ErrProvider, conf.Provider))
+	}
+	return opts, nil
+}
+
+// binding is an IoBinding whose inputs and outputs are bound once; a run
+// is then a single C call with no Go allocation.
+type binding struct {
+	g *graph
+	b *onnx.IoBinding
+}
+
+func bind(g *graph, ins, outs []tensorSpec, inVals, outVals []onnx.Value) (*binding, error) {
+	b, err := g.sess.CreateIoBinding()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: io binding: %v", ErrGraph, g.file, err)
+	}
+	for i, s := range ins {
+		if err := b.BindInput(s.name, inVals[i]); err != nil {
+			b.Destroy()
+			return nil, fmt.Errorf("%w: %s: binding input %q: %v", ErrGraph, g.file, s.name, err)
+		}
+	}
+	for i, s := range outs {
+		if err := b.BindOutput(s.name, outVals[i]); err != nil {
+			b.Destroy()
+			return nil, fmt.Errorf("%w: %s: binding output %q: %v", ErrGraph, g.file, s.name, err)
+		}
+	}
+	return &binding{g: g, b: b}, nil
+}
+
+func (b *binding) run() error {
+	if err := b.g.sess.RunWithBinding(b.b); err != nil {
+		return fmt.Errorf("%w: %s: run: %v", ErrGraph, b.g.file, err)
+	}
+	return nil
+}
+
+func (b *binding) close() {
+	if b != nil && b.b != nil {
+		b.b.Destroy()
+		b.b = nil
+	}
+}

@@ -1,0 +1,55 @@
+package policy
+
+import (
+	"context"
+	"time"
+
+	"github.com/efferent/efferent"
+)
+
+// Policy maps one observation to one chunk of actions.
+//
+// Implementations are not safe for concurrent use: one goroutine owns a
+// Policy (the server's model worker, or the control loop) and serialises
+// calls, which is also what lets them reuse every buffer between calls.
+type Policy interface {
+	// Infer fills out with the chunk answering obs. out's slices are reused
+	// when their capacity suffices, so a caller that keeps a chunk across
+	// calls must copy it. On error out is left unspecified and must not be
+	// executed.
+	Infer(ctx context.Context, obs *efferent.Observation, out *efferent.Chunk) error
+	// Metadata describes what the policy expects and produces.
+	Metadata() Metadata
+	// Close releases the native resources. The Policy is unusable after.
+	Close() error
+}
+
+// Metadata is what a caller needs to know to feed a policy and use its
+// chunks. It is derived from the model manifest.
+type Metadata struct {
+	Name    string
+	Version string
+	// Weights is "trained" or "random" (a fixture whose actions mean nothing).
+	Weights string
+	// ImageKeys are the observation keys of the cameras, in model order.
+	ImageKeys []string
+	// ImageHeight and ImageWidth are the size each image must have.
+	ImageHeight, ImageWidth int
+	// Resize says how a caller should bring other sizes to the model's:
+	// "resize_with_pad", "stretch" or "none".
+	Resize string
+	// StateKey and StateDim describe the proprioceptive state vector.
+	StateKey string
+	StateDim int
+	// PromptKey names the instruction; PromptRequired says whether an empty
+	// one is an error; MaxPromptBytes bounds its size on the wire.
+	PromptKey      string
+	PromptRequired bool
+	MaxPromptBytes int
+	// Horizon and Dim are the chunk geometry (H actions of D dims).
+	Horizon, Dim int
+	// StepPeriod is the time between actions the model was trained at.
+	StepPeriod time.Duration
+	// TokenizerKind is the action tokenizer ("vq" or "bins").
+	TokenizerKind string
+}

@@ -1,0 +1,185 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/efferent/efferent/api"
+)
+
+// connection is one websocket client. Its goroutine does all reads and
+// data writes; only pings come from elsewhere (WriteControl is safe to call
+// concurrently).
+type connection struct {
+	s      *Server
+	ws     *websocket.Conn
+	remote string
+
+	frame bytes.Buffer // the last request, reused
+	reply []byte       // the last reply, reused
+	job   job
+	// prevTotal is openpi's prev_total_ms: the previous request's time from
+	// the start of waiting for it to its reply being sent.
+	prevTotal time.Duration
+	havePrev  bool
+}
+
+func (c *connection) serve() {
+	s := c.s
+	log := s.log.With("remote", c.remote)
+	log.Info("client connected")
+	defer c.ws.Close()
+	c.ws.SetReadLimit(s.conf.MaxFrameBytes)
+	stop := make(chan struct{})
+	defer close(stop)
+	c.keepalive(stop)
+	go func() {
+		select {
+		case <-s.ctx.Done():
+			c.closeWith(websocket.CloseGoingAway, "server shutting down")
+		case <-stop:
+		}
+	}()
+
+	if err := c.ws.WriteMessage(websocket.BinaryMessage, s.metaFrame); err != nil {
+		log.Debug("metadata write failed", "err", err)
+		return
+	}
+	for {
+		waitStart := s.now()
+		typ, r, err := c.ws.NextReader()
+		if err != nil {
+			c.logReadError(log, err)
+			return
+		}
+		c.frame.Reset()
+		if _, err := c.frame.ReadFrom(r); err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				// gorilla has already sent close 1009 (message too big).
+				s.metrics.badRequest.Inc()
+				log.Warn("request too large", "limit_bytes", s.conf.MaxFrameBytes)
+				return
+			}
+			c.logReadError(log, err)
+			return
+		}
+		if typ != websocket.BinaryMessage {
+			s.metrics.badRequest.Inc()
+			c.fail(log, websocket.CloseInternalServerErr, fmt.Errorf("%w: expected a binary msgpack frame, got a text frame", api.ErrMalformed))
+			return
+		}
+		if !c.handle(log, waitStart) {
+			return
+		}
+	}
+}
+
+// handle answers one request; it returns false when the connection must end.
+func (c *connection) handle(log *slog.Logger, waitStart time.Time) bool {
+	s := c.s
+	reqStart := s.now()
+	obs, err := api.DecodeObservation(c.frame.Bytes(), s.spec, s.limits)
+	decodeDur := s.now().Sub(reqStart)
+	s.metrics.decode.Observe(decodeDur.Seconds())
+	if err != nil {
+		s.metrics.badRequest.Inc()
+		c.fail(log, websocket.CloseInternalServerErr, fmt.Errorf("bad observation: %w", err))
+		return false
+	}
+	j := &c.job
+	j.obs = obs
+	j.obs.Time = reqStart
+	j.obs.Seq++
+	if err := s.submit(j); err != nil {
+		s.metrics.busy.Inc()
+		c.fail(log, websocket.CloseTryAgainLater, err)
+		return false
+	}
+	<-j.done
+	if j.err != nil {
+		if errors.Is(j.err, ErrClosed) || s.ctx.Err() != nil {
+			c.closeWith(websocket.CloseGoingAway, "server shutting down")
+			return false
+		}
+		s.metrics.failed.Inc()
+		c.fail(log, websocket.CloseInternalServerErr, fmt.Errorf("inference failed: %w", j.err))
+		return false
+	}
+	encStart := s.now()
+	resp := api.Response{
+		Actions: j.chunk.Actions, H: j.chunk.H, D: j.chunk.D,
+		PolicyInferMS: ms(j.inferDur),
+		ServerInferMS: ms(encStart.Sub(reqStart)),
+		PrevTotalMS:   ms(c.prevTotal), HavePrevTotal: c.havePrev,
+	}
+	c.reply = api.AppendResponse(c.reply[:0], &resp)
+	s.metrics.encode.Observe(s.now().Sub(encStart).Seconds())
+	if err := c.ws.WriteMessage(websocket.BinaryMessage, c.reply); err != nil {
+		log.Debug("reply write failed", "err", err)
+		return false
+	}
+	end := s.now()
+	s.metrics.ok.Inc()
+	s.metrics.totalTime.Observe(end.Sub(reqStart).Seconds())
+	c.prevTotal, c.havePrev = end.Sub(waitStart), true
+	return true
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// fail reports err as openpi does: a text frame with the message, then a
+// close frame with code.
+func (c *connection) fail(log *slog.Logger, code int, err error) {
+	log.Warn("request failed", "err", err, "close_code", code)
+	_ = c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	_ = c.ws.WriteMessage(websocket.TextMessage, []byte(err.Error()))
+	reason := "error reported in the previous frame"
+	if code == websocket.CloseTryAgainLater {
+		reason = "busy, retry later"
+	}
+	c.closeWith(code, reason)
+}
+
+func (c *connection) closeWith(code int, reason string) {
+	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
+}
+
+func (c *connection) logReadError(log *slog.Logger, err error) {
+	switch {
+	case websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived):
+		log.Info("client disconnected")
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		log.Info("client disconnected without a close frame")
+	default:
+		log.Info("connection ended", "err", err)
+	}
+}
+
+// keepalive pings the client every PingInterval and expects a pong within
+// two intervals; the websockets library that openpi clients use answers
+// pings automatically.
+func (c *connection) keepalive(stop <-chan struct{}) {
+	iv := c.s.conf.PingInterval
+	_ = c.ws.SetReadDeadline(time.Now().Add(2 * iv))
+	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(2 * iv)) })
+	t := time.NewTicker(iv)
+	go func() {
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(iv)); err != nil {
+					return
+				}
+			case <-stop:
+				return
+			}
+		}
+	}()
+}

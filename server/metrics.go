@@ -1,0 +1,42 @@
+package server
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// metrics are the server's Prometheus series, on a registry of its own so
+// that two servers in one process (tests) do not collide.
+type metrics struct {
+	reg         *prometheus.Registry
+	requests    *prometheus.CounterVec
+	stage       *prometheus.HistogramVec
+	queueDepth  prometheus.Gauge
+	connections prometheus.Gauge
+	// Pre-resolved children: the request path does no label lookups.
+	ok, badRequest, busy, failed            prometheus.Counter
+	decode, queue, infer, encode, totalTime prometheus.Observer
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "efferent_requests_total",
+		Help: "Inference requests by outcome: ok, bad_request (undecodable or unfit observation), busy (queue full), error (inference failed).",
+	}, []string{"outcome"})
+	m.stage = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "efferent_request_stage_seconds",
+		Help:    "Time per request stage: decode (msgpack → observation), queue (waiting for the model), infer (policy), encode (reply), total.",
+		Buckets: prometheus.ExponentialBuckets(50e-6, 2, 18), // 50 µs .. 6.5 s
+	}, []string{"stage"})
+	m.queueDepth = prometheus.NewGauge(prometheus.GaugeOpts{Name: "efferent_queue_depth", Help: "Requests waiting for the model."})
+	m.connections = prometheus.NewGauge(prometheus.GaugeOpts{Name: "efferent_connections", Help: "Open websocket connections."})
+	m.reg.MustRegister(m.requests, m.stage, m.queueDepth, m.connections,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.ok, m.badRequest = m.requests.WithLabelValues("ok"), m.requests.WithLabelValues("bad_request")
+	m.busy, m.failed = m.requests.WithLabelValues("busy"), m.requests.WithLabelValues("error")
+	m.decode, m.queue = m.stage.WithLabelValues("decode"), m.stage.WithLabelValues("queue")
+	m.infer, m.encode = m.stage.WithLabelValues("infer"), m.stage.WithLabelValues("encode")
+	m.totalTime = m.stage.WithLabelValues("total")
+	return m
+}

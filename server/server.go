@@ -1,0 +1,204 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/efferent/efferent"
+	"github.com/efferent/efferent/api"
+	"github.com/efferent/efferent/policy"
+)
+
+// ErrBusy is reported to a client when the model's queue is full.
+var ErrBusy = errors.New("busy: the model's request queue is full; retry later")
+
+// ErrClosed is reported when the server shuts down with requests pending.
+var ErrClosed = errors.New("server closed")
+
+// Server serves one policy over the openpi websocket protocol.
+type Server struct {
+	conf    Conf
+	pol     policy.Policy
+	meta    policy.Metadata
+	spec    api.ObsSpec
+	limits  api.Limits
+	log     *slog.Logger
+	metrics *metrics
+	now     func() time.Time
+
+	metaFrame []byte
+	jobs      chan *job
+
+	ln   net.Listener
+	http *http.Server
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // worker and connections
+
+	closeOnce sync.Once
+}
+
+// job is one request handed from a connection to the worker. The
+// connection waits for done before touching the job (or the frame the
+// observation aliases) again, so the two never race.
+type job struct {
+	obs      efferent.Observation
+	chunk    efferent.Chunk
+	err      error
+	queuedAt time.Time
+	inferDur time.Duration
+	done     chan struct{}
+}
+
+// New validates conf, binds the listening socket and starts the model
+// worker. The server owns pol from now on and closes it in Close. Serve
+// connections with Run.
+func New(conf Conf, pol policy.Policy, log *slog.Logger) (*Server, error) {
+	conf = conf.WithDefaults()
+	if err := conf.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	meta := pol.Metadata()
+	s := &Server{
+		conf: conf, pol: pol, meta: meta, log: log, metrics: newMetrics(), now: time.Now,
+		spec:   SpecFor(meta),
+		limits: api.DefaultLimits(),
+		jobs:   make(chan *job, conf.QueueSize),
+	}
+	var err error
+	if s.metaFrame, err = api.EncodeMetadata(nil, conf.Metadata); err != nil {
+		return nil, fmt.Errorf("server.metadata: %w", err)
+	}
+	ln, err := net.Listen("tcp", conf.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("server.addr: %w", err)
+	}
+	s.ln = ln
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("OK\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/", s.serveWebsocket)
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	s.wg.Add(1)
+	go s.worker()
+	return s, nil
+}
+
+// SpecFor derives the wire observation spec from a policy's metadata.
+func SpecFor(md policy.Metadata) api.ObsSpec {
+	return api.ObsSpec{
+		ImageKeys:      md.ImageKeys,
+		StateKey:       md.StateKey,
+		StateDim:       md.StateDim,
+		PromptKey:      md.PromptKey,
+		PromptRequired: md.PromptRequired,
+		MaxPromptBytes: md.MaxPromptBytes,
+	}
+}
+
+// Addr is the address the server listens on (useful with port 0).
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Run serves until ctx is cancelled or Close is called.
+func (s *Server) Run(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	defer stop()
+	err := s.http.Serve(s.ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Close stops accepting, closes every connection, drains the queue with
+// ErrClosed, and closes the policy. It is safe to call more than once.
+func (s *Server) Close() error {
+	s.cancel()
+	// Shutdown does not wait for hijacked (websocket) connections; they
+	// notice s.ctx and return.
+	_ = s.http.Close()
+	s.wg.Wait()
+	var err error
+	s.closeOnce.Do(func() { err = s.pol.Close() })
+	return err
+}
+
+// worker owns the policy: it runs one inference at a time, in queue order.
+func (s *Server) worker() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.ctx.Done():
+			for {
+				select {
+				case j := <-s.jobs:
+					j.err = ErrClosed
+					close(j.done)
+				default:
+					return
+				}
+			}
+		case j := <-s.jobs:
+			s.metrics.queueDepth.Set(float64(len(s.jobs)))
+			start := s.now()
+			s.metrics.queue.Observe(start.Sub(j.queuedAt).Seconds())
+			j.err = s.pol.Infer(s.ctx, &j.obs, &j.chunk)
+			j.inferDur = s.now().Sub(start)
+			s.metrics.infer.Observe(j.inferDur.Seconds())
+			close(j.done)
+		}
+	}
+}
+
+// submit hands j to the worker without blocking.
+func (s *Server) submit(j *job) error {
+	j.done = make(chan struct{})
+	j.queuedAt = s.now()
+	select {
+	case s.jobs <- j:
+		s.metrics.queueDepth.Set(float64(len(s.jobs)))
+		return nil
+	default:
+		return ErrBusy
+	}
+}
+
+var upgrader = websocket.Upgrader{
+	// openpi turns compression off on both sides.
+	EnableCompression: false,
+	ReadBufferSize:    64 << 10,
+	WriteBufferSize:   64 << 10,
+	// CheckOrigin is the library default: a browser page from another
+	// origin cannot drive the server; non-browser clients send no Origin.
+}
+
+func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
+	conn, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		s.log.Debug("websocket upgrade failed", "remote", r.RemoteAddr, "err", err)
+		return // Upgrade has already answered with an HTTP error
+	}
+	s.wg.Add(1)
+	defer s.wg.Done()
+	s.metrics.connections.Inc()
+	defer s.metrics.connections.Dec()
+	c := &connection{s: s, ws: conn, remote: r.RemoteAddr}
+	c.serve()
+}

@@ -1,0 +1,148 @@
+package text
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+)
+
+var (
+	// ErrTooLarge: the file exceeds MaxFileBytes.
+	ErrTooLarge = errors.New("tokenizer.json too large")
+	// ErrUnsupported: the file uses a component this package does not
+	// implement (the message names it), or the input needs one.
+	ErrUnsupported = errors.New("tokenizer component not supported")
+	// ErrInvalid: the file is malformed or inconsistent.
+	ErrInvalid = errors.New("invalid tokenizer.json")
+)
+
+// MaxFileBytes bounds a tokenizer.json (real ones are a few MB).
+const MaxFileBytes = 64 << 20
+
+// Tokenizer encodes text to ids. It is safe for concurrent use except for
+// its bounded word cache, which is guarded.
+type Tokenizer struct {
+	added  []addedToken // longest content first
+	norm   normalizer
+	pre    preTokenizer
+	model  model
+	post   postProcessor
+	vocab  map[string]int64
+	byID   map[int64]string
+	byteLv bool // ByteLevel pre-tokenizer: decode maps chars back to bytes
+	meta   *metaspace
+}
+
+type addedToken struct {
+	ID         int64  `json:"id"`
+	Content    string `json:"content"`
+	SingleWord bool   `json:"single_word"`
+	LStrip     bool   `json:"lstrip"`
+	RStrip     bool   `json:"rstrip"`
+	Normalized bool   `json:"normalized"`
+	Special    bool   `json:"special"`
+}
+
+type fileJSON struct {
+	AddedTokens   []addedToken    `json:"added_tokens"`
+	Normalizer    json.RawMessage `json:"normalizer"`
+	PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
+	Model         json.RawMessage `json:"model"`
+	PostProcessor json.RawMessage `json:"post_processor"`
+	Decoder       json.RawMessage `json:"decoder"`
+}
+
+// Load reads and validates a tokenizer.json.
+func Load(path string) (*Tokenizer, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.Size() > MaxFileBytes {
+		return nil, fmt.Errorf("%w: %s is %d bytes, limit %d", ErrTooLarge, path, st.Size(), MaxFileBytes)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	t, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
+}
+
+// Parse decodes and validates tokenizer.json contents.
+func Parse(data []byte) (*Tokenizer, error) {
+	if len(data) > MaxFileBytes {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), MaxFileBytes)
+	}
+	var f fileJSON
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	t := &Tokenizer{}
+	var err error
+	if t.model, t.vocab, err = parseModel(f.Model); err != nil {
+		return nil, err
+	}
+	for _, a := range f.AddedTokens {
+		if a.Content == "" {
+			return nil, fmt.Errorf("%w: added token %d has empty content", ErrInvalid, a.ID)
+		}
+		if a.ID < 0 {
+			return nil, fmt.Errorf("%w: added token %q has negative id", ErrInvalid, a.Content)
+		}
+		if id, ok := t.vocab[a.Content]; ok && id != a.ID {
+			return nil, fmt.Errorf("%w: added token %q has id %d, vocab says %d", ErrInvalid, a.Content, a.ID, id)
+		}
+		t.vocab[a.Content] = a.ID
+		t.added = append(t.added, a)
+	}
+	sort.SliceStable(t.added, func(i, j int) bool { return len(t.added[i].Content) > len(t.added[j].Content) })
+	t.byID = make(map[int64]string, len(t.vocab))
+	for s, id := range t.vocab {
+		if prev, dup := t.byID[id]; dup && prev != s {
+			// Added tokens may repeat a vocab entry with the same id; two
+			// different strings for one id is a broken file.
+			return nil, fmt.Errorf("%w: id %d is both %q and %q", ErrInvalid, id, prev, s)
+		}
+		t.byID[id] = s
+	}
+	if t.norm, err = parseNormalizer(f.Normalizer); err != nil {
+		return nil, err
+	}
+	if t.pre, err = parsePreTokenizer(f.PreTokenizer); err != nil {
+		return nil, err
+	}
+	t.byteLv, t.meta = hasByteLevel(t.pre), findMetaspace(t.pre)
+	if t.post, err = parsePostProcessor(f.PostProcessor, t.vocab); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// kind reads the "type" of a component; null gives "".
+func kind(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	var k struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(raw, &k); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return k.Type, nil
+}
+
+// TokenID returns the id of a token string.
+func (t *Tokenizer) TokenID(tok string) (int64, bool) {
+	id, ok := t.vocab[tok]
+	return id, ok
+}
+
+// VocabSize is the number of distinct ids, added tokens included.
+func (t *Tokenizer) VocabSize() int { return len(t.byID) }

@@ -1,0 +1,198 @@
+package text
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"unicode"
+)
+
+// normalizer rewrites a text segment before pre-tokenization.
+type normalizer func(string) (string, error)
+
+func parseNormalizer(raw json.RawMessage) (normalizer, error) {
+	k, err := kind(raw)
+	if err != nil {
+		return nil, err
+	}
+	switch k {
+	case "":
+		return nil, nil
+	case "Sequence":
+		var s struct {
+			Normalizers []json.RawMessage `json:"normalizers"`
+		}
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, fmt.Errorf("%w: normalizer Sequence: %v", ErrInvalid, err)
+		}
+		var seq []normalizer
+		for _, r := range s.Normalizers {
+			n, err := parseNormalizer(r)
+			if err != nil {
+				return nil, err
+			}
+			if n != nil {
+				seq = append(seq, n)
+			}
+		}
+		return func(s string) (string, error) {
+			var err error
+			for _, n := range seq {
+				if s, err = n(s); err != nil {
+					return "", err
+				}
+			}
+			return s, nil
+		}, nil
+	case "Prepend":
+		var p struct {
+			Prepend string `json:"prepend"`
+		}
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, fmt.Errorf("%w: normalizer Prepend: %v", ErrInvalid, err)
+		}
+		// The Rust library prepends only to non-empty input.
+		return func(s string) (string, error) {
+			if s == "" {
+				return s, nil
+			}
+			return p.Prepend + s, nil
+		}, nil
+	case "Replace":
+		var r struct {
+			Pattern pattern `json:"pattern"`
+			Content string  `json:"content"`
+		}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return nil, fmt.Errorf("normalizer Replace: %w", wrapInvalid(err))
+		}
+		if r.Pattern.re != nil {
+			re, content := r.Pattern.re, r.Content
+			return func(s string) (string, error) { return re.ReplaceAllLiteralString(s, content), nil }, nil
+		}
+		old, content := r.Pattern.str, r.Content
+		return func(s string) (string, error) { return strings.ReplaceAll(s, old, content), nil }, nil
+	case "Lowercase":
+		return func(s string) (string, error) { return strings.ToLower(s), nil }, nil
+	case "Strip":
+		var st struct {
+			Left  bool `json:"strip_left"`
+			Right bool `json:"strip_right"`
+		}
+		if err := json.Unmarshal(raw, &st); err != nil {
+			return nil, fmt.Errorf("%w: normalizer Strip: %v", ErrInvalid, err)
+		}
+		return func(s string) (string, error) {
+			if st.Left {
+				s = strings.TrimLeftFunc(s, unicode.IsSpace)
+			}
+			if st.Right {
+				s = strings.TrimRightFunc(s, unicode.IsSpace)
+			}
+			return s, nil
+		}, nil
+	case "NFC", "NFD", "NFKC", "NFKD", "StripAccents":
+		return asciiOnly(k), nil
+	case "BertNormalizer":
+		var b struct {
+			CleanText    bool  `json:"clean_text"`
+			ChineseChars bool  `json:"handle_chinese_chars"`
+			StripAccents *bool `json:"strip_accents"`
+			Lowercase    bool  `json:"lowercase"`
+		}
+		if err := json.Unmarshal(raw, &b); err != nil {
+			return nil, fmt.Errorf("%w: normalizer BertNormalizer: %v", ErrInvalid, err)
+		}
+		strip := b.Lowercase
+		if b.StripAccents != nil {
+			strip = *b.StripAccents
+		}
+		ascii := asciiOnly("BertNormalizer.strip_accents")
+		return func(s string) (string, error) {
+			var sb strings.Builder
+			for _, r := range s {
+				switch {
+				case b.CleanText && (r == 0 || r == 0xfffd || (unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r')):
+					continue
+				case b.CleanText && unicode.IsSpace(r):
+					sb.WriteByte(' ')
+				case b.ChineseChars && isCJK(r):
+					sb.WriteByte(' ')
+					sb.WriteRune(r)
+					sb.WriteByte(' ')
+				default:
+					sb.WriteRune(r)
+				}
+			}
+			out := sb.String()
+			if b.Lowercase {
+				out = strings.ToLower(out)
+			}
+			if strip {
+				return ascii(out)
+			}
+			return out, nil
+		}, nil
+	default:
+		return nil, fmt.Errorf("%w: normalizer type %q", ErrUnsupported, k)
+	}
+}
+
+// asciiOnly stands for a Unicode normalisation, which is the identity on
+// ASCII text; other text is refused rather than normalised wrongly.
+func asciiOnly(name string) normalizer {
+	return func(s string) (string, error) {
+		for i := 0; i < len(s); i++ {
+			if s[i] >= 0x80 {
+				return "", fmt.Errorf("%w: normalizer %s on non-ASCII text %q", ErrUnsupported, name, s)
+			}
+		}
+		return s, nil
+	}
+}
+
+func isCJK(r rune) bool {
+	return (r >= 0x4E00 && r <= 0x9FFF) || (r >= 0x3400 && r <= 0x4DBF) || (r >= 0x20000 && r <= 0x2A6DF) ||
+		(r >= 0x2A700 && r <= 0x2B73F) || (r >= 0x2B740 && r <= 0x2B81F) || (r >= 0x2B820 && r <= 0x2CEAF) ||
+		(r >= 0xF900 && r <= 0xFAFF) || (r >= 0x2F800 && r <= 0x2FA1F)
+}
+
+// pattern is {"String": s} or {"Regex": r}.
+type pattern struct {
+	str string
+	re  *regexp.Regexp
+}
+
+func (p *pattern) UnmarshalJSON(b []byte) error {
+	var m struct {
+		String *string `json:"String"`
+		Regex  *string `json:"Regex"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	switch {
+	case m.String != nil:
+		p.str = *m.String
+	case m.Regex != nil:
+		re, err := regexp.Compile(*m.Regex)
+		if err != nil {
+			return fmt.Errorf("%w: regex %q: %v", ErrUnsupported, *m.Regex, err)
+		}
+		p.re = re
+	default:
+		return fmt.Errorf("%w: pattern needs String or Regex", ErrInvalid)
+	}
+	return nil
+}
+
+// wrapInvalid marks a JSON error as ErrInvalid unless it already carries a
+// sentinel of this package.
+func wrapInvalid(err error) error {
+	if errors.Is(err, ErrUnsupported) || errors.Is(err, ErrInvalid) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrInvalid, err)
+}

@@ -1,0 +1,64 @@
+package efferent
+
+import (
+	"fmt"
+	"time"
+)
+
+// Image is one camera image in height × width × channels order, 8 bits per
+// channel, RGB when C is 3. Pix has exactly H*W*C bytes, row-major.
+type Image struct {
+	H, W, C int
+	Pix     []byte
+}
+
+// Validate reports whether the dimensions are positive and Pix has the size
+// they imply.
+func (im Image) Validate() error {
+	if im.H <= 0 || im.W <= 0 || im.C <= 0 {
+		return fmt.Errorf("image shape %dx%dx%d: every dimension must be positive", im.H, im.W, im.C)
+	}
+	if want := im.H * im.W * im.C; len(im.Pix) != want {
+		return fmt.Errorf("image shape %dx%dx%d needs %d bytes, have %d", im.H, im.W, im.C, want, len(im.Pix))
+	}
+	return nil
+}
+
+// Observation is what a policy sees at one instant: named camera images
+// (keys as the model manifest names them, e.g. "observation/image"),
+// proprioceptive state, and the language instruction.
+type Observation struct {
+	Images map[string]Image
+	State  []float64
+	Prompt string
+	// Time is when the observation was captured (zero if unknown). A chunk
+	// answers exactly one observation time, so a late reply can be
+	// recognised and never executed after a newer one.
+	Time time.Time
+	// Seq numbers observations from one source, starting at 1.
+	Seq uint64
+}
+
+// Chunk is H future actions of D dimensions each, in the robot's units
+// (already un-normalised), row-major: Actions[t*D+d].
+type Chunk struct {
+	Actions []float64
+	H, D    int
+	// Tokens are the raw action tokens the policy produced (nil for
+	// policies that emit actions directly).
+	Tokens []int64
+	// ObsTime and Seq identify the observation this chunk answers.
+	ObsTime time.Time
+	Seq     uint64
+	// Model names the model that produced the chunk.
+	Model string
+	// StepPeriod is the time between consecutive actions the model was
+	// trained at (e.g. 50 ms for a 20 Hz LIBERO policy).
+	StepPeriod time.Duration
+}
+
+// At returns action t, dimension d.
+func (c *Chunk) At(t, d int) float64 { return c.Actions[t*c.D+d] }
+
+// Row returns action t as a slice aliasing c.Actions.
+func (c *Chunk) Row(t int) []float64 { return c.Actions[t*c.D : (t+1)*c.D] }
