@@ -152,7 +152,6 @@ func TestBadObservations(t *testing.T) {
 	}
 }
 
-
 func TestCancelledContext(t *testing.T) {
 	m, g := fixture(t)
 	v := open(t, m)

@@ -278,7 +278,9 @@ func bytesToChars(s string) string {
 // whitespace splits like \w+|[^\w\s]+.
 type whitespace struct{}
 
-func isWord(r rune) bool { return unicode.IsLetter(r) || unicode.IsNumber(r) || r == '_' || unicode.Is(unicode.Mn, r) }
+func isWord(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsNumber(r) || r == '_' || unicode.Is(unicode.Mn, r)
+}
 
 func (whitespace) split(words []string, _ bool) []string {
 	return each(words, func(w string) []string {
