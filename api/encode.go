@@ -96,9 +96,9 @@ func appendBool(b []byte, v bool) []byte {
 	return append(b, 0xc2)
 }
 
-// appendNDArrayHeader writes an ndarray map up to (not including) the data
-// bytes, which the caller appends: n bytes of dtype with the given shape.
-func appendNDArrayHeader(b []byte, dtype string, shape []int, n int) []byte {
+// appendNDArrayHeader writes an ndarray map up to (not including) the n
+// data bytes, which the caller appends before appendNDArrayTail.
+func appendNDArrayHeader(b []byte, n int) []byte {
 	b = appendMapLen(b, 4)
 	b = appendBool(appendBinStr(b, "__ndarray__"), true)
 	return appendBinHeader(appendBinStr(b, "data"), n)
@@ -116,7 +116,7 @@ func appendNDArrayTail(b []byte, dtype string, shape []int) []byte {
 
 // AppendFloat64Array appends a C-order float64 ndarray ("<f8").
 func AppendFloat64Array(b []byte, shape []int, v []float64) []byte {
-	b = appendNDArrayHeader(b, "<f8", shape, 8*len(v))
+	b = appendNDArrayHeader(b, 8*len(v))
 	for _, x := range v {
 		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
 	}
@@ -125,7 +125,7 @@ func AppendFloat64Array(b []byte, shape []int, v []float64) []byte {
 
 // AppendUint8Array appends a C-order uint8 ndarray ("|u1").
 func AppendUint8Array(b []byte, shape []int, v []byte) []byte {
-	b = append(appendNDArrayHeader(b, "|u1", shape, len(v)), v...)
+	b = append(appendNDArrayHeader(b, len(v)), v...)
 	return appendNDArrayTail(b, "|u1", shape)
 }
 
