@@ -64,6 +64,7 @@ func (c *connection) serve() {
 				// gorilla has already sent close 1009 (message too big).
 				s.metrics.badRequest.Inc()
 				log.Warn("request too large", "limit_bytes", s.conf.MaxFrameBytes)
+				c.linger()
 				return
 			}
 			c.logReadError(log, err)
@@ -144,6 +145,33 @@ func (c *connection) fail(log *slog.Logger, code int, err error) {
 		reason = "busy, retry later"
 	}
 	c.closeWith(code, reason)
+	c.linger()
+}
+
+// Lingering bounds: how long and how much a failed connection is drained.
+const (
+	lingerTime  = 2 * time.Second
+	lingerBytes = 64 << 20
+)
+
+// linger half-closes the connection after a close frame and discards what the
+// client is still sending, for at most lingerTime and lingerBytes. Without it
+// the kernel answers the unread rest of a rejected frame with a TCP reset,
+// which can destroy the close frame in flight, and the client sees "broken
+// pipe" instead of the reason (the same problem HTTP servers solve with a
+// lingering close).
+func (c *connection) linger() {
+	nc := c.ws.NetConn()
+	type closeWriter interface{ CloseWrite() error }
+	cw, ok := nc.(closeWriter)
+	if !ok {
+		return
+	}
+	if cw.CloseWrite() != nil {
+		return
+	}
+	_ = nc.SetReadDeadline(time.Now().Add(lingerTime))
+	_, _ = io.CopyN(io.Discard, nc, lingerBytes)
 }
 
 func (c *connection) closeWith(code int, reason string) {
