@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
@@ -10,9 +9,6 @@ import (
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
-
-// errSilent marks an error already reported to the user.
-var errSilent = errors.New("")
 
 func execute(args []string) int {
 	root := &cobra.Command{
@@ -25,9 +21,7 @@ func execute(args []string) int {
 	root.AddCommand(serveCmd(), versionCmd())
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
-		if !errors.Is(err, errSilent) {
-			fmt.Fprintln(os.Stderr, "efferent:", err)
-		}
+		fmt.Fprintln(os.Stderr, "efferent:", err)
 		return 1
 	}
 	return 0

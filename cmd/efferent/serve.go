@@ -32,7 +32,7 @@ first, then one msgpack observation in, one action chunk out.`,
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg)
+			return serve(cmd.Context(), cfg, nil)
 		},
 	}
 	f := cmd.Flags()
@@ -63,7 +63,9 @@ func openPolicy(ref string, conf ort.Conf) (policy.Policy, *policy.Manifest, err
 	return policy.Resizing(vla, func(string) (policy.Resizer, error) { return cv.New(spec) }), m, nil
 }
 
-func serve(ctx context.Context, cfg Config) error {
+// serve runs the server until ctx ends or a signal arrives. listening, when
+// not nil, is told the bound address once clients can connect.
+func serve(ctx context.Context, cfg Config, listening func(addr string)) error {
 	log := cfg.Log.logger()
 	if ctx == nil {
 		ctx = context.Background()
@@ -103,6 +105,9 @@ func serve(ctx context.Context, cfg Config) error {
 	log.Info("serving the openpi websocket protocol",
 		"url", "ws://"+addr, "healthz", "http://"+addr+"/healthz", "metrics", "http://"+addr+"/metrics")
 	log.Info("connect an openpi client, e.g. LIBERO: python examples/libero/main.py --args.host 127.0.0.1 --args.port " + portOf(addr))
+	if listening != nil {
+		listening(addr)
+	}
 	err = srv.Run(ctx)
 	if cerr := srv.Close(); err == nil {
 		err = cerr

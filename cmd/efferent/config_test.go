@@ -1,0 +1,95 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+
+	"github.com/efferent/efferent/models"
+)
+
+// flagsFor parses args with serve's flag set, as cobra would.
+func flagsFor(t *testing.T, args ...string) *flagSet {
+	t.Helper()
+	cmd := serveCmd()
+	cmd.Flags().String("config", "", "")
+	if err := cmd.Flags().Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return &flagSet{cmd.Flags()}
+}
+
+func writeConfig(t *testing.T, yaml string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "efferent.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConfigDefaults(t *testing.T) {
+	t.Setenv("EFFERENT_CONFIG", "")
+	cfg, err := loadConfig(flagsFor(t).fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Model != models.Default || cfg.Server.Addr != "127.0.0.1:8000" || cfg.ORT.Provider != "cpu" || cfg.Log.Level != "info" {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+}
+
+// File, then environment, then flags: each later source wins, and a flag
+// the user did not set never overrides the file.
+func TestConfigPrecedence(t *testing.T) {
+	p := writeConfig(t, "server:\n  addr: 127.0.0.1:9000\n  queue_size: 3\nlog:\n  level: debug\n")
+	t.Setenv("EFFERENT_CONFIG", p)
+	cfg, err := loadConfig(flagsFor(t).fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.Addr != "127.0.0.1:9000" || cfg.Server.QueueSize != 3 || cfg.Log.Level != "debug" {
+		t.Fatalf("file not applied: %+v", cfg)
+	}
+	t.Setenv("EFFERENT_ADDR", "127.0.0.1:9001")
+	cfg, _ = loadConfig(flagsFor(t).fs)
+	if cfg.Server.Addr != "127.0.0.1:9001" {
+		t.Fatalf("env did not override the file: %s", cfg.Server.Addr)
+	}
+	cfg, _ = loadConfig(flagsFor(t, "--addr", "127.0.0.1:9002").fs)
+	if cfg.Server.Addr != "127.0.0.1:9002" || cfg.Server.QueueSize != 3 {
+		t.Fatalf("flag did not override env, or clobbered the file: %+v", cfg.Server)
+	}
+}
+
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	cases := []struct{ yaml, want string }{
+		{"server:\n  adress: x\n", "adress"},
+		{"server:\n  addr: nonsense\n", "server.addr"},
+		{"server:\n  queue_size: -1\n", "server.queue_size"},
+		{"server:\n  max_frame_bytes: 10\n", "server.max_frame_bytes"},
+		{"ort:\n  provider: rocm\n", "provider"},
+		{"log:\n  level: loud\n", "log.level"},
+		{"log:\n  format: xml\n", "log.format"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.want, func(t *testing.T) {
+			t.Setenv("EFFERENT_CONFIG", writeConfig(t, tc.yaml))
+			_, err := loadConfig(flagsFor(t).fs)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want one naming %s", err, tc.want)
+			}
+		})
+	}
+	t.Run("missing file", func(t *testing.T) {
+		t.Setenv("EFFERENT_CONFIG", filepath.Join(t.TempDir(), "nope.yaml"))
+		if _, err := loadConfig(flagsFor(t).fs); err == nil || !strings.Contains(err.Error(), "nope.yaml") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+type flagSet struct{ fs *pflag.FlagSet }

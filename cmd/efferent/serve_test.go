@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// TestServeBundledModel starts what `make run` starts (the bundled model
+// under the real ONNX Runtime) on a free port, checks it answers /healthz
+// and sends openpi's metadata frame, then stops it through its context.
+func TestServeBundledModel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads the model under ONNX Runtime")
+	}
+	t.Setenv("EFFERENT_CONFIG", "")
+	cfg, err := loadConfig(flagsFor(t, "--addr", "127.0.0.1:0", "--log-level", "warn").fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addrs := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, func(a string) { addrs <- a }) }()
+	var addr string
+	select {
+	case addr = <-addrs:
+	case err := <-done:
+		t.Fatalf("serve ended before listening: %v", err)
+	}
+	res, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || string(body) != "OK\n" {
+		t.Fatalf("healthz: %d %q", res.StatusCode, body)
+	}
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	typ, meta, err := c.ReadMessage()
+	c.Close()
+	if err != nil || typ != websocket.BinaryMessage || len(meta) == 0 || meta[0]&0xf0 != 0x80 {
+		t.Fatalf("metadata frame: type %d, % x, %v; want a msgpack map", typ, meta, err)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v after its context ended", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s of its context ending")
+	}
+}
+
+func TestServeMissingModel(t *testing.T) {
+	t.Setenv("EFFERENT_CONFIG", "")
+	cfg, err := loadConfig(flagsFor(t, "--model", "/nonexistent/model", "--addr", "127.0.0.1:0").fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = serve(context.Background(), cfg, func(string) { t.Error("listened without a model") })
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/model") {
+		t.Fatalf("err = %v, want one naming the model directory", err)
+	}
+}
