@@ -19,15 +19,15 @@ func (t *Tokenizer) AppendEncode(dst []int64, text string, addSpecial bool) ([]i
 		return dst, fmt.Errorf("%w: text is not valid UTF-8", ErrInvalid)
 	}
 	start := len(dst)
-	first := true
 	var err error
-	for len(text) > 0 {
-		at, end, tok := t.nextAdded(text)
-		if at > 0 || tok == nil {
-			seg := text
-			if tok != nil {
-				seg = text[:at]
-			}
+	// first: the segment starts the input (Metaspace's "first" scheme).
+	for first := true; len(text) > 0; first = false {
+		at, end, tok := nextAdded(t.rawAdded, text)
+		seg := text
+		if tok != nil {
+			seg = text[:at]
+		}
+		if seg != "" {
 			if dst, err = t.encodeSegment(dst, seg, first); err != nil {
 				return dst[:start], err
 			}
@@ -35,8 +35,7 @@ func (t *Tokenizer) AppendEncode(dst []int64, text string, addSpecial bool) ([]i
 		if tok == nil {
 			break
 		}
-		dst = append(dst, tok.ID)
-		text, first = text[end:], false
+		dst, text = append(dst, tok.ID), text[end:]
 	}
 	if addSpecial && t.post != nil {
 		dst = t.post.apply(dst, start)
@@ -44,40 +43,34 @@ func (t *Tokenizer) AppendEncode(dst []int64, text string, addSpecial bool) ([]i
 	return dst, nil
 }
 
-// nextAdded finds the earliest added token in s (longest at a tie) and
-// returns the span it takes, widened by its lstrip/rstrip whitespace.
-func (t *Tokenizer) nextAdded(s string) (at, end int, tok *addedToken) {
-	at = -1
-	for i := range t.added {
-		a := &t.added[i]
-		off := 0
-		for {
-			j := strings.Index(s[off:], a.Content)
-			if j < 0 {
-				break
+// nextAdded finds the leftmost token of added in s (longest at a tie: added
+// is sorted so) and returns the span it takes, widened by its lstrip/rstrip
+// whitespace. Like the Rust library's Aho-Corasick scan, a single_word token
+// that is not a whole word is skipped over, not searched inside.
+func nextAdded(added []addedToken, s string) (at, end int, tok *addedToken) {
+	for off := 0; off < len(s); off = end {
+		at, tok = -1, nil
+		for i := range added {
+			if j := strings.Index(s[off:], added[i].Content); j >= 0 && (at < 0 || off+j < at) {
+				at, tok = off+j, &added[i]
 			}
-			j += off
-			k := j + len(a.Content)
-			if a.SingleWord && !wordBoundary(s, j, k) {
-				off = j + 1
-				continue
-			}
-			if at < 0 || j < at {
-				at, end, tok = j, k, a
-			}
+		}
+		if tok == nil {
 			break
 		}
+		end = at + len(tok.Content)
+		if tok.SingleWord && !wordBoundary(s, at, end) {
+			continue
+		}
+		if tok.LStrip {
+			at = len(strings.TrimRightFunc(s[:at], unicode.IsSpace))
+		}
+		if tok.RStrip {
+			end = len(s) - len(strings.TrimLeftFunc(s[end:], unicode.IsSpace))
+		}
+		return at, end, tok
 	}
-	if tok == nil {
-		return 0, 0, nil
-	}
-	if tok.LStrip {
-		at = len(strings.TrimRightFunc(s[:at], unicode.IsSpace))
-	}
-	if tok.RStrip {
-		end = len(s) - len(strings.TrimLeftFunc(s[end:], unicode.IsSpace))
-	}
-	return at, end, tok
+	return 0, 0, nil
 }
 
 func wordBoundary(s string, i, j int) bool {
@@ -96,8 +89,8 @@ func wordBoundary(s string, i, j int) bool {
 	return true
 }
 
-// encodeSegment normalises, pre-tokenizes and runs the model on text that
-// holds no added token.
+// encodeSegment normalises text that holds no raw-matched added token,
+// then encodes the pieces between its normalized added tokens.
 func (t *Tokenizer) encodeSegment(dst []int64, seg string, first bool) ([]int64, error) {
 	var err error
 	if t.norm != nil {
@@ -105,13 +98,32 @@ func (t *Tokenizer) encodeSegment(dst []int64, seg string, first bool) ([]int64,
 			return dst, err
 		}
 	}
-	if seg == "" {
-		return dst, nil
+	for ; len(seg) > 0; first = false {
+		at, end, tok := nextAdded(t.normAdded, seg)
+		piece := seg
+		if tok != nil {
+			piece = seg[:at]
+		}
+		if piece != "" {
+			if dst, err = t.encodePiece(dst, piece, first); err != nil {
+				return dst, err
+			}
+		}
+		if tok == nil {
+			break
+		}
+		dst, seg = append(dst, tok.ID), seg[end:]
 	}
-	words := []string{seg}
+	return dst, nil
+}
+
+// encodePiece pre-tokenizes normalised text and runs the model on each word.
+func (t *Tokenizer) encodePiece(dst []int64, piece string, first bool) ([]int64, error) {
+	words := []string{piece}
 	if t.pre != nil {
 		words = t.pre.split(words, first)
 	}
+	var err error
 	for _, w := range words {
 		if w == "" {
 			continue
@@ -127,12 +139,7 @@ func (t *Tokenizer) encodeSegment(dst []int64, seg string, first bool) ([]int64,
 // fallback, byte-level mapping, the Metaspace character and WordPiece's
 // "##". It is not guaranteed to invert Encode exactly.
 func (t *Tokenizer) Decode(ids []int64, skipSpecial bool) (string, error) {
-	special := map[int64]bool{}
-	for _, a := range t.added {
-		if a.Special {
-			special[a.ID] = true
-		}
-	}
+	special := t.special
 	var raw []byte
 	for _, id := range ids {
 		s, ok := t.byID[id]

@@ -24,15 +24,20 @@ const MaxFileBytes = 64 << 20
 // Tokenizer encodes text to ids. It is safe for concurrent use except for
 // its bounded word cache, which is guarded.
 type Tokenizer struct {
-	added  []addedToken // longest content first
-	norm   normalizer
-	pre    preTokenizer
-	model  model
-	post   postProcessor
-	vocab  map[string]int64
-	byID   map[int64]string
-	byteLv bool // ByteLevel pre-tokenizer: decode maps chars back to bytes
-	meta   *metaspace
+	added []addedToken // as in the file
+	// As the Rust library does, tokens with normalized: false are found in
+	// the raw text; normalized ones in each normalised segment between
+	// those, by their own normalised content. Both longest content first.
+	rawAdded, normAdded []addedToken
+	special             map[int64]bool
+	norm                normalizer
+	pre                 preTokenizer
+	model               model
+	post                postProcessor
+	vocab               map[string]int64
+	byID                map[int64]string
+	byteLv              bool // ByteLevel pre-tokenizer: decode maps chars back to bytes
+	meta                *metaspace
 }
 
 type addedToken struct {
@@ -41,7 +46,7 @@ type addedToken struct {
 	SingleWord bool   `json:"single_word"`
 	LStrip     bool   `json:"lstrip"`
 	RStrip     bool   `json:"rstrip"`
-	Normalized bool   `json:"normalized"`
+	Normalized *bool  `json:"normalized"` // absent: !special, as the Rust library's AddedToken::from
 	Special    bool   `json:"special"`
 }
 
@@ -101,7 +106,6 @@ func Parse(data []byte) (*Tokenizer, error) {
 		t.vocab[a.Content] = a.ID
 		t.added = append(t.added, a)
 	}
-	sort.SliceStable(t.added, func(i, j int) bool { return len(t.added[i].Content) > len(t.added[j].Content) })
 	t.byID = make(map[int64]string, len(t.vocab))
 	for s, id := range t.vocab {
 		if prev, dup := t.byID[id]; dup && prev != s {
@@ -114,6 +118,9 @@ func Parse(data []byte) (*Tokenizer, error) {
 	if t.norm, err = parseNormalizer(f.Normalizer); err != nil {
 		return nil, err
 	}
+	if err := t.splitAdded(); err != nil {
+		return nil, err
+	}
 	if t.pre, err = parsePreTokenizer(f.PreTokenizer); err != nil {
 		return nil, err
 	}
@@ -121,7 +128,46 @@ func Parse(data []byte) (*Tokenizer, error) {
 	if t.post, err = parsePostProcessor(f.PostProcessor, t.vocab); err != nil {
 		return nil, err
 	}
+	if tp, ok := t.post.(*template); ok {
+		for _, id := range append(append([]int64(nil), tp.before...), tp.after...) {
+			if _, ok := t.byID[id]; !ok {
+				return nil, fmt.Errorf("%w: post_processor adds id %d, which is not in the vocab", ErrInvalid, id)
+			}
+		}
+	}
 	return t, nil
+}
+
+// splitAdded fills rawAdded, normAdded and special from added.
+func (t *Tokenizer) splitAdded() error {
+	t.special = map[int64]bool{}
+	for _, a := range t.added {
+		if a.Special {
+			t.special[a.ID] = true
+		}
+		normalized := !a.Special
+		if a.Normalized != nil {
+			normalized = *a.Normalized
+		}
+		if !normalized || t.norm == nil {
+			t.rawAdded = append(t.rawAdded, a)
+			continue
+		}
+		c, err := t.norm(a.Content)
+		if err != nil {
+			// Its normalised form is unknown (non-ASCII under an NFx
+			// stand-in), so neither is where it occurs.
+			return fmt.Errorf("added token %q: %w", a.Content, err)
+		}
+		if c != "" { // one normalised to nothing never matches
+			a.Content = c
+			t.normAdded = append(t.normAdded, a)
+		}
+	}
+	for _, l := range [][]addedToken{t.rawAdded, t.normAdded} {
+		sort.SliceStable(l, func(i, j int) bool { return len(l[i].Content) > len(l[j].Content) })
+	}
+	return nil
 }
 
 // kind reads the "type" of a component; null gives "".

@@ -29,6 +29,12 @@ func parseModel(raw json.RawMessage) (model, map[string]int64, error) {
 			return nil, nil, fmt.Errorf("%w: model is missing", ErrInvalid)
 		}
 	}
+	switch k {
+	case "BPE", "WordLevel", "WordPiece":
+	default:
+		// Before reading the vocab: Unigram's is a list, not a map.
+		return nil, nil, fmt.Errorf("%w: model type %q", ErrUnsupported, k)
+	}
 	var base struct {
 		Vocab    map[string]int64 `json:"vocab"`
 		UnkToken *string          `json:"unk_token"`
@@ -186,6 +192,9 @@ func parseBPE(raw json.RawMessage, vocab map[string]int64, unk int64) (*bpe, err
 		var a, c string
 		var s string
 		if err := json.Unmarshal(r, &s); err == nil {
+			if strings.HasPrefix(s, "#version") {
+				continue // a merges.txt header; the Rust library skips it
+			}
 			parts := strings.Split(s, " ")
 			if len(parts) != 2 {
 				return nil, fmt.Errorf("%w: merge %d %q is not two tokens", ErrInvalid, i, s)
@@ -205,9 +214,9 @@ func parseBPE(raw json.RawMessage, vocab map[string]int64, unk int64) (*bpe, err
 		if !ok1 || !ok2 || !ok3 {
 			return nil, fmt.Errorf("%w: merge %d (%q, %q) names a token not in the vocab", ErrInvalid, i, a, c)
 		}
-		if _, dup := m.ranks[[2]int64{ia, ic}]; !dup {
-			m.ranks[[2]int64{ia, ic}] = merge{rank: i, id: im}
-		}
+		// A repeated pair takes its last rank: the Rust library collects
+		// the merges into a map, so later entries overwrite earlier ones.
+		m.ranks[[2]int64{ia, ic}] = merge{rank: i, id: im}
 	}
 	if m.byteFallback {
 		for i := range m.byteIDs {
@@ -244,7 +253,8 @@ func (m *bpe) appendWord(dst []int64, w string) ([]int64, error) {
 
 func (m *bpe) encode(dst []int64, w string) ([]int64, error) {
 	if m.ignoreMerges {
-		if id, ok := m.vocab[w+m.suffix]; ok {
+		// The whole word, without end_of_word_suffix, as the Rust library.
+		if id, ok := m.vocab[w]; ok {
 			return append(dst, id), nil
 		}
 	}
@@ -267,9 +277,10 @@ func (m *bpe) encode(dst []int64, w string) ([]int64, error) {
 			continue
 		}
 		if m.byteFallback {
-			raw := w[i : i+utf8.RuneLen(r)]
-			for j := 0; j < len(raw); j++ {
-				syms = append(syms, m.byteIDs[raw[j]])
+			// The bytes of the symbol as looked up, prefix and suffix
+			// included, as the Rust library does.
+			for j := 0; j < len(s); j++ {
+				syms = append(syms, m.byteIDs[s[j]])
 			}
 			continue
 		}

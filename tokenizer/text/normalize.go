@@ -69,13 +69,18 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 			return nil, fmt.Errorf("normalizer Replace: %w", wrapInvalid(err))
 		}
 		if r.Pattern.re != nil {
-			re, content := r.Pattern.re, r.Content
-			return func(s string) (string, error) { return re.ReplaceAllLiteralString(s, content), nil }, nil
+			re, content, pat := r.Pattern.re, r.Content, r.Pattern
+			return func(s string) (string, error) {
+				if pat.asciiOnly && !isASCII(s) {
+					return "", fmt.Errorf("%w: normalizer Replace regex %q on non-ASCII text %q", ErrUnsupported, pat.str, s)
+				}
+				return re.ReplaceAllLiteralString(s, content), nil
+			}, nil
 		}
 		old, content := r.Pattern.str, r.Content
 		return func(s string) (string, error) { return strings.ReplaceAll(s, old, content), nil }, nil
 	case "Lowercase":
-		return func(s string) (string, error) { return strings.ToLower(s), nil }, nil
+		return func(s string) (string, error) { return lower(s), nil }, nil
 	case "Strip":
 		var st struct {
 			Left  bool `json:"strip_left"`
@@ -114,7 +119,7 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 			var sb strings.Builder
 			for _, r := range s {
 				switch {
-				case b.CleanText && (r == 0 || r == 0xfffd || (unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r')):
+				case b.CleanText && (r == 0 || r == 0xfffd || isOther(r)):
 					continue
 				case b.CleanText && unicode.IsSpace(r):
 					sb.WriteByte(' ')
@@ -126,12 +131,16 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 					sb.WriteRune(r)
 				}
 			}
+			// The Rust library strips accents before lowercasing; with
+			// stripping refused beyond ASCII the order cannot matter.
 			out := sb.String()
-			if b.Lowercase {
-				out = strings.ToLower(out)
-			}
 			if strip {
-				return ascii(out)
+				if _, err := ascii(out); err != nil {
+					return "", err
+				}
+			}
+			if b.Lowercase {
+				out = lower(out)
 			}
 			return out, nil
 		}, nil
@@ -153,16 +162,51 @@ func asciiOnly(name string) normalizer {
 	}
 }
 
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// lower is the Rust library's Lowercase: char::to_lowercase on each
+// character. That is Go's simple mapping except for U+0130 (İ), whose full
+// lowercase is two characters, i and U+0307.
+func lower(s string) string {
+	if strings.ContainsRune(s, '\u0130') {
+		s = strings.ReplaceAll(s, "\u0130", "i\u0307")
+	}
+	return strings.ToLower(s)
+}
+
+// isOther is BertNormalizer's control test (Rust's is_control): any
+// category C character but tab, newline and carriage return. Cn
+// (unassigned) is judged by Go's Unicode tables; the Rust crate's are older,
+// so characters assigned since then still differ.
+func isOther(r rune) bool {
+	if r == '\t' || r == '\n' || r == '\r' {
+		return false
+	}
+	return unicode.In(r, unicode.C) || !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Z)
+}
+
+// isCJK is the Rust library's is_chinese_char, ranges as it spells them
+// (its fifth range starts at U+2B920, not at Unicode's U+2B820).
 func isCJK(r rune) bool {
 	return (r >= 0x4E00 && r <= 0x9FFF) || (r >= 0x3400 && r <= 0x4DBF) || (r >= 0x20000 && r <= 0x2A6DF) ||
-		(r >= 0x2A700 && r <= 0x2B73F) || (r >= 0x2B740 && r <= 0x2B81F) || (r >= 0x2B820 && r <= 0x2CEAF) ||
+		(r >= 0x2A700 && r <= 0x2B73F) || (r >= 0x2B740 && r <= 0x2B81F) || (r >= 0x2B920 && r <= 0x2CEAF) ||
 		(r >= 0xF900 && r <= 0xFAFF) || (r >= 0x2F800 && r <= 0x2FA1F)
 }
 
-// pattern is {"String": s} or {"Regex": r}.
+// pattern is {"String": s} or {"Regex": r} (then str is r as written);
+// asciiOnly marks a regex whose meaning on non-ASCII text Go cannot
+// reproduce (see onigToGo).
 type pattern struct {
-	str string
-	re  *regexp.Regexp
+	str       string
+	re        *regexp.Regexp
+	asciiOnly bool
 }
 
 func (p *pattern) UnmarshalJSON(b []byte) error {
@@ -177,11 +221,15 @@ func (p *pattern) UnmarshalJSON(b []byte) error {
 	case m.String != nil:
 		p.str = *m.String
 	case m.Regex != nil:
-		re, err := regexp.Compile(*m.Regex)
+		src, ascii, err := onigToGo(*m.Regex)
+		if err != nil {
+			return err
+		}
+		re, err := regexp.Compile(src)
 		if err != nil {
 			return fmt.Errorf("%w: regex %q: %v", ErrUnsupported, *m.Regex, err)
 		}
-		p.re = re
+		p.str, p.re, p.asciiOnly = *m.Regex, re, ascii
 	default:
 		return fmt.Errorf("%w: pattern needs String or Regex", ErrInvalid)
 	}

@@ -53,6 +53,11 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 			if err != nil {
 				return nil, err
 			}
+			if m := findMetaspace(p); m != nil && m.PrependScheme == "first" && len(seq) > 0 {
+				// "first" means the word at offset 0 of the input; after
+				// another splitter that needs offsets this package lacks.
+				return nil, fmt.Errorf("%w: Metaspace prepend_scheme \"first\" after another pre_tokenizer", ErrUnsupported)
+			}
 			if p != nil {
 				seq = append(seq, p)
 			}
@@ -70,6 +75,11 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 		case "always", "first", "never":
 		default:
 			return nil, fmt.Errorf("%w: Metaspace prepend_scheme %q", ErrUnsupported, m.PrependScheme)
+		}
+		// The Rust library's replacement is a char; an empty one would
+		// also make split loop forever.
+		if utf8.RuneCountInString(m.Replacement) != 1 {
+			return nil, fmt.Errorf("%w: Metaspace replacement %q is not one character", ErrInvalid, m.Replacement)
 		}
 		return m, nil
 	case "ByteLevel":
@@ -278,8 +288,15 @@ func bytesToChars(s string) string {
 // whitespace splits like \w+|[^\w\s]+.
 type whitespace struct{}
 
+// isWord is \w of Rust's regex crate, which the Rust library uses for
+// Whitespace and for single_word added tokens: Alphabetic (letters, letter
+// numbers, Other_Alphabetic), marks, decimal digits, connector punctuation
+// and joiners. So "x²" splits before "²" and a ZWJ stays inside a word.
 func isWord(r rune) bool {
-	return unicode.IsLetter(r) || unicode.IsNumber(r) || r == '_' || unicode.Is(unicode.Mn, r)
+	if r < 0x80 {
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_'
+	}
+	return unicode.In(r, unicode.L, unicode.Nl, unicode.Other_Alphabetic, unicode.M, unicode.Nd, unicode.Pc, unicode.Join_Control)
 }
 
 func (whitespace) split(words []string, _ bool) []string {
