@@ -1,0 +1,398 @@
+package sim
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/efferent/efferent"
+)
+
+// DemoFormat is the format version recorded in every demo's meta.json.
+const DemoFormat = "efferent-demo/1"
+
+// DemoInitBase is the init index of a task's first demonstration episode:
+// episode e uses init DemoInitBase+e, so demonstrations never share an
+// initial state with an evaluation (inits 0 … NumInitStates−1).
+const DemoInitBase = 1000
+
+// DefaultDemoEpisodes is DemoConf.EpisodesPerTask's default.
+const DefaultDemoEpisodes = 50
+
+// DemoConf configures WriteDemos. Zero values mean the documented defaults.
+type DemoConf struct {
+	// Suite is the suite whose 10 tasks are demonstrated (required).
+	Suite string
+	// EpisodesPerTask is how many episodes the expert runs per task
+	// (default 50); failed episodes are run but not written unless
+	// KeepFailures is set, so at most 10×EpisodesPerTask are written.
+	EpisodesPerTask int
+	// Out is the root directory (required); episodes go to
+	// Out/<suite>/<task index>_<episode>/.
+	Out string
+	// ImageSize is the side of the square images (default 224).
+	ImageSize int
+	// KeepFailures writes failed episodes too (meta.json says success
+	// false).
+	KeepFailures bool
+}
+
+// DemoMeta is a demo's meta.json.
+type DemoMeta struct {
+	Format      string `json:"format"` // DemoFormat
+	Suite       string `json:"suite"`
+	TaskIndex   int    `json:"task_index"`
+	TaskName    string `json:"task_name"`
+	Instruction string `json:"instruction"`
+	Episode     int    `json:"episode"`
+	InitIndex   int    `json:"init_index"`
+	// Seed is Task.Seed(InitIndex) (a 64-bit integer: exact in Python,
+	// not in JavaScript numbers).
+	Seed      uint64  `json:"seed"`
+	Success   bool    `json:"success"`
+	Steps     int     `json:"steps"` // T, the number of (observation, action) pairs
+	ImageSize int     `json:"image_size"`
+	StepHz    float64 `json:"step_hz"`
+}
+
+// Demo is one episode read back by ReadDemo. Agent and Wrist are T×H×W×3
+// RGB bytes; State is T×8 and Actions T×7, row-major.
+type Demo struct {
+	Meta         DemoMeta
+	Agent, Wrist []byte
+	T, H, W      int
+	State        []float32
+	Actions      []float32
+}
+
+// WriteDemos runs the expert on every task of c.Suite, EpisodesPerTask
+// times each, rendering both cameras with r, and writes each successful
+// episode (every episode with KeepFailures) as a directory
+// Out/<suite>/<task index>_<episode>/ holding agent.npy, wrist.npy,
+// state.npy, actions.npy and meta.json (see the package comment). An
+// episode is written to a ".tmp" sibling and renamed into place when
+// complete, replacing an older one. progress, if not nil, is called after
+// every episode with the number of episodes run and the total. It returns
+// the number of episodes written; on cancellation it returns ctx's error
+// with the count so far.
+func WriteDemos(ctx context.Context, c DemoConf, r Renderer, progress func(done, total int)) (written int, err error) {
+	if c.EpisodesPerTask == 0 {
+		c.EpisodesPerTask = DefaultDemoEpisodes
+	}
+	if c.EpisodesPerTask < 0 {
+		return 0, fmt.Errorf("sim: EpisodesPerTask %d is negative", c.EpisodesPerTask)
+	}
+	if c.Out == "" {
+		return 0, errors.New("sim: DemoConf.Out (output directory) is required")
+	}
+	if r == nil {
+		return 0, errors.New("sim: WriteDemos needs a renderer")
+	}
+	tasks, err := Tasks(c.Suite)
+	if err != nil {
+		return 0, err
+	}
+	env, err := New(Conf{ImageSize: c.ImageSize}, r)
+	if err != nil {
+		return 0, err
+	}
+	total := len(tasks) * c.EpisodesPerTask
+	done := 0
+	x := NewExpert()
+	for _, t := range tasks {
+		for ep := range c.EpisodesPerTask {
+			if err := ctx.Err(); err != nil {
+				return written, err
+			}
+			dir := filepath.Join(c.Out, c.Suite, strconv.Itoa(t.Index)+"_"+strconv.Itoa(ep))
+			ok, err := writeEpisode(ctx, env, x, t, ep, dir, c.KeepFailures)
+			if err != nil {
+				return written, err
+			}
+			if ok {
+				written++
+			}
+			done++
+			if progress != nil {
+				progress(done, total)
+			}
+		}
+	}
+	return written, nil
+}
+
+// writeEpisode runs one expert episode into dir and reports whether it
+// was kept.
+func writeEpisode(ctx context.Context, env *Env, x *Expert, t Task, ep int, dir string, keepFailures bool) (kept bool, err error) {
+	init := DemoInitBase + ep
+	if err := env.Reset(t, init); err != nil {
+		return false, err
+	}
+	x.Reset()
+	tmp := dir + ".tmp"
+	if err := os.RemoveAll(tmp); err != nil {
+		return false, err
+	}
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return false, err
+	}
+	defer func() {
+		if !kept {
+			os.RemoveAll(tmp)
+		}
+	}()
+	size := env.Conf().ImageSize
+	files := [4]*npyStream{}
+	names := [4]string{"agent.npy", "wrist.npy", "state.npy", "actions.npy"}
+	tails := [4][]int{{size, size, 3}, {size, size, 3}, {StateDim}, {ActionDim}}
+	descrs := [4]string{DescrUint8, DescrUint8, DescrFloat32, DescrFloat32}
+	for i := range files {
+		if files[i], err = createNPYStream(filepath.Join(tmp, names[i]), descrs[i], tails[i]); err != nil {
+			return false, err
+		}
+	}
+	defer func() {
+		for _, f := range files {
+			if f != nil {
+				f.abort()
+			}
+		}
+	}()
+	var obs efferent.Observation
+	act := make([]float64, ActionDim)
+	for !env.Done() {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		if err := env.Observe(&obs); err != nil {
+			return false, err
+		}
+		x.Act(env.World(), act)
+		for i, b := range [][]byte{obs.Images[AgentViewKey].Pix, obs.Images[WristViewKey].Pix} {
+			if err := files[i].rowBytes(b); err != nil {
+				return false, err
+			}
+		}
+		if err := files[2].rowFloats(obs.State); err != nil {
+			return false, err
+		}
+		if err := files[3].rowFloats(act); err != nil {
+			return false, err
+		}
+		if err := env.Step(act); err != nil {
+			return false, err
+		}
+	}
+	success := env.Success()
+	if !success && !keepFailures {
+		return false, nil
+	}
+	for i, f := range files {
+		if err := f.close(); err != nil {
+			return false, err
+		}
+		files[i] = nil
+	}
+	meta := DemoMeta{
+		Format: DemoFormat, Suite: t.Suite, TaskIndex: t.Index, TaskName: t.Name, Instruction: t.Instruction,
+		Episode: ep, InitIndex: init, Seed: t.Seed(init), Success: success, Steps: env.Steps(),
+		ImageSize: size, StepHz: env.Conf().StepHz,
+	}
+	js, err := json.MarshalIndent(meta, "", "  ")
+	if err != nil {
+		return false, err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, "meta.json"), append(js, '\n'), 0o644); err != nil {
+		return false, err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return false, err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// npyStream writes an array whose first dimension grows as rows are
+// appended: the header is written with room for any row count and
+// rewritten with the final count on close.
+type npyStream struct {
+	f     *os.File
+	w     *bufio.Writer
+	descr string
+	tail  []int
+	rows  int
+	hlen  int
+	row   int // bytes per row
+	buf   []byte
+}
+
+// reservedRows sizes the placeholder header: any real count is shorter.
+const reservedRows = math.MaxInt64
+
+func createNPYStream(path, descr string, tail []int) (*npyStream, error) {
+	shape := append([]int{reservedRows}, tail...)
+	h, err := npyHeader(descr, shape, 0)
+	if err != nil {
+		return nil, err
+	}
+	row, err := npyBytes(descr, tail, math.MaxInt64)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &npyStream{f: f, w: bufio.NewWriterSize(f, 1<<20), descr: descr, tail: tail, hlen: len(h), row: int(row)}
+	if _, err := s.w.Write(h); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *npyStream) rowBytes(b []byte) error {
+	if len(b) != s.row {
+		return fmt.Errorf("sim: demo row has %d bytes, want %d", len(b), s.row)
+	}
+	s.rows++
+	_, err := s.w.Write(b)
+	return err
+}
+
+// rowFloats appends one row of float32 values (converted from float64).
+func (s *npyStream) rowFloats(v []float64) error {
+	s.buf = s.buf[:0]
+	for _, x := range v {
+		s.buf = binary.LittleEndian.AppendUint32(s.buf, math.Float32bits(float32(x)))
+	}
+	return s.rowBytes(s.buf)
+}
+
+func (s *npyStream) close() error {
+	if err := s.w.Flush(); err != nil {
+		s.f.Close()
+		return err
+	}
+	h, err := npyHeader(s.descr, append([]int{s.rows}, s.tail...), s.hlen)
+	if err == nil && len(h) != s.hlen {
+		err = fmt.Errorf("sim: npy header grew from %d to %d bytes", s.hlen, len(h))
+	}
+	if err == nil {
+		_, err = s.f.WriteAt(h, 0)
+	}
+	if cerr := s.f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (s *npyStream) abort() { s.f.Close() }
+
+// MaxDemoMeta bounds the size of a meta.json that ReadDemo accepts.
+const MaxDemoMeta = 1 << 20
+
+// ReadDemo reads an episode directory written by WriteDemos and checks
+// that its arrays agree with each other and with meta.json.
+func ReadDemo(dir string) (*Demo, error) {
+	mb, err := readLimited(filepath.Join(dir, "meta.json"), MaxDemoMeta)
+	if err != nil {
+		return nil, err
+	}
+	d := &Demo{}
+	if err := json.Unmarshal(mb, &d.Meta); err != nil {
+		return nil, fmt.Errorf("sim: %s/meta.json: %w", dir, err)
+	}
+	if d.Meta.Format != DemoFormat {
+		return nil, fmt.Errorf("sim: %s: format %q, want %q", dir, d.Meta.Format, DemoFormat)
+	}
+	arrays := [4]*NPY{}
+	for i, name := range []string{"agent.npy", "wrist.npy", "state.npy", "actions.npy"} {
+		if arrays[i], err = readNPYFile(filepath.Join(dir, name)); err != nil {
+			return nil, err
+		}
+	}
+	ag, wr, st, ac := arrays[0], arrays[1], arrays[2], arrays[3]
+	if ag.Descr != DescrUint8 || len(ag.Shape) != 4 || ag.Shape[3] != 3 {
+		return nil, fmt.Errorf("sim: %s: agent.npy is %s %v, want %s [T,H,W,3]", dir, ag.Descr, ag.Shape, DescrUint8)
+	}
+	d.T, d.H, d.W = ag.Shape[0], ag.Shape[1], ag.Shape[2]
+	want := []struct {
+		a     *NPY
+		name  string
+		descr string
+		shape []int
+	}{
+		{wr, "wrist.npy", DescrUint8, []int{d.T, d.H, d.W, 3}},
+		{st, "state.npy", DescrFloat32, []int{d.T, StateDim}},
+		{ac, "actions.npy", DescrFloat32, []int{d.T, ActionDim}},
+	}
+	for _, w := range want {
+		if w.a.Descr != w.descr || !equalInts(w.a.Shape, w.shape) {
+			return nil, fmt.Errorf("sim: %s: %s is %s %v, want %s %v", dir, w.name, w.a.Descr, w.a.Shape, w.descr, w.shape)
+		}
+	}
+	if d.Meta.Steps != d.T {
+		return nil, fmt.Errorf("sim: %s: meta.json says %d steps, arrays have %d", dir, d.Meta.Steps, d.T)
+	}
+	d.Agent, d.Wrist = ag.Data, wr.Data
+	d.State, _ = st.Float32()
+	d.Actions, _ = ac.Float32()
+	return d, nil
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// readNPYFile reads an NPY file; its size bounds the data it may declare.
+func readNPYFile(path string) (*NPY, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	a, err := ReadNPY(bufio.NewReaderSize(f, 1<<20), fi.Size())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return a, nil
+}
+
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("sim: %s is larger than %d bytes", path, limit)
+	}
+	return b, nil
+}
