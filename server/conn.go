@@ -97,12 +97,15 @@ func (c *connection) handle(log *slog.Logger, waitStart time.Time) bool {
 	j.obs = obs
 	j.obs.Time = reqStart
 	j.obs.Seq++
-	if err := s.submit(j); err != nil {
+	if err := s.submit(j); errors.Is(err, ErrClosed) {
+		c.closeWith(websocket.CloseGoingAway, "server shutting down")
+		return false
+	} else if err != nil {
 		s.metrics.busy.Inc()
 		c.fail(log, websocket.CloseTryAgainLater, err)
 		return false
 	}
-	<-j.done
+	s.await(j)
 	if j.err != nil {
 		if errors.Is(j.err, ErrClosed) || s.ctx.Err() != nil {
 			c.closeWith(websocket.CloseGoingAway, "server shutting down")

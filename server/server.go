@@ -37,6 +37,9 @@ type Server struct {
 
 	metaFrame []byte
 	jobs      chan *job
+	// workerDone is closed when the worker has returned: a job submitted
+	// after its final drain would otherwise never be answered.
+	workerDone chan struct{}
 
 	ln   net.Listener
 	http *http.Server
@@ -74,9 +77,10 @@ func New(conf Conf, pol policy.Policy, log *slog.Logger) (*Server, error) {
 	meta := pol.Metadata()
 	s := &Server{
 		conf: conf, pol: pol, meta: meta, log: log, metrics: newMetrics(), now: time.Now,
-		spec:   SpecFor(meta),
-		limits: api.DefaultLimits(),
-		jobs:   make(chan *job, conf.QueueSize),
+		spec:       SpecFor(meta),
+		limits:     api.DefaultLimits(),
+		jobs:       make(chan *job, conf.QueueSize),
+		workerDone: make(chan struct{}),
 	}
 	var err error
 	if s.metaFrame, err = api.EncodeMetadata(nil, conf.Metadata); err != nil {
@@ -143,6 +147,7 @@ func (s *Server) Close() error {
 // worker owns the policy: it runs one inference at a time, in queue order.
 func (s *Server) worker() {
 	defer s.wg.Done()
+	defer close(s.workerDone)
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -167,8 +172,12 @@ func (s *Server) worker() {
 	}
 }
 
-// submit hands j to the worker without blocking.
+// submit hands j to the worker without blocking; wait for the answer with
+// await.
 func (s *Server) submit(j *job) error {
+	if s.ctx.Err() != nil {
+		return ErrClosed
+	}
 	j.done = make(chan struct{})
 	j.queuedAt = s.now()
 	select {
@@ -201,4 +210,19 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 	defer s.metrics.connections.Dec()
 	c := &connection{s: s, ws: conn, remote: r.RemoteAddr}
 	c.serve()
+}
+
+// await waits for the worker to answer j. A job that slipped into the queue
+// after the worker's final drain is answered ErrClosed here, so a
+// connection can never wait forever during shutdown.
+func (s *Server) await(j *job) {
+	select {
+	case <-j.done:
+	case <-s.workerDone:
+		select {
+		case <-j.done: // answered before the worker returned
+		default:
+			j.err = ErrClosed
+		}
+	}
 }

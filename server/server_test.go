@@ -379,3 +379,26 @@ func TestCloseWithPendingRequest(t *testing.T) {
 		t.Fatal("connection still open after Close")
 	}
 }
+
+// A job that reaches the queue after the worker's final drain (a request
+// racing shutdown) must be answered ErrClosed, not waited on forever.
+func TestJobAfterWorkerExit(t *testing.T) {
+	s, err := New(Conf{Addr: "127.0.0.1:0"}, newGate(fakeMeta()), quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cancel()
+	<-s.workerDone
+	if err := s.submit(&job{}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("submit after shutdown: %v, want ErrClosed", err)
+	}
+	j := &job{done: make(chan struct{})}
+	s.jobs <- j // the race submit's check cannot close: enqueued after the drain
+	s.await(j)
+	if !errors.Is(j.err, ErrClosed) {
+		t.Fatalf("job after the worker exited: err %v, want ErrClosed", j.err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,159 @@
+package control
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/efferent/efferent/safety"
+)
+
+// Mode is how the scheduler turns a stream of chunks into setpoints.
+type Mode string
+
+const (
+	// ModeReplan is openpi/LIBERO execute-then-replan: execute the first
+	// ReplanSteps actions of each chunk from the tick it arrives, then ask
+	// for a new one; the robot holds while waiting.
+	ModeReplan Mode = "replan"
+	// ModeEnsemble is ACT's temporal ensembling: a new chunk every policy
+	// step; the action for a step is the weighted average of every chunk's
+	// prediction for it, weight exp(−m·i), i the chunk's age index among
+	// those predicting the step (oldest i = 0). Binary dims are averaged
+	// too, as ACT does.
+	ModeEnsemble Mode = "ensemble"
+	// ModeAsync overlaps inference with execution: the next inference
+	// starts when RemainingSteps ≤ AsyncThreshold; a new chunk is aligned
+	// by its ObsTime (the elapsed part is skipped) and blended into the
+	// rest of the old one over BlendSteps.
+	ModeAsync Mode = "async"
+)
+
+// SchedulerConf configures a Scheduler. Zero values mean the documented
+// defaults.
+type SchedulerConf struct {
+	// Mode: "replan" (default), "ensemble" or "async".
+	Mode Mode `yaml:"mode"`
+	// Kinds gives each action dimension's kind (absolute, delta, binary);
+	// its length is the action dimension D. Required.
+	Kinds []safety.Kind `yaml:"kinds"`
+	// MaxH is the longest chunk that will be pushed; storage is allocated
+	// for it once. Required (a Loop defaults it to the policy's Horizon).
+	MaxH int `yaml:"max_h"`
+	// StepPeriod is the time between a chunk's actions (the policy rate,
+	// e.g. 50 ms at 20 Hz). Required (a Loop defaults it to the policy's
+	// StepPeriod). A chunk whose own StepPeriod is set and differs is
+	// rejected.
+	StepPeriod time.Duration `yaml:"step_period"`
+	// ControlPeriod is the controller tick (e.g. 1 ms at 1 kHz). Default:
+	// StepPeriod (one tick per action, where every kind is the identity).
+	// A Loop sets it from its RateHz. Must not exceed StepPeriod. Delta
+	// values are scaled by ControlPeriod/StepPeriod; when StepPeriod is a
+	// multiple of ControlPeriod the ticks of a step sum to its delta
+	// exactly.
+	ControlPeriod time.Duration `yaml:"control_period"`
+	// ReplanSteps (replan mode) is how many actions of each chunk are
+	// executed before asking again. Default 5 (openpi's LIBERO client).
+	// A chunk shorter than that is executed whole.
+	ReplanSteps int `yaml:"replan_steps"`
+	// EnsembleM (ensemble mode) is m in the weights exp(−m·i). Default
+	// 0.01 (ACT) when zero; any other finite value is used as given (a
+	// negative m favours newer chunks; use e.g. 1e-12 for practically
+	// uniform weights).
+	EnsembleM float64 `yaml:"ensemble_m"`
+	// AsyncThreshold (async mode): the next inference is requested when
+	// RemainingSteps ≤ AsyncThreshold. Default MaxH/2 (at least 1). Must
+	// be ≤ MaxH.
+	AsyncThreshold int `yaml:"async_threshold"`
+	// BlendSteps (async mode) is how many steps a new chunk is blended
+	// into the rest of the old one with linearly rising weights
+	// 1/(B+1) … B/(B+1), starting at the first step after the one in
+	// progress (binary dims switch when the weight reaches 1/2). Default
+	// 3; negative disables blending (the new chunk takes over at once).
+	BlendSteps int `yaml:"blend_steps"`
+	// Hold gives the hold values of absolute and binary dims until the
+	// first setpoint has been emitted (afterwards they are the last
+	// emitted values; delta dims always hold at 0). Default: zeros. The
+	// Hold flag tells the actuator to keep still regardless.
+	Hold []float64 `yaml:"hold"`
+}
+
+// Defaults used when a SchedulerConf field is zero.
+const (
+	DefaultReplanSteps = 5
+	DefaultEnsembleM   = 0.01
+	DefaultBlendSteps  = 3
+)
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c SchedulerConf) WithDefaults() SchedulerConf {
+	if c.Mode == "" {
+		c.Mode = ModeReplan
+	}
+	if c.ControlPeriod == 0 {
+		c.ControlPeriod = c.StepPeriod
+	}
+	if c.ReplanSteps == 0 {
+		c.ReplanSteps = DefaultReplanSteps
+	}
+	if c.EnsembleM == 0 {
+		c.EnsembleM = DefaultEnsembleM
+	}
+	if c.AsyncThreshold == 0 {
+		c.AsyncThreshold = max(c.MaxH/2, 1)
+	}
+	if c.BlendSteps == 0 {
+		c.BlendSteps = DefaultBlendSteps
+	}
+	return c
+}
+
+// Validate checks a configuration (after WithDefaults); the error names
+// the field.
+func (c SchedulerConf) Validate() error {
+	switch c.Mode {
+	case ModeReplan, ModeEnsemble, ModeAsync:
+	default:
+		return fmt.Errorf("control: SchedulerConf.Mode %q: want replan, ensemble or async", c.Mode)
+	}
+	if len(c.Kinds) == 0 {
+		return fmt.Errorf("control: SchedulerConf.Kinds: required (one kind per action dimension)")
+	}
+	for i, k := range c.Kinds {
+		if !k.Valid() {
+			return fmt.Errorf("control: SchedulerConf.Kinds[%d] = %d: want absolute, delta or binary", i, uint8(k))
+		}
+	}
+	if c.MaxH < 1 || c.MaxH > 1<<16 {
+		return fmt.Errorf("control: SchedulerConf.MaxH = %d: want 1..65536", c.MaxH)
+	}
+	if c.StepPeriod <= 0 {
+		return fmt.Errorf("control: SchedulerConf.StepPeriod = %v: want > 0", c.StepPeriod)
+	}
+	if c.ControlPeriod <= 0 || c.ControlPeriod > c.StepPeriod {
+		return fmt.Errorf("control: SchedulerConf.ControlPeriod = %v: want > 0 and ≤ StepPeriod (%v)", c.ControlPeriod, c.StepPeriod)
+	}
+	if c.ReplanSteps < 1 {
+		return fmt.Errorf("control: SchedulerConf.ReplanSteps = %d: want ≥ 1", c.ReplanSteps)
+	}
+	if math.IsNaN(c.EnsembleM) || math.IsInf(c.EnsembleM, 0) {
+		return fmt.Errorf("control: SchedulerConf.EnsembleM = %g: want a finite value", c.EnsembleM)
+	}
+	if c.AsyncThreshold < 1 || c.AsyncThreshold > c.MaxH {
+		return fmt.Errorf("control: SchedulerConf.AsyncThreshold = %d: want 1..MaxH (%d)", c.AsyncThreshold, c.MaxH)
+	}
+	if c.BlendSteps > c.MaxH {
+		return fmt.Errorf("control: SchedulerConf.BlendSteps = %d: want ≤ MaxH (%d)", c.BlendSteps, c.MaxH)
+	}
+	if c.Hold != nil {
+		if len(c.Hold) != len(c.Kinds) {
+			return fmt.Errorf("control: SchedulerConf.Hold: %d values, want %d (len(Kinds)) or none", len(c.Hold), len(c.Kinds))
+		}
+		for i, v := range c.Hold {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return fmt.Errorf("control: SchedulerConf.Hold[%d] = %g: want a finite value", i, v)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,594 @@
+package control
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/efferent/efferent"
+	"github.com/efferent/efferent/safety"
+)
+
+// Push errors. ErrStale and ErrExpired are returned as they are (no
+// allocation: they are normal events in async operation); ErrInvalidChunk
+// is wrapped with what was wrong.
+var (
+	// ErrStale: the chunk answers an observation older than (or the same
+	// as) the newest chunk already accepted, so it must never run after it.
+	ErrStale = errors.New("control: stale chunk (answers an observation older than the one executing)")
+	// ErrExpired: every action of the chunk is already in the past.
+	ErrExpired = errors.New("control: expired chunk (all of its actions are in the past)")
+	// ErrInvalidChunk: wrong geometry or step period, NaN/Inf values,
+	// missing or impossible ObsTime.
+	ErrInvalidChunk = errors.New("control: invalid chunk")
+)
+
+// SchedulerStats are a Scheduler's counters.
+type SchedulerStats struct {
+	Accepted uint64 // chunks accepted by Push
+	Stale    uint64 // rejected: older than the newest accepted (ErrStale)
+	Expired  uint64 // rejected: entirely in the past (ErrExpired)
+	Invalid  uint64 // rejected: ErrInvalidChunk
+	// SkippedSteps (async) counts actions skipped because they were
+	// already in the past when their chunk arrived.
+	SkippedSteps uint64
+	// Evicted (ensemble) counts chunks dropped from the full store while
+	// they still predicted future steps.
+	Evicted uint64
+}
+
+// plan is what the scheduler executes: action samples y (n rows of D) on
+// a uniform grid, sample k at origin + k·P, covering the steps
+// [begin, end). Each mode builds it differently from the chunks it has;
+// Tick only interpolates it.
+type plan struct {
+	valid      bool
+	origin     time.Time
+	n          int
+	begin, end int
+	y          []float64
+	seq        uint64
+}
+
+// locate returns the step j and the fraction u ∈ [0, 1) of it at t, and
+// whether the plan covers t.
+func (pl *plan) locate(t time.Time, p time.Duration) (j int, u float64, ok bool) {
+	if !pl.valid {
+		return 0, 0, false
+	}
+	dt := t.Sub(pl.origin)
+	if dt < 0 {
+		return 0, 0, false
+	}
+	q := dt / p
+	if q < time.Duration(pl.begin) || q >= time.Duration(pl.end) {
+		return 0, 0, false
+	}
+	return int(q), float64(dt-q*p) / float64(p), true
+}
+
+// sampleAt is like locate but accepts any t within the samples before the
+// plan's end (including the steps before begin).
+func (pl *plan) sampleAt(t time.Time, p time.Duration) (j int, u float64, ok bool) {
+	if !pl.valid {
+		return 0, 0, false
+	}
+	dt := t.Sub(pl.origin)
+	if dt < 0 || dt/p >= time.Duration(pl.end) {
+		return 0, 0, false
+	}
+	q := dt / p
+	return int(q), float64(dt-q*p) / float64(p), true
+}
+
+// hermite evaluates dimension d of an absolute plan at step j + u: the
+// cubic Hermite through samples j and j+1 with Catmull-Rom tangents
+// (y[j+1] − y[j−1])/2, one-sided at the first sample and zero at the last
+// (where the plan comes to rest), so the curve is C1 across steps.
+func (pl *plan) hermite(j int, u float64, d, D int) float64 {
+	y := pl.y
+	y0 := y[j*D+d]
+	if u == 0 || j+1 >= pl.n {
+		return y0
+	}
+	y1 := y[(j+1)*D+d]
+	var m0, m1 float64
+	if j > 0 {
+		m0 = 0.5 * (y1 - y[(j-1)*D+d])
+	} else {
+		m0 = y1 - y0
+	}
+	if j+2 < pl.n {
+		m1 = 0.5 * (y[(j+2)*D+d] - y0)
+	}
+	u2 := u * u
+	u3 := u2 * u
+	return (2*u3-3*u2+1)*y0 + (u3-2*u2+u)*m0 + (3*u2-2*u3)*y1 + (u3-u2)*m1
+}
+
+// chunkSlot is one stored chunk (ensemble mode).
+type chunkSlot struct {
+	a     []float64
+	h     int
+	start int64 // step index on the ensemble grid of action 0
+	seq   uint64
+}
+
+// Scheduler turns chunks into one setpoint per controller tick. It is not
+// safe for concurrent use: the control loop's tick goroutine owns it.
+// Counters (Stats) may be read from any goroutine.
+//
+// Time model: action k of a chunk is the setpoint at the start of policy
+// step k (for absolute dims the curve passes through it there and heads for
+// action k+1 during the step; delta dims spread it over the step; binary
+// dims hold it). In replan mode step 0 starts at the tick the chunk is
+// pushed (the robot held while waiting, so nothing is skipped); in
+// ensemble and async modes step 0 starts at the chunk's ObsTime, so the
+// part of a late chunk that is already in the past is skipped.
+//
+// Continuity: within what is being executed, absolute dims are C1 (the
+// curve starts with a one-sided tangent and comes to rest at a chunk's
+// last action). Where the executed samples change — a new chunk in replan
+// mode, a chunk arriving mid-step in the other modes, a hold after motion
+// — position or velocity may step: async blending and ensemble averaging
+// keep such steps small, and the safety gate (MaxStep, later velocity and
+// acceleration bounds) limits what reaches the robot.
+type Scheduler struct {
+	mode        Mode
+	d, maxH     int
+	kinds       []safety.Kind
+	p           time.Duration
+	deltaScale  float64
+	replanSteps int
+	threshold   int
+	blend       int
+	capSteps    int
+
+	plans [2]plan
+	cur   int
+
+	hold0   []float64
+	last    []float64
+	lastSeq uint64
+
+	haveNewest bool
+	newestSeq  uint64
+	newestObs  time.Time
+
+	pending   bool
+	haveReq   bool
+	reqOrigin time.Time
+	nextReq   time.Time
+
+	// ensemble mode
+	slots       []chunkSlot
+	head, count int
+	haveGrid    bool
+	grid        time.Time
+	weights     []float64
+
+	accepted, stale, expired, invalid, skipped, evicted atomic.Uint64
+}
+
+// NewScheduler allocates all storage for conf (after WithDefaults): Push
+// and Tick allocate nothing afterwards.
+func NewScheduler(conf SchedulerConf) (*Scheduler, error) {
+	conf = conf.WithDefaults()
+	if err := conf.Validate(); err != nil {
+		return nil, err
+	}
+	d := len(conf.Kinds)
+	s := &Scheduler{
+		mode:        conf.Mode,
+		d:           d,
+		maxH:        conf.MaxH,
+		kinds:       append([]safety.Kind(nil), conf.Kinds...),
+		p:           conf.StepPeriod,
+		deltaScale:  float64(conf.ControlPeriod) / float64(conf.StepPeriod),
+		replanSteps: conf.ReplanSteps,
+		threshold:   conf.AsyncThreshold,
+		blend:       conf.BlendSteps,
+		capSteps:    conf.MaxH + 6, // ensemble: 2 steps before now, ≤ 2 after, then H
+		hold0:       make([]float64, d),
+		last:        make([]float64, d),
+	}
+	copy(s.hold0, conf.Hold)
+	copy(s.last, s.hold0)
+	for i := range s.plans {
+		s.plans[i].y = make([]float64, s.capSteps*d)
+	}
+	if s.mode == ModeEnsemble {
+		k := conf.MaxH + 1
+		s.slots = make([]chunkSlot, k)
+		for i := range s.slots {
+			s.slots[i].a = make([]float64, conf.MaxH*d)
+		}
+		s.weights = make([]float64, k)
+		for i := range s.weights {
+			s.weights[i] = math.Exp(-conf.EnsembleM * float64(i))
+		}
+	}
+	return s, nil
+}
+
+// Dim returns the action dimension D.
+func (s *Scheduler) Dim() int { return s.d }
+
+// Mode returns the scheduling mode.
+func (s *Scheduler) Mode() Mode { return s.mode }
+
+// Stats returns the counters; safe from any goroutine.
+func (s *Scheduler) Stats() SchedulerStats {
+	return SchedulerStats{
+		Accepted:     s.accepted.Load(),
+		Stale:        s.stale.Load(),
+		Expired:      s.expired.Load(),
+		Invalid:      s.invalid.Load(),
+		SkippedSteps: s.skipped.Load(),
+		Evicted:      s.evicted.Load(),
+	}
+}
+
+// Reset forgets every chunk, request and emitted value (a new episode);
+// the counters keep counting.
+func (s *Scheduler) Reset() {
+	s.plans[0].valid, s.plans[1].valid = false, false
+	copy(s.last, s.hold0)
+	s.lastSeq = 0
+	s.haveNewest, s.newestSeq, s.newestObs = false, 0, time.Time{}
+	s.pending, s.haveReq = false, false
+	s.head, s.count, s.haveGrid = 0, 0, false
+}
+
+// Push gives the scheduler a chunk that arrived at now (the current tick).
+// The chunk is copied into preallocated storage, so c may be reused as
+// soon as Push returns. Push also answers the outstanding request (see
+// Requested), whatever its outcome. It returns ErrStale, ErrExpired or an
+// error wrapping ErrInvalidChunk when the chunk is rejected; a rejected
+// chunk never changes what is executing.
+func (s *Scheduler) Push(now time.Time, c *efferent.Chunk) error {
+	s.pending = false
+	if err := s.check(now, c); err != nil {
+		s.invalid.Add(1)
+		return err
+	}
+	if s.haveNewest && ((c.Seq != 0 && s.newestSeq != 0 && c.Seq <= s.newestSeq) || c.ObsTime.Before(s.newestObs)) {
+		s.stale.Add(1)
+		return ErrStale
+	}
+	var ok bool
+	switch s.mode {
+	case ModeEnsemble:
+		ok = s.pushEnsemble(now, c)
+	case ModeAsync:
+		ok = s.pushAsync(now, c)
+	default:
+		s.pushReplan(now, c)
+		ok = true
+	}
+	if !ok {
+		s.expired.Add(1)
+		return ErrExpired
+	}
+	s.haveNewest = true
+	if c.Seq != 0 {
+		s.newestSeq = c.Seq
+	}
+	if c.ObsTime.After(s.newestObs) {
+		s.newestObs = c.ObsTime
+	}
+	s.accepted.Add(1)
+	return nil
+}
+
+func (s *Scheduler) check(now time.Time, c *efferent.Chunk) error {
+	if c == nil {
+		return fmt.Errorf("%w: nil", ErrInvalidChunk)
+	}
+	if c.D != s.d {
+		return fmt.Errorf("%w: seq %d has D = %d, want %d", ErrInvalidChunk, c.Seq, c.D, s.d)
+	}
+	if c.H < 1 || c.H > s.maxH {
+		return fmt.Errorf("%w: seq %d has H = %d, want 1..%d (MaxH)", ErrInvalidChunk, c.Seq, c.H, s.maxH)
+	}
+	if len(c.Actions) != c.H*c.D {
+		return fmt.Errorf("%w: seq %d has %d action values, want H·D = %d", ErrInvalidChunk, c.Seq, len(c.Actions), c.H*c.D)
+	}
+	if c.StepPeriod != 0 && c.StepPeriod != s.p {
+		return fmt.Errorf("%w: seq %d has step period %v, the scheduler runs at %v", ErrInvalidChunk, c.Seq, c.StepPeriod, s.p)
+	}
+	if s.mode != ModeReplan {
+		if c.ObsTime.IsZero() {
+			return fmt.Errorf("%w: seq %d has no ObsTime (needed to align it in %s mode)", ErrInvalidChunk, c.Seq, s.mode)
+		}
+		if ahead := c.ObsTime.Sub(now); ahead > s.p {
+			return fmt.Errorf("%w: seq %d has ObsTime %v ahead of now", ErrInvalidChunk, c.Seq, ahead)
+		}
+	}
+	for i, v := range c.Actions {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%w: seq %d: action %d, dim %d is %v", ErrInvalidChunk, c.Seq, i/c.D, i%c.D, v)
+		}
+	}
+	return nil
+}
+
+func (s *Scheduler) pushReplan(now time.Time, c *efferent.Chunk) {
+	nw := &s.plans[1-s.cur]
+	copy(nw.y, c.Actions)
+	nw.origin, nw.n, nw.begin, nw.end = now, c.H, 0, min(s.replanSteps, c.H)
+	nw.seq, nw.valid = c.Seq, true
+	s.cur = 1 - s.cur
+}
+
+// pushAsync aligns c by its ObsTime and blends it into the rest of the
+// current plan. It reports false when all of c is in the past.
+func (s *Scheduler) pushAsync(now time.Time, c *efferent.Chunk) bool {
+	e := max(now.Sub(c.ObsTime), 0)
+	if e/s.p >= time.Duration(c.H) {
+		return false
+	}
+	kCur := int(e / s.p) // the step in progress at now; 0..kCur−1 are over
+	old, nw := &s.plans[s.cur], &s.plans[1-s.cur]
+	D := s.d
+	for k := range c.H {
+		row, a := nw.y[k*D:(k+1)*D], c.Actions[k*D:(k+1)*D]
+		oj, ou, ok := old.sampleAt(c.ObsTime.Add(time.Duration(k)*s.p), s.p)
+		if !ok {
+			copy(row, a)
+			continue
+		}
+		// w is the new chunk's weight: 0 up to the step in progress (its
+		// start knot keeps the old value), then 1/(B+1) … B/(B+1), then 1.
+		var w float64
+		switch {
+		case s.blend < 0:
+			if k >= kCur {
+				w = 1
+			}
+		case k <= kCur:
+			w = 0
+		case k-kCur-1 < s.blend:
+			w = float64(k-kCur) / float64(s.blend+1)
+		default:
+			w = 1
+		}
+		for d := range D {
+			o := old.y[oj*D+d]
+			if s.kinds[d] == safety.Absolute {
+				o = old.hermite(oj, ou, d, D)
+			}
+			switch {
+			case w == 0:
+				row[d] = o
+			case w == 1:
+				row[d] = a[d]
+			case s.kinds[d] == safety.Binary:
+				if w >= 0.5 {
+					row[d] = a[d]
+				} else {
+					row[d] = o
+				}
+			default:
+				row[d] = o + w*(a[d]-o)
+			}
+		}
+	}
+	nw.origin, nw.n, nw.begin, nw.end = c.ObsTime, c.H, kCur, c.H
+	nw.seq, nw.valid = c.Seq, true
+	s.cur = 1 - s.cur
+	s.skipped.Add(uint64(kCur))
+	return true
+}
+
+// pushEnsemble stores c and recomputes the ensembled samples of every step
+// from the one in progress on. It reports false when all of c is in the
+// past.
+func (s *Scheduler) pushEnsemble(now time.Time, c *efferent.Chunk) bool {
+	if !s.haveGrid {
+		s.grid, s.haveGrid = c.ObsTime, true
+	}
+	P, D, K := s.p, s.d, len(s.slots)
+	start := divRound(c.ObsTime.Sub(s.grid), P)
+	sCur := divFloor(now.Sub(s.grid), P)
+	if start+int64(c.H) <= sCur {
+		return false
+	}
+	for s.count > 0 {
+		sl := &s.slots[s.head]
+		if sl.start+int64(sl.h) > sCur {
+			break
+		}
+		s.head, s.count = (s.head+1)%K, s.count-1
+	}
+	if s.count == K {
+		s.head, s.count = (s.head+1)%K, s.count-1
+		s.evicted.Add(1)
+	}
+	sl := &s.slots[(s.head+s.count)%K]
+	s.count++
+	copy(sl.a, c.Actions)
+	sl.h, sl.start, sl.seq = c.H, start, c.Seq
+
+	old, nw := &s.plans[s.cur], &s.plans[1-s.cur]
+	p0 := sCur - 2 // two samples before the step in progress, for its tangent
+	maxEnd := sCur + 1
+	for r := range s.count {
+		sl := &s.slots[(s.head+r)%K]
+		maxEnd = max(maxEnd, sl.start+int64(sl.h))
+	}
+	maxEnd = min(maxEnd, p0+int64(s.capSteps))
+	first := int64(-1)
+	for st := sCur; st < maxEnd; st++ {
+		row := nw.y[(st-p0)*int64(D) : (st-p0+1)*int64(D)]
+		clear(row)
+		var wsum float64
+		i := 0
+		for r := range s.count {
+			sl := &s.slots[(s.head+r)%K]
+			k := st - sl.start
+			if k < 0 || k >= int64(sl.h) {
+				continue
+			}
+			w := s.weights[i]
+			i++
+			wsum += w
+			a := sl.a[k*int64(D) : (k+1)*int64(D)]
+			for d := range D {
+				row[d] += w * a[d]
+			}
+		}
+		switch {
+		case i > 0:
+			inv := 1 / wsum
+			for d := range D {
+				row[d] *= inv
+			}
+			if first < 0 {
+				first = st
+			}
+		case first >= 0: // a gap no chunk predicts: carry the last step
+			copy(row, nw.y[(st-p0-1)*int64(D):(st-p0)*int64(D)])
+		}
+	}
+	if first < 0 { // unreachable: c itself covers a step in the window
+		return false
+	}
+	firstRow := nw.y[(first-p0)*int64(D) : (first-p0+1)*int64(D)]
+	var oldP0 int64
+	if old.valid {
+		oldP0 = divFloor(old.origin.Sub(s.grid), P)
+	}
+	for st := p0; st < first; st++ {
+		row := nw.y[(st-p0)*int64(D) : (st-p0+1)*int64(D)]
+		if k := st - oldP0; old.valid && st < sCur && k >= 0 && k < int64(old.n) {
+			copy(row, old.y[k*int64(D):(k+1)*int64(D)])
+		} else {
+			copy(row, firstRow)
+		}
+	}
+	nw.origin = s.grid.Add(time.Duration(p0) * P)
+	nw.n, nw.begin, nw.end = int(maxEnd-p0), int(first-p0), int(maxEnd-p0)
+	nw.seq, nw.valid = c.Seq, true
+	s.cur = 1 - s.cur
+	return true
+}
+
+// Tick fills sp with the setpoint for now: sp.Values is reused (allocated
+// only if its capacity is below D), so Tick allocates nothing. When no
+// chunk covers now, sp.Hold is set and Values are the hold values: the
+// last emitted value for absolute and binary dims, 0 for delta dims.
+func (s *Scheduler) Tick(now time.Time, sp *efferent.Setpoint) {
+	D := s.d
+	if cap(sp.Values) < D {
+		sp.Values = make([]float64, D)
+	}
+	vals := sp.Values[:D]
+	sp.Values = vals
+	sp.Time = now
+	pl := &s.plans[s.cur]
+	j, u, ok := pl.locate(now, s.p)
+	if !ok {
+		for d, k := range s.kinds {
+			if k == safety.Delta {
+				vals[d] = 0
+			} else {
+				vals[d] = s.last[d]
+			}
+		}
+		sp.Hold, sp.Seq = true, s.lastSeq
+		return
+	}
+	for d, k := range s.kinds {
+		switch k {
+		case safety.Absolute:
+			vals[d] = pl.hermite(j, u, d, D)
+		case safety.Delta:
+			vals[d] = pl.y[j*D+d] * s.deltaScale
+		default:
+			vals[d] = pl.y[j*D+d]
+		}
+	}
+	copy(s.last, vals)
+	s.lastSeq = pl.seq
+	sp.Hold, sp.Seq = false, pl.seq
+}
+
+// Covers reports whether a chunk covers now (Tick would not hold).
+func (s *Scheduler) Covers(now time.Time) bool {
+	_, _, ok := s.plans[s.cur].locate(now, s.p)
+	return ok
+}
+
+// RemainingSteps returns how many policy steps of the executing plan are
+// not finished at now, counting the one in progress (0 when none).
+func (s *Scheduler) RemainingSteps(now time.Time) int {
+	pl := &s.plans[s.cur]
+	if !pl.valid {
+		return 0
+	}
+	dt := now.Sub(pl.origin)
+	if dt < 0 {
+		return pl.end - pl.begin
+	}
+	q := dt / s.p
+	if q >= time.Duration(pl.end) {
+		return 0
+	}
+	return pl.end - max(int(q), pl.begin)
+}
+
+// NeedInference says whether the loop should request an inference (a new
+// observation) at now:
+//
+//   - replan: no request outstanding and no chunk covers now (the
+//     ReplanSteps actions of the last chunk are done);
+//   - ensemble: a new policy step has begun since the last request (one
+//     request per step, whether or not an earlier one is outstanding: a
+//     loop whose inference is busy counts the request as dropped);
+//   - async: no request outstanding and RemainingSteps(now) ≤
+//     AsyncThreshold.
+//
+// After requesting, call Requested; when the request fails before reaching
+// the policy, or the inference fails, call Abandon.
+func (s *Scheduler) NeedInference(now time.Time) bool {
+	switch s.mode {
+	case ModeEnsemble:
+		return !s.haveReq || !now.Before(s.nextReq)
+	case ModeAsync:
+		return !s.pending && s.RemainingSteps(now) <= s.threshold
+	default:
+		return !s.pending && !s.Covers(now)
+	}
+}
+
+// Requested records that an inference was requested at now: the request
+// is outstanding until Push or Abandon, and (ensemble) the next one is due
+// at the next policy step.
+func (s *Scheduler) Requested(now time.Time) {
+	s.pending = true
+	if !s.haveReq {
+		s.reqOrigin, s.haveReq = now, true
+	}
+	k := divFloor(now.Sub(s.reqOrigin), s.p) + 1
+	s.nextReq = s.reqOrigin.Add(time.Duration(k) * s.p)
+}
+
+// Abandon clears the outstanding request (it was dropped, or inference
+// failed), so that NeedInference may ask again.
+func (s *Scheduler) Abandon() { s.pending = false }
+
+// Pending reports whether a request is outstanding.
+func (s *Scheduler) Pending() bool { return s.pending }
+
+func divFloor(d, p time.Duration) int64 {
+	q := d / p
+	if d%p != 0 && d < 0 {
+		q--
+	}
+	return int64(q)
+}
+
+func divRound(d, p time.Duration) int64 { return divFloor(d+p/2, p) }

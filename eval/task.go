@@ -1,0 +1,41 @@
+package eval
+
+import (
+	"context"
+	"time"
+)
+
+// TaskRef names one task of a benchmark suite.
+type TaskRef struct {
+	// Suite is e.g. "libero_spatial"; tasks are grouped by it in reports.
+	Suite string `json:"suite"`
+	// Index is the task's index within its suite.
+	Index int `json:"index"`
+	// Name is a short identifier; Instruction the language prompt.
+	Name        string `json:"name"`
+	Instruction string `json:"instruction"`
+	// MaxSteps is the episode's step budget (LIBERO: 220..520 by suite).
+	MaxSteps int `json:"max_steps"`
+}
+
+// EpisodeResult is what one episode produced.
+type EpisodeResult struct {
+	Success bool
+	// Steps is how many control steps the episode took.
+	Steps int
+	// InferLatencies are the durations of the episode's inference calls.
+	InferLatencies []time.Duration
+	// Actions is the trace of executed actions, one row per step; optional
+	// (nil), and kept only for the episodes Conf.TraceEpisodes selects.
+	Actions [][]float64
+	// Err says the episode could not run (simulator crash, lost
+	// connection): it counts as a failure and is listed in the report.
+	Err error
+}
+
+// EpisodeFunc runs episode number episode (0-based) of task on worker
+// (0..Workers-1). Calls with the same worker never overlap, so a worker can
+// keep a simulator and a policy of its own. It must honour ctx; an episode
+// cut short by ctx should return ctx's error, and is then left out of the
+// counts (it did not fail, it did not finish).
+type EpisodeFunc func(ctx context.Context, worker int, task TaskRef, episode int) EpisodeResult

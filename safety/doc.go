@@ -1,0 +1,21 @@
+// Package safety decides, tick by tick, whether a setpoint may reach the
+// robot. A Gate checks one setpoint in place: it may clamp values into the
+// limits or replace them with a hold, and it always answers with an
+// efferent.Verdict whose Reason is a stable identifier ("nan", "dimension",
+// "no_chunk", "position_limit", "step_limit"), so that nothing is dropped
+// silently.
+//
+// Gates run on the control loop's tick goroutine: Check allocates nothing
+// and never blocks. Their counters are atomic and may be read from any
+// goroutine.
+//
+// This first gate, LimitGate, bounds positions (or per-tick deltas) and the
+// step between consecutive absolute setpoints, and refuses NaN/Inf and
+// wrongly sized setpoints. Velocity, acceleration, jerk and workspace
+// bounds, the watchdog and the e-stop latch come later behind the same Gate
+// interface.
+//
+// Kind (absolute, delta, binary) describes how each dimension behaves over
+// time; it lives here so that package control, which interpolates by kind,
+// can share it (control imports safety, never the reverse).
+package safety
