@@ -103,7 +103,11 @@ func (c SchedulerConf) WithDefaults() SchedulerConf {
 		c.AsyncThreshold = max(c.MaxH/2, 1)
 	}
 	if c.BlendSteps == 0 {
+		// A chunk shorter than the default blend blends over its length.
 		c.BlendSteps = DefaultBlendSteps
+		if c.MaxH > 0 {
+			c.BlendSteps = min(DefaultBlendSteps, c.MaxH)
+		}
 	}
 	return c
 }
@@ -142,7 +146,7 @@ func (c SchedulerConf) Validate() error {
 	if c.AsyncThreshold < 1 || c.AsyncThreshold > c.MaxH {
 		return fmt.Errorf("control: SchedulerConf.AsyncThreshold = %d: want 1..MaxH (%d)", c.AsyncThreshold, c.MaxH)
 	}
-	if c.BlendSteps > c.MaxH {
+	if c.Mode == ModeAsync && c.BlendSteps > c.MaxH {
 		return fmt.Errorf("control: SchedulerConf.BlendSteps = %d: want ≤ MaxH (%d)", c.BlendSteps, c.MaxH)
 	}
 	if c.Hold != nil {

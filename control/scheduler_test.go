@@ -517,7 +517,7 @@ func TestSchedulerConfValidate(t *testing.T) {
 		{"ReplanSteps", func(c *control.SchedulerConf) { c.ReplanSteps = -1 }},
 		{"EnsembleM", func(c *control.SchedulerConf) { c.EnsembleM = math.NaN() }},
 		{"AsyncThreshold", func(c *control.SchedulerConf) { c.AsyncThreshold = 11 }},
-		{"BlendSteps", func(c *control.SchedulerConf) { c.BlendSteps = 11 }},
+		{"BlendSteps", func(c *control.SchedulerConf) { c.Mode, c.BlendSteps = control.ModeAsync, 11 }},
 		{"Hold", func(c *control.SchedulerConf) { c.Hold = []float64{1, 2} }},
 		{"Hold[0]", func(c *control.SchedulerConf) { c.Hold = []float64{math.Inf(1)} }},
 	} {

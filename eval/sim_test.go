@@ -1,0 +1,140 @@
+package eval_test
+
+import (
+	"context"
+	"io/fs"
+	"reflect"
+	"testing"
+
+	"github.com/efferent/efferent/eval"
+	"github.com/efferent/efferent/models"
+	"github.com/efferent/efferent/policy"
+	"github.com/efferent/efferent/policy/ort"
+	"github.com/efferent/efferent/sim"
+	"github.com/efferent/efferent/sim/render"
+)
+
+func expertConf(noRender bool) eval.SimConf {
+	return eval.SimConf{
+		Sim:         sim.Conf{NoRender: noRender},
+		NewRenderer: func() (sim.Renderer, error) { return render.New(), nil },
+		NewPolicy: func(_ int, env *sim.Env) (policy.Policy, error) {
+			return eval.ExpertPolicy(env), nil
+		},
+	}
+}
+
+// The expert, run through the real loop, scheduler and gate (not by
+// stepping the sim directly), solves every suite: the acceptance bar of
+// `efferent eval --policy expert` is 95 %.
+func TestExpertThroughLoop(t *testing.T) {
+	episodes := 3
+	if testing.Short() {
+		episodes = 1
+	}
+	for _, suite := range sim.Suites() {
+		refs, tasks, err := eval.SimTasks(suite)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, closeAll := eval.SimEpisodes(expertConf(true), tasks)
+		rep, err := eval.Run(context.Background(), eval.Conf{Workers: 2, Episodes: episodes}, refs, run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := closeAll(); err != nil {
+			t.Fatal(err)
+		}
+		o := rep.Overall
+		t.Logf("%s: %d/%d", suite, o.Successes, o.Episodes)
+		if o.Episodes != len(refs)*episodes || float64(o.Successes) < 0.95*float64(o.Episodes) {
+			t.Fatalf("%s: expert succeeded in %d of %d episodes, want ≥ 95 %%", suite, o.Successes, o.Episodes)
+		}
+	}
+}
+
+// Same task, same initial state → the same executed actions, with
+// rendering on (the images feed nothing here, but must not perturb).
+func TestEpisodeDeterministic(t *testing.T) {
+	_, tasks, err := eval.SimTasks(sim.SuiteLong)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trace := func() [][]float64 {
+		env, err := sim.New(sim.Conf{}, render.New())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Reset(tasks[3], 7); err != nil {
+			t.Fatal(err)
+		}
+		res := eval.Episode(context.Background(), eval.EpisodeConf{Env: env, Policy: eval.ExpertPolicy(env), Trace: true})
+		if res.Err != nil || !res.Success {
+			t.Fatalf("episode: success %v err %v", res.Success, res.Err)
+		}
+		return res.Actions
+	}
+	a, b := trace(), trace()
+	if len(a) == 0 || !reflect.DeepEqual(a, b) {
+		t.Fatalf("two runs of the same episode differ (%d vs %d steps)", len(a), len(b))
+	}
+}
+
+// One episode with the bundled ONNX model through the real ONNX Runtime:
+// rendered cameras → encoder/decoder → VQ detokenizer → scheduler → gate →
+// sim. The fixture's weights are random, so success is not expected; the
+// path must run clean: every inference succeeds, every step is gated, and
+// the episode ends at the task's step budget.
+func TestBundledModelEpisode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs ONNX Runtime")
+	}
+	dir, err := models.Embedded(models.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var _ fs.FS = dir
+	m, err := policy.LoadManifest(dir, "embedded:"+models.Default)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := ort.Open(m, ort.Conf{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pol.Close()
+	_, tasks, err := eval.SimTasks(sim.SuiteSpatial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := tasks[0]
+	task.MaxSteps = 40 // enough for 8 chunks; keeps the test fast
+	r := render.New()
+	defer r.Close()
+	env, err := sim.New(sim.Conf{}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Reset(task, 0); err != nil {
+		t.Fatal(err)
+	}
+	res := eval.Episode(context.Background(), eval.EpisodeConf{Env: env, Policy: pol, Trace: true})
+	if res.Err != nil {
+		t.Fatal(res.Err)
+	}
+	if res.Steps != task.MaxSteps || len(res.Actions) != task.MaxSteps {
+		t.Fatalf("episode ran %d steps (%d traced), want the budget %d", res.Steps, len(res.Actions), task.MaxSteps)
+	}
+	if want := task.MaxSteps / 5; len(res.InferLatencies) != want {
+		t.Fatalf("%d inferences, want %d (replan every 5 steps)", len(res.InferLatencies), want)
+	}
+	moved := false
+	for _, a := range res.Actions {
+		for _, v := range a[:6] {
+			moved = moved || v != 0
+		}
+	}
+	if !moved {
+		t.Fatal("the model's actions never moved the arm")
+	}
+}
