@@ -20,9 +20,12 @@ setup:
 build: setup
 	$(GO) build $(GOFLAGS) -o $(BIN) ./cmd/efferent
 
-# The embedded default: bundled model, openpi-compatible server on 127.0.0.1:8000.
+# The embedded default: the built-in simulator driven closed loop on a
+# default task (by the bundled model, or by the scripted expert while the
+# bundled model has random weights; the log says which), episode after
+# episode, with the openpi-compatible server on 127.0.0.1:8000.
 run: build
-	./$(BIN) serve $(ARGS)
+	./$(BIN) run --robot sim --episodes 0 --serve $(ARGS)
 
 # All tests, tiered: static checks, unit tests (pure Go), integration tests
 # (real ONNX Runtime, real OpenCV, real websockets on 127.0.0.1), short fuzzing.
@@ -37,7 +40,7 @@ test-unit:
 
 test-integration:
 	$(GO) test -count=1 ./...
-	$(GO) test -race -count=1 ./server/...
+	$(GO) test -race -count=1 ./server/... ./control/... ./eval/... ./policy/remote/...
 
 fuzz-short:
 	@FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
@@ -46,7 +49,7 @@ fuzz:
 	@FUZZTIME=$(or $(FUZZTIME),5m) scripts/fuzz.sh
 
 bench: setup
-	$(GO) test -run '^$$' -bench . -benchmem ./tokenizer/... ./policy/... ./api/... ./camera/... ./server/...
+	$(GO) test -run '^$$' -bench . -benchmem ./tokenizer/... ./policy/... ./api/... ./camera/... ./server/... ./sim/... ./control/... ./safety/...
 
 clean:
 	rm -rf bin

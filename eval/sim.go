@@ -48,6 +48,10 @@ func (r SimRobot) Apply(sp *efferent.Setpoint) error { return r.Env.Step(sp.Valu
 // Done reports success or the step budget spent.
 func (r SimRobot) Done() bool { return r.Env.Done() }
 
+// maxRemoteHorizon bounds the chunk length of a policy that does not know
+// it in advance (openpi servers do not announce it).
+const maxRemoteHorizon = 256
+
 // EpisodeConf configures one closed-loop episode in the simulator.
 type EpisodeConf struct {
 	// Env must be Reset to the episode's task and initial state already.
@@ -81,6 +85,12 @@ func Episode(ctx context.Context, c EpisodeConf) EpisodeResult {
 	}
 	if c.Scheduler.Kinds == nil {
 		c.Scheduler.Kinds = ActionKinds()
+	}
+	if c.Scheduler.MaxH == 0 && c.Policy.Metadata().Horizon == 0 {
+		// A remote policy learns its chunk length from its first reply;
+		// reserve room for any reasonable chunk (longer ones are refused
+		// with an error naming the length).
+		c.Scheduler.MaxH = maxRemoteHorizon
 	}
 	timed := &timedPolicy{Policy: c.Policy}
 	var res EpisodeResult

@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/camera"
@@ -36,12 +39,17 @@ first, then one msgpack observation in, one action chunk out.`,
 		},
 	}
 	f := cmd.Flags()
-	f.String("model", models.Default, "model directory, or the name of an embedded model ("+fmt.Sprint(models.Names())+")")
 	f.String("addr", "127.0.0.1:8000", "listen address (host:port)")
+	addModelFlags(f)
+	return cmd
+}
+
+// addModelFlags adds the flags every model-loading command shares.
+func addModelFlags(f *pflag.FlagSet) {
+	f.String("model", models.Default, "model directory, or the name of an embedded model ("+fmt.Sprint(models.Names())+")")
 	f.String("ort-library", "", "path of libonnxruntime.so (default: found automatically; see README)")
 	f.String("provider", "cpu", "ONNX Runtime execution provider: cpu, cuda or tensorrt")
 	f.String("log-level", "info", "debug, info, warn or error")
-	return cmd
 }
 
 // openPolicy loads the model and wraps it so images of any size are resized
@@ -73,38 +81,11 @@ func serve(ctx context.Context, cfg Config, listening func(addr string)) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	pol, m, err := openPolicy(cfg.Model, cfg.ORT)
+	srv, err := startServer(ctx, cfg, log)
 	if err != nil {
 		return err
-	}
-	lib, _ := ort.Init(cfg.ORT.Library)
-	md := pol.Metadata()
-	log.Info("model loaded", "model", m.Name, "version", m.Version, "source", m.Source, "weights", m.Weights,
-		"onnxruntime", ort.RuntimeVersion(), "library", lib, "provider", cfg.ORT.Provider,
-		"chunk", fmt.Sprintf("%dx%d", md.Horizon, md.Dim))
-	if m.Weights == "random" {
-		log.Warn("this model has RANDOM weights: its actions are meaningless (a runtime fixture); do not drive a robot with it")
-	}
-	if d, err := warmUp(ctx, pol); err != nil {
-		pol.Close()
-		return fmt.Errorf("warm-up inference failed: %w", err)
-	} else {
-		log.Info("warm-up inference done", "ms", fmt.Sprintf("%.1f", float64(d.Microseconds())/1000))
-	}
-
-	srv, err := server.New(cfg.Server, pol, log)
-	if err != nil {
-		pol.Close()
-		return err
-	}
-	if !server.IsLoopback(cfg.Server.Addr) {
-		log.Warn("listening on a non-loopback address without authentication: anyone who can reach it can query the policy",
-			"addr", cfg.Server.Addr)
 	}
 	addr := srv.Addr().String()
-	log.Info("serving the openpi websocket protocol",
-		"url", "ws://"+addr, "healthz", "http://"+addr+"/healthz", "metrics", "http://"+addr+"/metrics")
-	log.Info("connect an openpi client, e.g. LIBERO: python examples/libero/main.py --args.host 127.0.0.1 --args.port " + portOf(addr))
 	if listening != nil {
 		listening(addr)
 	}
@@ -114,6 +95,43 @@ func serve(ctx context.Context, cfg Config, listening func(addr string)) error {
 	}
 	log.Info("stopped")
 	return err
+}
+
+// startServer loads the configured model, warms it up and binds the
+// server's address (clients can connect once it returns; Run serves them).
+func startServer(ctx context.Context, cfg Config, log *slog.Logger) (*server.Server, error) {
+	pol, m, err := openPolicy(cfg.Model, cfg.ORT)
+	if err != nil {
+		return nil, err
+	}
+	lib, _ := ort.Init(cfg.ORT.Library)
+	md := pol.Metadata()
+	log.Info("model loaded", "model", m.Name, "version", m.Version, "source", m.Source, "weights", m.Weights,
+		"onnxruntime", ort.RuntimeVersion(), "library", lib, "provider", cfg.ORT.Provider,
+		"chunk", fmt.Sprintf("%dx%d", md.Horizon, md.Dim))
+	if m.Weights == "random" {
+		log.Warn("this model has RANDOM weights: its actions are meaningless (a runtime fixture); do not drive a robot with it")
+	}
+	d, err := warmUp(ctx, pol)
+	if err != nil {
+		pol.Close()
+		return nil, fmt.Errorf("warm-up inference failed: %w", err)
+	}
+	log.Info("warm-up inference done", "ms", fmt.Sprintf("%.1f", float64(d.Microseconds())/1000))
+	srv, err := server.New(cfg.Server, pol, log)
+	if err != nil {
+		pol.Close()
+		return nil, err
+	}
+	if !server.IsLoopback(cfg.Server.Addr) {
+		log.Warn("listening on a non-loopback address without authentication: anyone who can reach it can query the policy",
+			"addr", cfg.Server.Addr)
+	}
+	addr := srv.Addr().String()
+	log.Info("serving the openpi websocket protocol",
+		"url", "ws://"+addr, "healthz", "http://"+addr+"/healthz", "metrics", "http://"+addr+"/metrics")
+	log.Info("connect an openpi client, e.g. LIBERO: python examples/libero/main.py --args.host " + hostOf(addr) + " --args.port " + portOf(addr))
+	return srv, nil
 }
 
 // warmUp runs one inference on a blank observation so that the first real
@@ -131,10 +149,17 @@ func warmUp(ctx context.Context, pol policy.Policy) (time.Duration, error) {
 }
 
 func portOf(addr string) string {
-	for i := len(addr) - 1; i >= 0; i-- {
-		if addr[i] == ':' {
-			return addr[i+1:]
-		}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
 	}
-	return addr
+	return port
+}
+
+func hostOf(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	return host
 }

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"io"
 	"net/http"
 	"strings"
@@ -50,6 +53,26 @@ func TestServeBundledModel(t *testing.T) {
 	c.Close()
 	if err != nil || typ != websocket.BinaryMessage || len(meta) == 0 || meta[0]&0xf0 != 0x80 {
 		t.Fatalf("metadata frame: type %d, % x, %v; want a msgpack map", typ, meta, err)
+	}
+	// eval drives the simulator through this server as a remote policy,
+	// as it would any openpi-compatible server.
+	out := t.TempDir()
+	if code := execute([]string{"eval", "--suite", "goal", "--episodes", "1", "--workers", "2",
+		"--policy", "ws://" + addr, "--out", out, "--log-level", "warn"}); code != 0 {
+		t.Fatalf("eval against the server exited %d", code)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Overall struct {
+			Episodes int
+			Errors   int `json:"error_count"`
+		} `json:"overall"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil || rep.Overall.Episodes != 10 || rep.Overall.Errors != 0 {
+		t.Fatalf("remote eval report: %+v %v (want 10 episodes, no errors)", rep.Overall, err)
 	}
 	cancel()
 	select {

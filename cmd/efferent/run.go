@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/efferent/efferent"
+	"github.com/efferent/efferent/control"
+	"github.com/efferent/efferent/eval"
+	"github.com/efferent/efferent/sim"
+	"github.com/efferent/efferent/sim/render"
+)
+
+// defaultTask is what `make run` shows.
+const defaultTask = "put the red block in the blue bowl"
+
+func runCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Drive a robot closed loop with a policy (today: the built-in simulator)",
+		Long: `run drives the built-in simulator (--robot sim) with a policy through the
+control loop and safety gate, in real time at the policy rate (or as fast as
+possible with --fast), printing a progress line. With --serve it also serves
+the configured model over the openpi protocol on --addr, which is what
+` + "`make run`" + ` starts.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			return runRobot(cmd, cfg)
+		},
+	}
+	f := cmd.Flags()
+	f.String("robot", "sim", "robot to drive: sim (ROS robots come with the ROS bridge)")
+	f.String("task", defaultTask, "instruction of a simulator task (see `efferent sim tasks`)")
+	f.String("policy", "auto", policyHelp)
+	f.Int("episodes", 1, "episodes to run, each from the next fixed initial state; 0 runs until interrupted")
+	f.Int("init", 0, "initial state of the first episode (0..49)")
+	f.Bool("fast", false, "run in virtual time, as fast as the CPU allows (deterministic)")
+	f.String("mode", "replan", "chunk scheduling: replan, ensemble or async")
+	f.Int("replan-steps", 5, "actions executed from each chunk before asking again (replan mode)")
+	f.Bool("serve", false, "also serve the model over the openpi protocol on --addr")
+	f.String("addr", "127.0.0.1:8000", "listen address for --serve (host:port)")
+	addModelFlags(f)
+	return cmd
+}
+
+func runRobot(cmd *cobra.Command, cfg Config) error {
+	f := cmd.Flags()
+	log := cfg.Log.logger()
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	robot, _ := f.GetString("robot")
+	instr, _ := f.GetString("task")
+	ref, _ := f.GetString("policy")
+	episodes, _ := f.GetInt("episodes")
+	init, _ := f.GetInt("init")
+	fast, _ := f.GetBool("fast")
+	mode, _ := f.GetString("mode")
+	replan, _ := f.GetInt("replan-steps")
+	serveToo, _ := f.GetBool("serve")
+
+	if robot != "sim" {
+		return fmt.Errorf("--robot %q: only the built-in simulator (sim) exists yet; ROS robots (franka, quadruped) come with the ROS bridge", robot)
+	}
+	task, ok := sim.FindTask(instr)
+	if !ok {
+		return fmt.Errorf("--task %q: no such simulator task (list them with `efferent sim tasks`)", instr)
+	}
+	if episodes < 0 || init < 0 || init >= sim.NumInitStates {
+		return fmt.Errorf("--episodes %d / --init %d: want episodes ≥ 0 and init in 0..%d", episodes, init, sim.NumInitStates-1)
+	}
+	if serveToo {
+		srv, err := startServer(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		done := make(chan error, 1)
+		go func() { done <- srv.Run(ctx) }()
+		defer func() {
+			_ = srv.Close()
+			<-done
+		}()
+	}
+	newPolicy, name, err := policyFactory(ctx, ref, cfg, log)
+	if err != nil {
+		return err
+	}
+	r := render.New()
+	defer r.Close()
+	env, err := sim.New(sim.Conf{}, r)
+	if err != nil {
+		return err
+	}
+	pol, err := newPolicy(0, env)
+	if err != nil {
+		return err
+	}
+	defer pol.Close()
+	log.Info("driving the simulator", "task", task.Instruction, "suite", task.Suite, "policy", name,
+		"rate_hz", env.Conf().StepHz, "virtual_time", fast, "max_steps", task.MaxSteps)
+	var clock efferent.Clock = efferent.SystemClock{}
+	if fast {
+		clock = nil
+	}
+	successes := 0
+	for ep := 0; episodes == 0 || ep < episodes; ep++ {
+		in := (init + ep) % sim.NumInitStates
+		if err := env.Reset(task, in); err != nil {
+			return err
+		}
+		prog := &progress{w: os.Stderr, env: env, episode: ep + 1, every: 10}
+		start := time.Now()
+		res := eval.Episode(ctx, eval.EpisodeConf{Env: env, Policy: pol, Clock: clock,
+			Scheduler: control.SchedulerConf{Mode: control.Mode(mode), ReplanSteps: replan}, OnTick: prog.tick})
+		prog.finish()
+		if errors.Is(res.Err, context.Canceled) || ctx.Err() != nil {
+			log.Info("interrupted", "episodes_done", ep, "successes", successes)
+			return nil
+		}
+		if res.Err != nil {
+			return fmt.Errorf("episode %d: %w", ep+1, res.Err)
+		}
+		if res.Success {
+			successes++
+		}
+		logEpisode(log, ep+1, in, res, time.Since(start), prog)
+	}
+	log.Info("done", "episodes", episodes, "successes", successes)
+	return nil
+}
+
+func logEpisode(log *slog.Logger, n, init int, res eval.EpisodeResult, wall time.Duration, p *progress) {
+	var p50 time.Duration
+	if len(res.InferLatencies) > 0 {
+		sorted := slices.Clone(res.InferLatencies)
+		slices.Sort(sorted)
+		p50 = eval.Percentile(sorted, 50)
+	}
+	log.Info("episode finished", "episode", n, "init", init, "success", res.Success, "steps", res.Steps,
+		"wall", wall.Round(time.Millisecond), "inferences", len(res.InferLatencies), "infer_p50", p50,
+		"held", p.held, "clamped", p.clamped, "refused", p.refused)
+}
+
+// progress draws one status line, redrawn in place, from the tick tap.
+type progress struct {
+	w                      io.Writer
+	env                    *sim.Env
+	episode, every, n      int
+	held, clamped, refused int
+	drawn                  bool
+}
+
+func (p *progress) tick(_ *efferent.Setpoint, v efferent.Verdict) {
+	switch v.Kind {
+	case efferent.Held:
+		p.held++
+	case efferent.Clamped:
+		p.clamped++
+	case efferent.Refused:
+		p.refused++
+	}
+	p.n++
+	if p.n%p.every == 0 {
+		p.draw()
+	}
+}
+
+func (p *progress) draw() {
+	fmt.Fprintf(p.w, "\repisode %d  step %d/%d  success %-5v  held %d  clamped %d  refused %d ",
+		p.episode, p.env.Steps(), p.env.Task().MaxSteps, p.env.Success(), p.held, p.clamped, p.refused)
+	p.drawn = true
+}
+
+func (p *progress) finish() {
+	if p.n > 0 {
+		p.draw()
+	}
+	if p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}

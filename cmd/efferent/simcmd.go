@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/efferent/efferent/sim"
+	"github.com/efferent/efferent/sim/render"
+)
+
+func simCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "sim",
+		Short: "The built-in tabletop simulator: list tasks, write expert demonstrations",
+	}
+	cmd.AddCommand(simTasksCmd(), simDemosCmd())
+	return cmd
+}
+
+func simTasksCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tasks",
+		Short: "List the simulator's task suites and tasks",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fp, _ := cmd.Flags().GetBool("false-premise")
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SUITE\tINDEX\tMAX STEPS\tINSTRUCTION")
+			for _, s := range sim.Suites() {
+				ts, err := sim.Tasks(s)
+				if fp {
+					ts, err = sim.FalsePremiseTasks(s)
+				}
+				if err != nil {
+					return err
+				}
+				for _, t := range ts {
+					extra := ""
+					if t.FalsePremise {
+						extra = "  (missing: " + t.Missing + ")"
+					}
+					fmt.Fprintf(tw, "%s\t%d\t%d\t%s%s\n", t.Suite, t.Index, t.MaxSteps, t.Instruction, extra)
+				}
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().Bool("false-premise", false, "list the false-premise variants (the named object is absent)")
+	return cmd
+}
+
+func simDemosCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "demos",
+		Short: "Write scripted-expert demonstrations (NumPy .npy + meta.json per episode)",
+		Long: `demos runs the scripted expert on every task of a suite and writes each
+successful episode to OUT/<suite>/<task>_<episode>/: agent.npy and wrist.npy
+(uint8 [T,H,W,3]), state.npy (float32 [T,8]), actions.npy (float32 [T,7]) and
+meta.json; readable with numpy alone (np.load). Demonstrations start from
+initial states 1000+e, never from the evaluation states 0..49.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := cmd.Flags()
+			suite, _ := f.GetString("suite")
+			episodes, _ := f.GetInt("episodes")
+			out, _ := f.GetString("out")
+			size, _ := f.GetInt("image-size")
+			keep, _ := f.GetBool("keep-failures")
+			suites := []string{suite}
+			if suite == "all" {
+				suites = sim.Suites()
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			r := render.New()
+			defer r.Close()
+			for _, s := range suites {
+				n, err := sim.WriteDemos(ctx, sim.DemoConf{Suite: s, EpisodesPerTask: episodes, Out: out, ImageSize: size, KeepFailures: keep}, r,
+					func(done, total int) { fmt.Fprintf(os.Stderr, "\r%s: %d/%d episodes", s, done, total) })
+				fmt.Fprintln(os.Stderr)
+				if err != nil {
+					return err
+				}
+				fmt.Printf("%s: wrote %d episodes under %s\n", s, n, out)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.String("suite", sim.SuiteSpatial, "task suite: "+strings.Join(sim.Suites(), ", ")+" or all")
+	f.Int("episodes", 10, "episodes per task")
+	f.String("out", "demos", "output directory")
+	f.Int("image-size", 224, "side of the square camera images")
+	f.Bool("keep-failures", false, "also write episodes the expert failed")
+	return cmd
+}
