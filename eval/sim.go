@@ -67,6 +67,11 @@ type EpisodeConf struct {
 	Clock efferent.Clock
 	// InferLatency: virtual time only; modelled inference latency.
 	InferLatency time.Duration
+	// SyncInference runs inference on the tick that asks for it, also in
+	// real time (the loop's Virtual mode on a real clock). For policies
+	// that answer in microseconds with one-step chunks (the expert), where
+	// asynchronous inference would leave every other tick without a chunk.
+	SyncInference bool
 	// Trace keeps the executed actions in the result.
 	Trace bool
 	// OnTick, if set, is also called after every step (progress lines).
@@ -107,6 +112,8 @@ func Episode(ctx context.Context, c EpisodeConf) EpisodeResult {
 	}
 	if c.Clock == nil {
 		lc.Clock, lc.Virtual, lc.InferLatency = efferent.NewVirtualClock(sim.SimEpoch), true, c.InferLatency
+	} else if c.SyncInference {
+		lc.Virtual = true
 	}
 	loop, err := control.New(lc)
 	if err != nil {

@@ -123,7 +123,7 @@ func runRobot(cmd *cobra.Command, cfg Config) error {
 		}
 		prog := &progress{w: os.Stderr, env: env, episode: ep + 1, every: 10}
 		start := time.Now()
-		res := eval.Episode(ctx, eval.EpisodeConf{Env: env, Policy: pol, Clock: clock,
+		res := eval.Episode(ctx, eval.EpisodeConf{Env: env, Policy: pol, Clock: clock, SyncInference: name == "expert",
 			Scheduler: control.SchedulerConf{Mode: control.Mode(mode), ReplanSteps: replan}, OnTick: prog.tick})
 		prog.finish()
 		if errors.Is(res.Err, context.Canceled) || ctx.Err() != nil {
