@@ -17,6 +17,29 @@ import (
 // so that every kind is exercised: 3 absolute, 3 delta, 1 binary.
 var benchKinds = []safety.Kind{abs, abs, abs, dlt, dlt, dlt, bin}
 
+// steadyTicks returns one 1 kHz controller tick of a scheduler fed 50-step
+// 20 Hz chunks whenever it asks for one: the steady state that both the
+// tick benchmark and the zero-allocation test measure.
+func steadyTicks(tb testing.TB, mode control.Mode) func() {
+	s := newSched(tb, control.SchedulerConf{Mode: mode, Kinds: benchKinds, MaxH: 50, StepPeriod: step, ControlPeriod: tick})
+	c := mkChunk(50, 7, 0, t0, func(k, j int) float64 { return math.Sin(0.1*float64(k) + float64(j)) })
+	sp := efferent.Setpoint{Values: make([]float64, 7)}
+	i, seq := 0, uint64(0)
+	return func() {
+		now := at(i, tick)
+		if s.NeedInference(now) {
+			s.Requested(now)
+			seq++
+			c.Seq, c.ObsTime = seq, now
+			if err := s.Push(now, c); err != nil {
+				tb.Fatal(err)
+			}
+		}
+		s.Tick(now, &sp)
+		i++
+	}
+}
+
 // BenchmarkSchedulerTick measures one 1 kHz controller tick from 50-step
 // 20 Hz chunks, per mode, including the amortised cost of NeedInference,
 // Requested and Push when a chunk is due (every 250 ticks in replan, every
@@ -24,23 +47,7 @@ var benchKinds = []safety.Kind{abs, abs, abs, dlt, dlt, dlt, bin}
 func BenchmarkSchedulerTick(b *testing.B) {
 	for _, mode := range allModes {
 		b.Run(string(mode), func(b *testing.B) {
-			s := newSched(b, control.SchedulerConf{Mode: mode, Kinds: benchKinds, MaxH: 50, StepPeriod: step, ControlPeriod: tick})
-			c := mkChunk(50, 7, 0, t0, func(k, j int) float64 { return math.Sin(0.1*float64(k) + float64(j)) })
-			sp := efferent.Setpoint{Values: make([]float64, 7)}
-			i, seq := 0, uint64(0)
-			run := func() {
-				now := at(i, tick)
-				if s.NeedInference(now) {
-					s.Requested(now)
-					seq++
-					c.Seq, c.ObsTime = seq, now
-					if err := s.Push(now, c); err != nil {
-						b.Fatal(err)
-					}
-				}
-				s.Tick(now, &sp)
-				i++
-			}
+			run := steadyTicks(b, mode)
 			for range 10_000 {
 				run()
 			}

@@ -468,23 +468,7 @@ func TestDeltaSumsToStepDelta(t *testing.T) {
 func TestTickAndPushAllocateNothing(t *testing.T) {
 	for _, mode := range allModes {
 		t.Run(string(mode), func(t *testing.T) {
-			s := newSched(t, control.SchedulerConf{Mode: mode, Kinds: []safety.Kind{abs, abs, abs, dlt, dlt, dlt, bin}, MaxH: 50, StepPeriod: step, ControlPeriod: tick})
-			c := mkChunk(50, 7, 0, t0, func(k, j int) float64 { return math.Sin(float64(k + j)) })
-			sp := efferent.Setpoint{Values: make([]float64, 7)}
-			i, seq := 0, uint64(0)
-			run := func() {
-				now := at(i, tick)
-				if s.NeedInference(now) {
-					s.Requested(now)
-					seq++
-					c.Seq, c.ObsTime = seq, now
-					if err := s.Push(now, c); err != nil {
-						t.Fatal(err)
-					}
-				}
-				s.Tick(now, &sp)
-				i++
-			}
+			run := steadyTicks(t, mode)
 			for range 5000 { // warm up: fill the ensemble store
 				run()
 			}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/efferent/efferent/control"
 	"github.com/efferent/efferent/eval"
 	"github.com/efferent/efferent/sim"
 	"github.com/efferent/efferent/sim/render"
@@ -42,8 +41,7 @@ to --out. Suites: ` + strings.Join(sim.Suites(), ", ") + `, or "all".`,
 	f.String("policy", "auto", policyHelp)
 	f.Int("workers", 0, "parallel episodes (default min(CPUs, 4))")
 	f.String("out", "", "report directory (default efferent-eval/<suite>-<time>)")
-	f.String("mode", "replan", "chunk scheduling: replan, ensemble or async")
-	f.Int("replan-steps", 5, "actions executed from each chunk before asking again (replan mode)")
+	addSchedulerFlags(f)
 	f.Duration("latency", 0, "modelled inference latency in virtual time (ensemble/async modes)")
 	f.Bool("no-render", false, "skip camera rendering (only for policies that ignore images, e.g. the expert)")
 	addModelFlags(f)
@@ -60,8 +58,6 @@ func runEval(cmd *cobra.Command, cfg Config) error {
 	ref, _ := f.GetString("policy")
 	workers, _ := f.GetInt("workers")
 	out, _ := f.GetString("out")
-	mode, _ := f.GetString("mode")
-	replan, _ := f.GetInt("replan-steps")
 	latency, _ := f.GetDuration("latency")
 	noRender, _ := f.GetBool("no-render")
 
@@ -101,7 +97,7 @@ func runEval(cmd *cobra.Command, cfg Config) error {
 		NewPolicy:    newPolicy,
 		Sim:          sim.Conf{NoRender: noRender},
 		NewRenderer:  func() (sim.Renderer, error) { return render.New(), nil },
-		Scheduler:    control.SchedulerConf{Mode: control.Mode(mode), ReplanSteps: replan},
+		Scheduler:    schedulerConf(f),
 		InferLatency: latency,
 	}, tasks)
 	log.Info("evaluating", "policy", name, "suites", strings.Join(suites, ","), "tasks", len(refs), "episodes_per_task", episodes, "out", out)

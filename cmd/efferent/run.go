@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/control"
@@ -20,6 +21,19 @@ import (
 	"github.com/efferent/efferent/sim"
 	"github.com/efferent/efferent/sim/render"
 )
+
+// addSchedulerFlags adds the chunk-scheduling flags of run and eval.
+func addSchedulerFlags(f *pflag.FlagSet) {
+	f.String("mode", "replan", "chunk scheduling: replan, ensemble or async")
+	f.Int("replan-steps", 5, "actions executed from each chunk before asking again (replan mode)")
+}
+
+// schedulerConf reads them; the scheduler validates the values.
+func schedulerConf(f *pflag.FlagSet) control.SchedulerConf {
+	mode, _ := f.GetString("mode")
+	replan, _ := f.GetInt("replan-steps")
+	return control.SchedulerConf{Mode: control.Mode(mode), ReplanSteps: replan}
+}
 
 // defaultTask is what `make run` shows.
 const defaultTask = "put the red block in the blue bowl"
@@ -49,8 +63,7 @@ the configured model over the openpi protocol on --addr, which is what
 	f.Int("episodes", 1, "episodes to run, each from the next fixed initial state; 0 runs until interrupted")
 	f.Int("init", 0, "initial state of the first episode (0..49)")
 	f.Bool("fast", false, "run in virtual time, as fast as the CPU allows (deterministic)")
-	f.String("mode", "replan", "chunk scheduling: replan, ensemble or async")
-	f.Int("replan-steps", 5, "actions executed from each chunk before asking again (replan mode)")
+	addSchedulerFlags(f)
 	f.Bool("serve", false, "also serve the model over the openpi protocol on --addr")
 	f.String("addr", "127.0.0.1:8000", "listen address for --serve (host:port)")
 	addModelFlags(f)
@@ -68,8 +81,6 @@ func runRobot(cmd *cobra.Command, cfg Config) error {
 	episodes, _ := f.GetInt("episodes")
 	init, _ := f.GetInt("init")
 	fast, _ := f.GetBool("fast")
-	mode, _ := f.GetString("mode")
-	replan, _ := f.GetInt("replan-steps")
 	serveToo, _ := f.GetBool("serve")
 
 	if robot != "sim" {
@@ -124,7 +135,7 @@ func runRobot(cmd *cobra.Command, cfg Config) error {
 		prog := &progress{w: os.Stderr, env: env, episode: ep + 1, every: 10}
 		start := time.Now()
 		res := eval.Episode(ctx, eval.EpisodeConf{Env: env, Policy: pol, Clock: clock, SyncInference: name == "expert",
-			Scheduler: control.SchedulerConf{Mode: control.Mode(mode), ReplanSteps: replan}, OnTick: prog.tick})
+			Scheduler: schedulerConf(f), OnTick: prog.tick})
 		prog.finish()
 		if errors.Is(res.Err, context.Canceled) || ctx.Err() != nil {
 			log.Info("interrupted", "episodes_done", ep, "successes", successes)
