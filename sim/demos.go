@@ -40,6 +40,18 @@ type DemoConf struct {
 	Out string
 	// ImageSize is the side of the square images (default 224).
 	ImageSize int
+	// Downsample, when > 1, stores the images box-filtered by this factor
+	// (each stored pixel the rounded mean of a Downsample×Downsample block),
+	// e.g. 4: 224 → 56. A model whose first operation is the same average
+	// pool then trains on what it will see at run time, at 1/16 of the
+	// disk space. Default 1 (full size). Must divide ImageSize.
+	Downsample int
+	// ActionNoise, when > 0, perturbs the executed action's position dims
+	// (0..2) by uniform noise in [−ActionNoise, ActionNoise] times the
+	// expert's current speed fraction (seeded by the episode) while recording the expert's clean action: the demonstrations
+	// then show how to recover from the small errors a learned policy makes
+	// (DART-style noise injection). Default 0: no noise.
+	ActionNoise float64
 	// KeepFailures writes failed episodes too (meta.json says success
 	// false).
 	KeepFailures bool
@@ -56,11 +68,14 @@ type DemoMeta struct {
 	InitIndex   int    `json:"init_index"`
 	// Seed is Task.Seed(InitIndex) (a 64-bit integer: exact in Python,
 	// not in JavaScript numbers).
-	Seed      uint64  `json:"seed"`
-	Success   bool    `json:"success"`
-	Steps     int     `json:"steps"` // T, the number of (observation, action) pairs
-	ImageSize int     `json:"image_size"`
-	StepHz    float64 `json:"step_hz"`
+	Seed      uint64 `json:"seed"`
+	Success   bool   `json:"success"`
+	Steps     int    `json:"steps"`      // T, the number of (observation, action) pairs
+	ImageSize int    `json:"image_size"` // rendered size
+	// Downsample is DemoConf.Downsample (stored side = ImageSize/Downsample;
+	// 0 or 1: stored at full size).
+	Downsample int     `json:"downsample,omitempty"`
+	StepHz     float64 `json:"step_hz"`
 }
 
 // Demo is one episode read back by ReadDemo. Agent and Wrist are T×H×W×3
@@ -104,6 +119,15 @@ func WriteDemos(ctx context.Context, c DemoConf, r Renderer, progress func(done,
 	if err != nil {
 		return 0, err
 	}
+	if c.ActionNoise < 0 || c.ActionNoise > 1 || c.ActionNoise != c.ActionNoise {
+		return 0, fmt.Errorf("sim: DemoConf.ActionNoise %v: want 0..1", c.ActionNoise)
+	}
+	if c.Downsample == 0 {
+		c.Downsample = 1
+	}
+	if size := env.Conf().ImageSize; c.Downsample < 1 || size%c.Downsample != 0 {
+		return 0, fmt.Errorf("sim: DemoConf.Downsample %d must be ≥ 1 and divide the image size %d", c.Downsample, size)
+	}
 	total := len(tasks) * c.EpisodesPerTask
 	done := 0
 	x := NewExpert()
@@ -113,7 +137,7 @@ func WriteDemos(ctx context.Context, c DemoConf, r Renderer, progress func(done,
 				return written, err
 			}
 			dir := filepath.Join(c.Out, c.Suite, strconv.Itoa(t.Index)+"_"+strconv.Itoa(ep))
-			ok, err := writeEpisode(ctx, env, x, t, ep, dir, c.KeepFailures)
+			ok, err := writeEpisode(ctx, env, x, t, ep, dir, c.KeepFailures, c.Downsample, c.ActionNoise)
 			if err != nil {
 				return written, err
 			}
@@ -131,7 +155,7 @@ func WriteDemos(ctx context.Context, c DemoConf, r Renderer, progress func(done,
 
 // writeEpisode runs one expert episode into dir and reports whether it
 // was kept.
-func writeEpisode(ctx context.Context, env *Env, x *Expert, t Task, ep int, dir string, keepFailures bool) (kept bool, err error) {
+func writeEpisode(ctx context.Context, env *Env, x *Expert, t Task, ep int, dir string, keepFailures bool, ds int, noise float64) (kept bool, err error) {
 	init := DemoInitBase + ep
 	if err := env.Reset(t, init); err != nil {
 		return false, err
@@ -150,9 +174,11 @@ func writeEpisode(ctx context.Context, env *Env, x *Expert, t Task, ep int, dir 
 		}
 	}()
 	size := env.Conf().ImageSize
+	stored := size / ds
+	pooled := make([]byte, stored*stored*3)
 	files := [4]*npyStream{}
 	names := [4]string{"agent.npy", "wrist.npy", "state.npy", "actions.npy"}
-	tails := [4][]int{{size, size, 3}, {size, size, 3}, {StateDim}, {ActionDim}}
+	tails := [4][]int{{stored, stored, 3}, {stored, stored, 3}, {StateDim}, {ActionDim}}
 	descrs := [4]string{DescrUint8, DescrUint8, DescrFloat32, DescrFloat32}
 	for i := range files {
 		if files[i], err = createNPYStream(filepath.Join(tmp, names[i]), descrs[i], tails[i]); err != nil {
@@ -168,6 +194,8 @@ func writeEpisode(ctx context.Context, env *Env, x *Expert, t Task, ep int, dir 
 	}()
 	var obs efferent.Observation
 	act := make([]float64, ActionDim)
+	exec := make([]float64, ActionDim)
+	r := rng{s: seedOf("demo-noise", strconv.FormatUint(t.Seed(init), 10))}
 	for !env.Done() {
 		if err := ctx.Err(); err != nil {
 			return false, err
@@ -177,6 +205,10 @@ func writeEpisode(ctx context.Context, env *Env, x *Expert, t Task, ep int, dir 
 		}
 		x.Act(env.World(), act)
 		for i, b := range [][]byte{obs.Images[AgentViewKey].Pix, obs.Images[WristViewKey].Pix} {
+			if ds > 1 {
+				boxFilter(pooled, b, size, ds)
+				b = pooled
+			}
 			if err := files[i].rowBytes(b); err != nil {
 				return false, err
 			}
@@ -187,7 +219,16 @@ func writeEpisode(ctx context.Context, env *Env, x *Expert, t Task, ep int, dir 
 		if err := files[3].rowFloats(act); err != nil {
 			return false, err
 		}
-		if err := env.Step(act); err != nil {
+		copy(exec, act)
+		if noise > 0 {
+			// Scaled by how fast the expert moves, so the noise vanishes
+			// as it converges on a target (it needs to arrive within 1 mm).
+			speed := max(math.Abs(act[0]), math.Abs(act[1]), math.Abs(act[2])) / ExpertSpeed
+			for i := range 3 {
+				exec[i] += r.uniform(-noise, noise) * min(speed, 1)
+			}
+		}
+		if err := env.Step(exec); err != nil {
 			return false, err
 		}
 	}
@@ -204,7 +245,7 @@ func writeEpisode(ctx context.Context, env *Env, x *Expert, t Task, ep int, dir 
 	meta := DemoMeta{
 		Format: DemoFormat, Suite: t.Suite, TaskIndex: t.Index, TaskName: t.Name, Instruction: t.Instruction,
 		Episode: ep, InitIndex: init, Seed: t.Seed(init), Success: success, Steps: env.Steps(),
-		ImageSize: size, StepHz: env.Conf().StepHz,
+		ImageSize: size, Downsample: ds, StepHz: env.Conf().StepHz,
 	}
 	js, err := json.MarshalIndent(meta, "", "  ")
 	if err != nil {
@@ -220,6 +261,27 @@ func writeEpisode(ctx context.Context, env *Env, x *Expert, t Task, ep int, dir 
 		return false, err
 	}
 	return true, nil
+}
+
+// boxFilter writes into dst the size/f-sided RGB image whose pixels are the
+// rounded means of f×f blocks of src (size×size RGB).
+func boxFilter(dst, src []byte, size, f int) {
+	out := size / f
+	n := f * f
+	for y := range out {
+		for x := range out {
+			for c := range 3 {
+				sum := 0
+				for dy := range f {
+					row := ((y*f+dy)*size + x*f) * 3
+					for dx := range f {
+						sum += int(src[row+dx*3+c])
+					}
+				}
+				dst[(y*out+x)*3+c] = byte((sum + n/2) / n)
+			}
+		}
+	}
 }
 
 // npyStream writes an array whose first dimension grows as rows are

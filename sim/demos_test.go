@@ -165,3 +165,31 @@ func TestReadDemoRejects(t *testing.T) {
 		t.Fatal("read a missing directory")
 	}
 }
+
+func TestBoxFilter(t *testing.T) {
+	// 4×4 RGB → 2×2: each output is the rounded mean of its 2×2 block.
+	src := make([]byte, 4*4*3)
+	for i := range src {
+		src[i] = byte(i)
+	}
+	dst := make([]byte, 2*2*3)
+	boxFilter(dst, src, 4, 2)
+	mean := func(y, x, c int) byte {
+		s := 0
+		for dy := range 2 {
+			for dx := range 2 {
+				s += int(src[((2*y+dy)*4+2*x+dx)*3+c])
+			}
+		}
+		return byte((s + 2) / 4)
+	}
+	for y := range 2 {
+		for x := range 2 {
+			for c := range 3 {
+				if got, want := dst[(y*2+x)*3+c], mean(y, x, c); got != want {
+					t.Fatalf("(%d,%d,%d) = %d, want %d", y, x, c, got, want)
+				}
+			}
+		}
+	}
+}

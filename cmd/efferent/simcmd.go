@@ -72,6 +72,8 @@ initial states 1000+e, never from the evaluation states 0..49.`,
 			out, _ := f.GetString("out")
 			size, _ := f.GetInt("image-size")
 			keep, _ := f.GetBool("keep-failures")
+			ds, _ := f.GetInt("downsample")
+			noise, _ := f.GetFloat64("action-noise")
 			suites := []string{suite}
 			if suite == "all" {
 				suites = sim.Suites()
@@ -81,7 +83,7 @@ initial states 1000+e, never from the evaluation states 0..49.`,
 			r := render.New()
 			defer r.Close()
 			for _, s := range suites {
-				n, err := sim.WriteDemos(ctx, sim.DemoConf{Suite: s, EpisodesPerTask: episodes, Out: out, ImageSize: size, KeepFailures: keep}, r,
+				n, err := sim.WriteDemos(ctx, sim.DemoConf{Suite: s, EpisodesPerTask: episodes, Out: out, ImageSize: size, Downsample: ds, ActionNoise: noise, KeepFailures: keep}, r,
 					func(done, total int) { fmt.Fprintf(os.Stderr, "\r%s: %d/%d episodes", s, done, total) })
 				fmt.Fprintln(os.Stderr)
 				if err != nil {
@@ -98,5 +100,7 @@ initial states 1000+e, never from the evaluation states 0..49.`,
 	f.String("out", "demos", "output directory")
 	f.Int("image-size", 224, "side of the square camera images")
 	f.Bool("keep-failures", false, "also write episodes the expert failed")
+	f.Float64("action-noise", 0, "perturb executed position actions by uniform noise of this size, recording the clean expert action (recovery data for training)")
+	f.Int("downsample", 1, "store images box-filtered by this factor (4: 224 → 56; for training models that average-pool first)")
 	return cmd
 }

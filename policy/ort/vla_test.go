@@ -19,14 +19,20 @@ import (
 
 func fixture(t testing.TB) (*policy.Manifest, *golden.File) {
 	t.Helper()
+	return embedded(t, "efferent-fixture")
+}
+
+// embedded loads an embedded model's manifest and golden outputs.
+func embedded(t testing.TB, name string) (*policy.Manifest, *golden.File) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("integration: needs the ONNX Runtime library (make setup)")
 	}
-	fsys, err := models.Embedded("efferent-fixture")
+	fsys, err := models.Embedded(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := policy.LoadManifest(fsys, "embedded:efferent-fixture")
+	m, err := policy.LoadManifest(fsys, "embedded:"+name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,11 +53,18 @@ func open(t testing.TB, m *policy.Manifest) *VLA {
 	return v
 }
 
-// TestGolden checks that the Go tokenizer, ONNX Runtime with the KV-cached
-// constrained decoding loop, the VQ detokenizer with its ONNX latent
-// decoder and the un-normalisation reproduce PyTorch's outputs.
+// TestGolden checks, for every shipped model, that the Go tokenizer, ONNX
+// Runtime with the KV-cached constrained decoding loop, the VQ detokenizer
+// (with the fixture's ONNX latent decoder) and the un-normalisation
+// reproduce PyTorch's outputs.
 func TestGolden(t *testing.T) {
-	m, g := fixture(t)
+	for _, name := range models.Names() {
+		t.Run(name, func(t *testing.T) { testGolden(t, name) })
+	}
+}
+
+func testGolden(t *testing.T, name string) {
+	m, g := embedded(t, name)
 	v := open(t, m)
 	for _, c := range g.Cases {
 		t.Run(c.Prompt, func(t *testing.T) {
