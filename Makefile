@@ -21,9 +21,9 @@ build: setup
 	$(GO) build $(GOFLAGS) -o $(BIN) ./cmd/efferent
 
 # The embedded default: the built-in simulator driven closed loop on a
-# default task (by the bundled model, or by the scripted expert while the
-# bundled model has random weights; the log says which), episode after
-# episode, with the openpi-compatible server on 127.0.0.1:8000.
+# default task by the bundled trained model (efferent-tiny, under ONNX
+# Runtime on the CPU), episode after episode, with the openpi-compatible
+# server on 127.0.0.1:8000 serving the same model.
 run: build
 	./$(BIN) run --robot sim --episodes 0 --serve $(ARGS)
 

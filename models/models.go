@@ -6,8 +6,15 @@
 // the files it names, built by a committed script beside them (Python with
 // Debian's torch/onnx, run offline; never needed to build or test).
 //
+//   - efferent-tiny (the default): a small VLA trained by behaviour cloning
+//     on the built-in simulator's expert demonstrations, with a residual-VQ
+//     action tokenizer fitted by `efferent tokenizer fit`. It solves the
+//     simulator's tasks from pixels, state and instruction; see
+//     models/efferent-tiny/README.md for its training and evaluation.
 //   - efferent-fixture: tiny RANDOM-weight VLA; a fixture for the runtime
-//     path with PyTorch golden outputs. Its actions are meaningless.
+//     path with fixed PyTorch golden outputs (its own latent decoder graph,
+//     special tokens). Its actions are meaningless; tests that need an
+//     output that never changes when the trained model is retrained use it.
 package models
 
 import (
@@ -19,13 +26,20 @@ import (
 	"strings"
 )
 
-// Default is the model `efferent serve` loads when none is named.
-const Default = "efferent-fixture"
+// Default is the model `efferent serve`, `run` and `eval` load when none
+// is named: the trained one.
+const Default = "efferent-tiny"
+
+// Fixture is the random-weight runtime fixture, whose golden outputs never
+// change; tests that pin exact outputs use it rather than Default.
+const Fixture = "efferent-fixture"
 
 // The embedded files: the manifest and what it names (not the build
 // scripts or docs).
 //
 //go:embed efferent-fixture/manifest.yaml efferent-fixture/*.json efferent-fixture/*.onnx
+//go:embed efferent-tiny/manifest.yaml efferent-tiny/codebook.json
+//go:embed efferent-tiny/tokenizer.json efferent-tiny/golden.json efferent-tiny/*.onnx
 var embedded embed.FS
 
 // Names lists the embedded models.

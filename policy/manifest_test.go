@@ -18,7 +18,7 @@ import (
 // directory.
 func fixtureManifest(t *testing.T) ([]byte, fs.FS) {
 	t.Helper()
-	dir, err := models.Embedded(models.Default)
+	dir, err := models.Embedded(models.Fixture)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 // then flags, and validated; unknown YAML keys are errors.
 type Config struct {
 	// Model is a model directory or the name of an embedded model.
-	// Default "efferent-fixture" (embedded). Env: EFFERENT_MODEL.
+	// Default "efferent-tiny" (embedded, trained). Env: EFFERENT_MODEL.
 	Model string `yaml:"model"`
 	// Server: see server.Conf. Env: EFFERENT_ADDR for server.addr.
 	Server server.Conf `yaml:"server"`

@@ -17,7 +17,8 @@ import (
 const policyHelp = `what drives the simulator: "expert" (the scripted expert, using privileged
 state), a model directory or embedded model name (under ONNX Runtime),
 ws://host:port (any openpi-compatible server, e.g. another efferent serve),
-or "auto": the bundled model if its weights are trained, else the expert`
+or "auto" (default): the configured model (--model, default the bundled
+efferent-tiny) if its weights are trained, else the expert`
 
 // policyFactory turns a --policy reference into a constructor for one
 // policy per simulator (eval runs several workers, each with its own).
@@ -33,7 +34,7 @@ func policyFactory(ctx context.Context, ref string, cfg Config, log *slog.Logger
 			return nil, "", err
 		}
 		if m.Weights != "trained" {
-			log.Info("the bundled model has random weights (a runtime fixture); driving the simulator with the scripted expert until a trained model ships",
+			log.Info("the configured model has random weights (a runtime fixture); the scripted expert drives the simulator instead (--policy MODEL forces the model)",
 				"model", m.Name, "weights", m.Weights)
 			return expertFactory, "expert", nil
 		}

@@ -19,7 +19,7 @@ import (
 
 func fixture(t testing.TB) (*policy.Manifest, *golden.File) {
 	t.Helper()
-	return embedded(t, "efferent-fixture")
+	return embedded(t, models.Fixture)
 }
 
 // embedded loads an embedded model's manifest and golden outputs.
