@@ -23,20 +23,52 @@ type ObsSpec struct {
 	MaxPromptBytes int
 }
 
+// SeqKey is the optional request key a client numbers its requests with
+// (an integer ≥ 0); the reply echoes it, so a client can tell which request
+// a reply answers. openpi clients do not send it.
+const SeqKey = "seq"
+
+// RequestInfo is what a request carries besides the observation.
+type RequestInfo struct {
+	// Seq is the client's SeqKey value; HasSeq says whether it sent one.
+	Seq    int64
+	HasSeq bool
+}
+
 // DecodeObservation parses a request frame into an Observation. Images that
 // arrive as uint8 HWC alias frame (no copy); float images (values in [0, 1],
 // scaled by 255 as openpi does) and CHW layouts are converted into new
 // buffers. Keys the spec does not name are ignored.
 func DecodeObservation(frame []byte, spec ObsSpec, lim Limits) (efferent.Observation, error) {
+	obs, _, err := DecodeRequest(frame, spec, lim)
+	return obs, err
+}
+
+// DecodeRequest is DecodeObservation that also reads the optional SeqKey.
+func DecodeRequest(frame []byte, spec ObsSpec, lim Limits) (efferent.Observation, RequestInfo, error) {
 	lim = lim.orDefaults()
 	var obs efferent.Observation
+	var info RequestInfo
 	v, err := Decode(frame, lim)
 	if err != nil {
-		return obs, err
+		return obs, info, err
 	}
 	if v.Kind != Map {
-		return obs, fmt.Errorf("%w: observation is %v, want a map", ErrMalformed, v.Kind)
+		return obs, info, fmt.Errorf("%w: observation is %v, want a map", ErrMalformed, v.Kind)
 	}
+	if sv, ok := v.Get(SeqKey); ok {
+		if sv.Kind != Int || sv.Int < 0 {
+			return obs, info, fmt.Errorf("%s: %w: is %v, want an integer ≥ 0", SeqKey, ErrMalformed, sv.Kind)
+		}
+		info.Seq, info.HasSeq = sv.Int, true
+	}
+	obs, err = observation(&v, spec, lim)
+	return obs, info, err
+}
+
+func observation(v *Value, spec ObsSpec, lim Limits) (efferent.Observation, error) {
+	var obs efferent.Observation
+	var err error
 	obs.Images = make(map[string]efferent.Image, len(spec.ImageKeys))
 	for _, key := range spec.ImageKeys {
 		iv, ok := v.Get(key)

@@ -17,12 +17,23 @@ type Response struct {
 	// HavePrevTotal (openpi omits it in a connection's first reply).
 	PrevTotalMS   float64
 	HavePrevTotal bool
+	// Session identifies the connection the reply is sent on, and Seq the
+	// request it answers (the client's seq, or the request's 1-based number
+	// on its connection when the client sent none). Sent when HaveSeq.
+	Session, Seq int64
+	HaveSeq      bool
 }
 
 // AppendResponse appends the reply map. With a reused b of sufficient
 // capacity it does not allocate.
 func AppendResponse(b []byte, r *Response) []byte {
-	b = appendMapLen(b, 3)
+	if r.HaveSeq {
+		b = appendMapLen(b, 5)
+		b = appendInt(appendStr(b, "session"), r.Session)
+		b = appendInt(appendStr(b, "seq"), r.Seq)
+	} else {
+		b = appendMapLen(b, 3)
+	}
 	var shape [2]int
 	shape[0], shape[1] = r.H, r.D
 	b = AppendFloat64Array(appendStr(b, "actions"), shape[:], r.Actions)
@@ -46,6 +57,9 @@ type Reply struct {
 	H, D         int
 	PolicyTiming map[string]float64
 	ServerTiming map[string]float64
+	// Session and Seq, when the server sent them (HaveSeq): see Response.
+	Session, Seq int64
+	HaveSeq      bool
 }
 
 // DecodeResponse parses a reply frame; actions may be any float or int
@@ -83,5 +97,10 @@ func DecodeResponse(frame []byte, lim Limits) (Reply, error) {
 		return m
 	}
 	r.PolicyTiming, r.ServerTiming = timing("policy_timing"), timing("server_timing")
+	sess, ok1 := v.Get("session")
+	seq, ok2 := v.Get("seq")
+	if ok1 && ok2 && sess.Kind == Int && seq.Kind == Int {
+		r.Session, r.Seq, r.HaveSeq = sess.Int, seq.Int, true
+	}
 	return r, nil
 }

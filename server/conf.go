@@ -24,7 +24,29 @@ type Conf struct {
 	// Metadata is sent to each client as the first frame. Default: an empty
 	// map, as openpi sends for LIBERO.
 	Metadata map[string]any `yaml:"metadata"`
+	// AuthToken, when set, is required of every client, on every path but
+	// /healthz and /readyz (which say only "up" and "ready"): as
+	// "Authorization: Bearer <token>", or as "?token=<token>" for browser
+	// and websocket clients that cannot set headers. At least 16
+	// characters (e.g. `openssl rand -hex 16`). Default "": no auth, which
+	// is allowed only on a loopback Addr unless AllowNoAuth.
+	AuthToken string `yaml:"auth_token"`
+	// AllowNoAuth lets a non-loopback Addr run without AuthToken (anyone who
+	// reaches it can query the policy; a warning is logged). Default false.
+	AllowNoAuth bool `yaml:"allow_no_auth"`
+	// RequestTimeout bounds one request from its arrival to its reply. A
+	// request still queued at its deadline is skipped, never run late; the
+	// client gets a "timeout" error and close 1011. Default 30s.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// SkipWarmup: by default the model worker first runs one inference on
+	// a blank observation (so the first client does not pay for lazy
+	// initialisation), and /readyz reports ready only after it. Default
+	// false.
+	SkipWarmup bool `yaml:"skip_warmup"`
 }
+
+// MinTokenLen is the shortest AuthToken accepted.
+const MinTokenLen = 16
 
 // WithDefaults returns c with zero fields set to their defaults.
 func (c Conf) WithDefaults() Conf {
@@ -39,6 +61,9 @@ func (c Conf) WithDefaults() Conf {
 	}
 	if c.PingInterval == 0 {
 		c.PingInterval = 20 * time.Second
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 30 * time.Second
 	}
 	return c
 }
@@ -56,6 +81,17 @@ func (c Conf) Validate() error {
 	}
 	if c.PingInterval < time.Second {
 		return fmt.Errorf("server.ping_interval: %v, want at least 1s", c.PingInterval)
+	}
+	if c.RequestTimeout < time.Millisecond || c.RequestTimeout > time.Hour {
+		return fmt.Errorf("server.request_timeout: %v, want 1ms .. 1h", c.RequestTimeout)
+	}
+	if c.AuthToken != "" && len(c.AuthToken) < MinTokenLen {
+		return fmt.Errorf("server.auth_token: %d characters, want at least %d (e.g. `openssl rand -hex 16`)", len(c.AuthToken), MinTokenLen)
+	}
+	if c.AuthToken == "" && !c.AllowNoAuth && !IsLoopback(c.Addr) {
+		return fmt.Errorf("server.addr: %s is not a loopback address and server.auth_token is empty: "+
+			"set a token (EFFERENT_TOKEN, --token) or, to expose the policy to anyone who can reach it, "+
+			"server.allow_no_auth: true (--insecure-no-auth)", c.Addr)
 	}
 	return nil
 }

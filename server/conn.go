@@ -20,6 +20,14 @@ type connection struct {
 	s      *Server
 	ws     *websocket.Conn
 	remote string
+	// session is this connection's id (unique in the process), sent in
+	// every reply with the request's seq: a client that reconnects can
+	// never be answered on its new connection for a request of the old
+	// one, because the reply to a request is only ever written on the
+	// connection that read it, and the reply says which it was.
+	session  int64
+	requests int64       // requests read on this connection
+	timer    *time.Timer // the request deadline, reused
 
 	frame bytes.Buffer // the last request, reused
 	reply []byte       // the last reply, reused
@@ -85,7 +93,7 @@ func (c *connection) serve() {
 func (c *connection) handle(log *slog.Logger, waitStart time.Time) bool {
 	s := c.s
 	reqStart := s.now()
-	obs, err := api.DecodeObservation(c.frame.Bytes(), s.spec, s.limits)
+	obs, info, err := api.DecodeRequest(c.frame.Bytes(), s.spec, s.limits)
 	decodeDur := s.now().Sub(reqStart)
 	s.metrics.decode.Observe(decodeDur.Seconds())
 	if err != nil {
@@ -93,10 +101,15 @@ func (c *connection) handle(log *slog.Logger, waitStart time.Time) bool {
 		c.fail(log, websocket.CloseInternalServerErr, fmt.Errorf("bad observation: %w", err))
 		return false
 	}
+	c.requests++
+	seq := c.requests
+	if info.HasSeq {
+		seq = info.Seq
+	}
 	j := &c.job
 	j.obs = obs
 	j.obs.Time = reqStart
-	j.obs.Seq++
+	j.obs.Seq = uint64(c.requests)
 	if err := s.submit(j); errors.Is(err, ErrClosed) {
 		c.closeWith(websocket.CloseGoingAway, "server shutting down")
 		return false
@@ -105,7 +118,20 @@ func (c *connection) handle(log *slog.Logger, waitStart time.Time) bool {
 		c.fail(log, websocket.CloseTryAgainLater, err)
 		return false
 	}
-	s.await(j)
+	if c.timer == nil {
+		c.timer = time.NewTimer(s.conf.RequestTimeout)
+	} else {
+		c.timer.Reset(s.conf.RequestTimeout)
+	}
+	answered := s.await(j, c.timer.C)
+	c.timer.Stop()
+	if !answered || errors.Is(j.err, ErrTimeout) {
+		// Not answered in time: end the connection (the worker may still
+		// hold j, which must not be reused); the client reconnects.
+		s.metrics.timeout.Inc()
+		c.fail(log, websocket.CloseInternalServerErr, fmt.Errorf("%w (%v)", ErrTimeout, s.conf.RequestTimeout))
+		return false
+	}
 	if j.err != nil {
 		if errors.Is(j.err, ErrClosed) || s.ctx.Err() != nil {
 			c.closeWith(websocket.CloseGoingAway, "server shutting down")
@@ -121,11 +147,15 @@ func (c *connection) handle(log *slog.Logger, waitStart time.Time) bool {
 		PolicyInferMS: ms(j.inferDur),
 		ServerInferMS: ms(encStart.Sub(reqStart)),
 		PrevTotalMS:   ms(c.prevTotal), HavePrevTotal: c.havePrev,
+		Session: c.session, Seq: seq, HaveSeq: true,
 	}
 	c.reply = api.AppendResponse(c.reply[:0], &resp)
 	s.metrics.encode.Observe(s.now().Sub(encStart).Seconds())
 	if err := c.ws.WriteMessage(websocket.BinaryMessage, c.reply); err != nil {
-		log.Debug("reply write failed", "err", err)
+		// The client left while its request was being answered; the reply
+		// dies with this connection, never reaching another one.
+		s.metrics.abandoned.Inc()
+		log.Info("client left before its reply", "seq", seq, "err", err)
 		return false
 	}
 	end := s.now()

@@ -15,6 +15,7 @@ type metrics struct {
 	connections prometheus.Gauge
 	// Pre-resolved children: the request path does no label lookups.
 	ok, badRequest, busy, failed            prometheus.Counter
+	unauthorized, timeout, abandoned        prometheus.Counter
 	decode, queue, infer, encode, totalTime prometheus.Observer
 }
 
@@ -22,7 +23,7 @@ func newMetrics() *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "efferent_requests_total",
-		Help: "Inference requests by outcome: ok, bad_request (undecodable or unfit observation), busy (queue full), error (inference failed).",
+		Help: "Requests by outcome: ok, bad_request (undecodable or unfit observation), busy (queue full), error (inference failed), timeout (no reply by server.request_timeout), abandoned (the reply could not be written: the client had left), unauthorized (missing or wrong token).",
 	}, []string{"outcome"})
 	m.stage = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "efferent_request_stage_seconds",
@@ -38,5 +39,7 @@ func newMetrics() *metrics {
 	m.decode, m.queue = m.stage.WithLabelValues("decode"), m.stage.WithLabelValues("queue")
 	m.infer, m.encode = m.stage.WithLabelValues("infer"), m.stage.WithLabelValues("encode")
 	m.totalTime = m.stage.WithLabelValues("total")
+	m.unauthorized, m.timeout = m.requests.WithLabelValues("unauthorized"), m.requests.WithLabelValues("timeout")
+	m.abandoned = m.requests.WithLabelValues("abandoned")
 	return m
 }

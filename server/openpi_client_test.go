@@ -54,8 +54,9 @@ func ndarray(enc *msgpack.Encoder, dtype string, shape []int, data []byte) error
 }
 
 // libero encodes an observation the way openpi's LIBERO client sends it:
-// uint8 HWC images, float64 state, str prompt.
-func libero(obs efferent.Observation, imageKeys []string) []byte {
+// uint8 HWC images, float64 state, str prompt; then extra key, value pairs
+// (such as "seq", 7).
+func libero(obs efferent.Observation, imageKeys []string, extra ...any) []byte {
 	var buf bytes.Buffer
 	enc := msgpack.NewEncoder(&buf)
 	must := func(err error) {
@@ -63,11 +64,15 @@ func libero(obs efferent.Observation, imageKeys []string) []byte {
 			panic(err)
 		}
 	}
-	n := len(imageKeys) + 1
+	n := len(imageKeys) + 1 + len(extra)/2
 	if obs.Prompt != "" {
 		n++
 	}
 	must(enc.EncodeMapLen(n))
+	for i := 0; i+1 < len(extra); i += 2 {
+		must(enc.Encode(extra[i]))
+		must(enc.Encode(extra[i+1]))
+	}
 	for _, k := range imageKeys {
 		im := obs.Images[k]
 		must(enc.EncodeString(k))
@@ -152,6 +157,20 @@ type reply struct {
 	dtype        string
 	policyTiming map[any]any
 	serverTiming map[any]any
+	// session and seq, when the server sent them (hasSeq).
+	session, seq int64
+	hasSeq       bool
+}
+
+// asInt64 reads a msgpack integer decoded loosely (int64 or uint64).
+func asInt64(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return x, true
+	case uint64:
+		return int64(x), true
+	}
+	return 0, false
 }
 
 func parseReply(data []byte) (reply, error) {
@@ -187,5 +206,10 @@ func parseReply(data []byte) (reply, error) {
 	}
 	r.policyTiming, _ = m["policy_timing"].(map[any]any)
 	r.serverTiming, _ = m["server_timing"].(map[any]any)
+	sess, ok1 := asInt64(m["session"])
+	seq, ok2 := asInt64(m["seq"])
+	if ok1 && ok2 {
+		r.session, r.seq, r.hasSeq = sess, seq, true
+	}
 	return r, nil
 }

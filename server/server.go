@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -23,6 +24,10 @@ var ErrBusy = errors.New("busy: the model's request queue is full; retry later")
 
 // ErrClosed is reported when the server shuts down with requests pending.
 var ErrClosed = errors.New("server closed")
+
+// ErrTimeout is reported when a request is not answered within
+// Conf.RequestTimeout.
+var ErrTimeout = errors.New("timeout: the model did not answer within server.request_timeout")
 
 // Server serves one policy over the openpi websocket protocol.
 type Server struct {
@@ -49,6 +54,12 @@ type Server struct {
 	wg     sync.WaitGroup // worker and connections
 
 	closeOnce sync.Once
+
+	// ready turns true once the worker has warmed the model up; warmErr is
+	// the warm-up's failure, if any (set before ready could turn true).
+	ready    atomic.Bool
+	warmErr  atomic.Pointer[error]
+	sessions atomic.Int64 // connection ids handed out
 }
 
 // job is one request handed from a connection to the worker. The
@@ -59,6 +70,7 @@ type job struct {
 	chunk    efferent.Chunk
 	err      error
 	queuedAt time.Time
+	deadline time.Time // the worker skips a job it reaches later than this
 	inferDur time.Duration
 	done     chan struct{}
 }
@@ -97,8 +109,9 @@ func New(conf Conf, pol policy.Policy, log *slog.Logger) (*Server, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("OK\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/", s.serveWebsocket)
+	mux.HandleFunc("GET /readyz", s.serveReadyz)
+	mux.Handle("GET /metrics", s.requireAuth(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
+	mux.Handle("/", s.requireAuth(http.HandlerFunc(s.serveWebsocket)))
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	s.wg.Add(1)
 	go s.worker()
@@ -144,10 +157,56 @@ func (s *Server) Close() error {
 	return err
 }
 
-// worker owns the policy: it runs one inference at a time, in queue order.
+// Ready reports whether the model has been warmed up (what /readyz says).
+func (s *Server) Ready() bool { return s.ready.Load() }
+
+// serveReadyz answers 200 "ready" once the model is loaded and warmed up,
+// else 503 with the reason, for load balancers and orchestrators.
+func (s *Server) serveReadyz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	switch {
+	case s.ready.Load():
+		_, _ = w.Write([]byte("ready\n"))
+	case s.warmErr.Load() != nil:
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = fmt.Fprintf(w, "not ready: warm-up inference failed: %v\n", *s.warmErr.Load())
+	default:
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not ready: warming the model up\n"))
+	}
+}
+
+// warmUp runs one inference on a blank observation of the model's shape,
+// so the first client does not pay for ONNX Runtime's lazy initialisation.
+func (s *Server) warmUp() {
+	if s.conf.SkipWarmup {
+		s.ready.Store(true)
+		return
+	}
+	md := s.meta
+	obs := efferent.Observation{Images: make(map[string]efferent.Image, len(md.ImageKeys)), State: make([]float64, md.StateDim), Prompt: "warm up"}
+	for _, k := range md.ImageKeys {
+		obs.Images[k] = efferent.Image{H: md.ImageHeight, W: md.ImageWidth, C: 3, Pix: make([]byte, md.ImageHeight*md.ImageWidth*3)}
+	}
+	var ch efferent.Chunk
+	start := s.now()
+	if err := s.pol.Infer(s.ctx, &obs, &ch); err != nil {
+		if s.ctx.Err() == nil {
+			s.log.Error("warm-up inference failed; /readyz stays not ready", "err", err)
+			s.warmErr.Store(&err)
+		}
+		return
+	}
+	s.log.Info("warm-up inference done", "ms", fmt.Sprintf("%.1f", ms(s.now().Sub(start))))
+	s.ready.Store(true)
+}
+
+// worker owns the policy: it warms it up, then runs one inference at a
+// time, in queue order.
 func (s *Server) worker() {
 	defer s.wg.Done()
 	defer close(s.workerDone)
+	s.warmUp()
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -164,6 +223,13 @@ func (s *Server) worker() {
 			s.metrics.queueDepth.Set(float64(len(s.jobs)))
 			start := s.now()
 			s.metrics.queue.Observe(start.Sub(j.queuedAt).Seconds())
+			if start.After(j.deadline) {
+				// Its client has been told "timeout" (or is about to be):
+				// running it would only delay the requests behind it.
+				j.err = ErrTimeout
+				close(j.done)
+				continue
+			}
 			j.err = s.pol.Infer(s.ctx, &j.obs, &j.chunk)
 			j.inferDur = s.now().Sub(start)
 			s.metrics.infer.Observe(j.inferDur.Seconds())
@@ -180,6 +246,7 @@ func (s *Server) submit(j *job) error {
 	}
 	j.done = make(chan struct{})
 	j.queuedAt = s.now()
+	j.deadline = j.queuedAt.Add(s.conf.RequestTimeout)
 	select {
 	case s.jobs <- j:
 		s.metrics.queueDepth.Set(float64(len(s.jobs)))
@@ -208,21 +275,27 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 	defer s.wg.Done()
 	s.metrics.connections.Inc()
 	defer s.metrics.connections.Dec()
-	c := &connection{s: s, ws: conn, remote: r.RemoteAddr}
+	c := &connection{s: s, ws: conn, remote: r.RemoteAddr, session: s.sessions.Add(1)}
 	c.serve()
 }
 
-// await waits for the worker to answer j. A job that slipped into the queue
-// after the worker's final drain is answered ErrClosed here, so a
-// connection can never wait forever during shutdown.
-func (s *Server) await(j *job) {
+// await waits for the worker to answer j, at most until timeout fires. A
+// job that slipped into the queue after the worker's final drain is
+// answered ErrClosed here, so a connection can never wait forever during
+// shutdown. It reports false when j was not answered: the worker may still
+// hold j, so its buffers must not be reused.
+func (s *Server) await(j *job, timeout <-chan time.Time) bool {
 	select {
 	case <-j.done:
+		return true
+	case <-timeout:
+		return false
 	case <-s.workerDone:
 		select {
 		case <-j.done: // answered before the worker returned
 		default:
 			j.err = ErrClosed
 		}
+		return true
 	}
 }

@@ -239,7 +239,7 @@ func TestBadRequests(t *testing.T) {
 }
 
 func TestHealthzAndMetrics(t *testing.T) {
-	s := start(t, Conf{}, newGate(fakeMeta()))
+	s := start(t, Conf{SkipWarmup: true}, newGate(fakeMeta()))
 	res, err := http.Get("http://" + s.Addr().String() + "/healthz")
 	if err != nil {
 		t.Fatal(err)
@@ -309,7 +309,7 @@ func tinyObs(x float64) efferent.Observation {
 // once with "busy" and close 1013, while the first two are answered.
 func TestBusy(t *testing.T) {
 	g := newGate(fakeMeta())
-	s := start(t, Conf{QueueSize: 1}, g)
+	s := start(t, Conf{QueueSize: 1, SkipWarmup: true}, g)
 	keys := []string{"observation/image"}
 	a, _ := dial(t, s)
 	b, _ := dial(t, s)
@@ -359,7 +359,7 @@ func waitFor(t *testing.T, cond func() bool) {
 // flight ends the connection cleanly and returns.
 func TestCloseWithPendingRequest(t *testing.T) {
 	g := newGate(fakeMeta())
-	conf := Conf{Addr: "127.0.0.1:0"}
+	conf := Conf{Addr: "127.0.0.1:0", SkipWarmup: true}
 	s, err := New(conf, g, quietLog())
 	if err != nil {
 		t.Fatal(err)
@@ -383,7 +383,7 @@ func TestCloseWithPendingRequest(t *testing.T) {
 // A job that reaches the queue after the worker's final drain (a request
 // racing shutdown) must be answered ErrClosed, not waited on forever.
 func TestJobAfterWorkerExit(t *testing.T) {
-	s, err := New(Conf{Addr: "127.0.0.1:0"}, newGate(fakeMeta()), quietLog())
+	s, err := New(Conf{Addr: "127.0.0.1:0", SkipWarmup: true}, newGate(fakeMeta()), quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,7 +394,7 @@ func TestJobAfterWorkerExit(t *testing.T) {
 	}
 	j := &job{done: make(chan struct{})}
 	s.jobs <- j // the race submit's check cannot close: enqueued after the drain
-	s.await(j)
+	s.await(j, nil)
 	if !errors.Is(j.err, ErrClosed) {
 		t.Fatalf("job after the worker exited: err %v, want ErrClosed", j.err)
 	}

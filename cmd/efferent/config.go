@@ -60,7 +60,7 @@ func loadConfig(flags *pflag.FlagSet) (Config, error) {
 	for env, dst := range map[string]*string{
 		"EFFERENT_MODEL": &cfg.Model, "EFFERENT_ADDR": &cfg.Server.Addr,
 		"EFFERENT_ORT_LIBRARY": &cfg.ORT.Library, "EFFERENT_ORT_PROVIDER": &cfg.ORT.Provider,
-		"EFFERENT_LOG_LEVEL": &cfg.Log.Level,
+		"EFFERENT_LOG_LEVEL": &cfg.Log.Level, "EFFERENT_TOKEN": &cfg.Server.AuthToken,
 	} {
 		if v, ok := os.LookupEnv(env); ok && v != "" {
 			*dst = v
@@ -76,6 +76,10 @@ func loadConfig(flags *pflag.FlagSet) (Config, error) {
 	set("ort-library", &cfg.ORT.Library)
 	set("provider", &cfg.ORT.Provider)
 	set("log-level", &cfg.Log.Level)
+	set("token", &cfg.Server.AuthToken)
+	if f := flags.Lookup("insecure-no-auth"); f != nil && f.Changed {
+		cfg.Server.AllowNoAuth = f.Value.String() == "true"
+	}
 	cfg.Server = cfg.Server.WithDefaults()
 	cfg.ORT = cfg.ORT.WithDefaults()
 	if cfg.Log.Level == "" {

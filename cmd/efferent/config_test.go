@@ -74,6 +74,9 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"ort:\n  provider: rocm\n", "provider"},
 		{"log:\n  level: loud\n", "log.level"},
 		{"log:\n  format: xml\n", "log.format"},
+		{"server:\n  addr: 0.0.0.0:8000\n", "server.auth_token is empty"},
+		{"server:\n  auth_token: short\n", "server.auth_token"},
+		{"server:\n  request_timeout: 0s\n  addr: x:1\n", "server.addr"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want, func(t *testing.T) {
@@ -84,6 +87,17 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 			}
 		})
 	}
+	t.Run("non-loopback allowed with a token or explicitly without", func(t *testing.T) {
+		for _, y := range []string{
+			"server:\n  addr: 0.0.0.0:8000\n  auth_token: 0123456789abcdef\n",
+			"server:\n  addr: 0.0.0.0:8000\n  allow_no_auth: true\n",
+		} {
+			t.Setenv("EFFERENT_CONFIG", writeConfig(t, y))
+			if _, err := loadConfig(flagsFor(t).fs); err != nil {
+				t.Fatalf("%q: %v", y, err)
+			}
+		}
+	})
 	t.Run("missing file", func(t *testing.T) {
 		t.Setenv("EFFERENT_CONFIG", filepath.Join(t.TempDir(), "nope.yaml"))
 		if _, err := loadConfig(flagsFor(t).fs); err == nil || !strings.Contains(err.Error(), "nope.yaml") {
@@ -93,3 +107,24 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 }
 
 type flagSet struct{ fs *pflag.FlagSet }
+
+// The token comes from EFFERENT_TOKEN or --token; --insecure-no-auth is the
+// only way to expose the policy without one.
+func TestConfigAuthFlags(t *testing.T) {
+	if _, err := loadConfig(flagsFor(t, "--addr", "0.0.0.0:8000").fs); err == nil || !strings.Contains(err.Error(), "--insecure-no-auth") {
+		t.Fatalf("non-loopback without a token: err = %v", err)
+	}
+	cfg, err := loadConfig(flagsFor(t, "--addr", "0.0.0.0:8000", "--insecure-no-auth").fs)
+	if err != nil || !cfg.Server.AllowNoAuth {
+		t.Fatalf("--insecure-no-auth: %v, allow %v", err, cfg.Server.AllowNoAuth)
+	}
+	t.Setenv("EFFERENT_TOKEN", "from-the-environment-0123")
+	cfg, err = loadConfig(flagsFor(t, "--addr", "0.0.0.0:8000").fs)
+	if err != nil || cfg.Server.AuthToken != "from-the-environment-0123" {
+		t.Fatalf("EFFERENT_TOKEN: %v, token %q", err, cfg.Server.AuthToken)
+	}
+	cfg, err = loadConfig(flagsFor(t, "--token", "from-the-flag-0123456789").fs)
+	if err != nil || cfg.Server.AuthToken != "from-the-flag-0123456789" {
+		t.Fatalf("--token over the environment: %v, token %q", err, cfg.Server.AuthToken)
+	}
+}

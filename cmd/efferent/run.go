@@ -66,6 +66,7 @@ the configured model over the openpi protocol on --addr, which is what
 	addSchedulerFlags(f)
 	f.Bool("serve", false, "also serve the model over the openpi protocol on --addr")
 	f.String("addr", "127.0.0.1:8000", "listen address for --serve (host:port)")
+	addAuthFlags(f)
 	addModelFlags(f)
 	return cmd
 }

@@ -8,12 +8,10 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/camera"
 	"github.com/efferent/efferent/camera/cv"
 	"github.com/efferent/efferent/models"
@@ -40,8 +38,15 @@ first, then one msgpack observation in, one action chunk out.`,
 	}
 	f := cmd.Flags()
 	f.String("addr", "127.0.0.1:8000", "listen address (host:port)")
+	addAuthFlags(f)
 	addModelFlags(f)
 	return cmd
+}
+
+// addAuthFlags adds the flags of the server's authentication.
+func addAuthFlags(f *pflag.FlagSet) {
+	f.String("token", "", "require this bearer token of every client (header or ?token=); required for a non-loopback --addr (default $EFFERENT_TOKEN)")
+	f.Bool("insecure-no-auth", false, "allow a non-loopback --addr without a token: anyone who reaches it can query the policy")
 }
 
 // addModelFlags adds the flags every model-loading command shares.
@@ -97,8 +102,9 @@ func serve(ctx context.Context, cfg Config, listening func(addr string)) error {
 	return err
 }
 
-// startServer loads the configured model, warms it up and binds the
-// server's address (clients can connect once it returns; Run serves them).
+// startServer loads the configured model and binds the server's address
+// (clients can connect once it returns; Run serves them, and /readyz turns
+// ready once the server's worker has warmed the model up).
 func startServer(ctx context.Context, cfg Config, log *slog.Logger) (*server.Server, error) {
 	pol, m, err := openPolicy(cfg.Model, cfg.ORT)
 	if err != nil {
@@ -112,40 +118,23 @@ func startServer(ctx context.Context, cfg Config, log *slog.Logger) (*server.Ser
 	if m.Weights == "random" {
 		log.Warn("this model has RANDOM weights: its actions are meaningless (a runtime fixture); do not drive a robot with it")
 	}
-	d, err := warmUp(ctx, pol)
-	if err != nil {
-		pol.Close()
-		return nil, fmt.Errorf("warm-up inference failed: %w", err)
-	}
-	log.Info("warm-up inference done", "ms", fmt.Sprintf("%.1f", float64(d.Microseconds())/1000))
 	srv, err := server.New(cfg.Server, pol, log)
 	if err != nil {
 		pol.Close()
 		return nil, err
 	}
-	if !server.IsLoopback(cfg.Server.Addr) {
-		log.Warn("listening on a non-loopback address without authentication: anyone who can reach it can query the policy",
+	switch {
+	case cfg.Server.AuthToken != "":
+		log.Info("clients must present the token (Authorization: Bearer … or ?token=…)")
+	case !server.IsLoopback(cfg.Server.Addr):
+		log.Warn("listening on a non-loopback address WITHOUT authentication (--insecure-no-auth): anyone who can reach it can query the policy",
 			"addr", cfg.Server.Addr)
 	}
 	addr := srv.Addr().String()
 	log.Info("serving the openpi websocket protocol",
-		"url", "ws://"+addr, "healthz", "http://"+addr+"/healthz", "metrics", "http://"+addr+"/metrics")
+		"url", "ws://"+addr, "healthz", "http://"+addr+"/healthz", "readyz", "http://"+addr+"/readyz", "metrics", "http://"+addr+"/metrics")
 	log.Info("connect an openpi client, e.g. LIBERO: python examples/libero/main.py --args.host " + hostOf(addr) + " --args.port " + portOf(addr))
 	return srv, nil
-}
-
-// warmUp runs one inference on a blank observation so that the first real
-// request does not pay for ONNX Runtime's lazy initialisation.
-func warmUp(ctx context.Context, pol policy.Policy) (time.Duration, error) {
-	md := pol.Metadata()
-	obs := efferent.Observation{Images: map[string]efferent.Image{}, State: make([]float64, md.StateDim), Prompt: "warm up"}
-	for _, k := range md.ImageKeys {
-		obs.Images[k] = efferent.Image{H: md.ImageHeight, W: md.ImageWidth, C: 3, Pix: make([]byte, md.ImageHeight*md.ImageWidth*3)}
-	}
-	var ch efferent.Chunk
-	start := time.Now()
-	err := pol.Infer(ctx, &obs, &ch)
-	return time.Since(start), err
 }
 
 func portOf(addr string) string {

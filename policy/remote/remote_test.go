@@ -69,6 +69,7 @@ func (f *fake) Infer(ctx context.Context, obs *efferent.Observation, out *effere
 func start(t *testing.T, conf server.Conf, pol policy.Policy) (*server.Server, string) {
 	t.Helper()
 	conf.Addr = "127.0.0.1:0"
+	conf.SkipWarmup = true // the fakes count and inspect every Infer call
 	s, err := server.New(conf, pol, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)

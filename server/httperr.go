@@ -1,0 +1,14 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+)
+
+// writeJSONError answers an HTTP request with code and {"error": msg}.
+func writeJSONError(w http.ResponseWriter, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
