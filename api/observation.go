@@ -108,8 +108,13 @@ func observation(v *Value, spec ObsSpec, lim Limits) (efferent.Observation, erro
 }
 
 func image(v *Value, lim Limits) (efferent.Image, error) {
+	if v.Kind == Bin {
+		// A compressed camera frame (PNG or JPEG bytes): a fraction of the
+		// bandwidth of raw arrays when several cameras stream.
+		return DecodeCompressedImage(v.Bin, lim)
+	}
 	if v.Kind != Array {
-		return efferent.Image{}, fmt.Errorf("%w: is %v, want an ndarray", ErrMalformed, v.Kind)
+		return efferent.Image{}, fmt.Errorf("%w: is %v, want an ndarray, or PNG/JPEG bytes", ErrMalformed, v.Kind)
 	}
 	a := v.Array
 	if len(a.Shape) != 3 {

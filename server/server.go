@@ -111,6 +111,7 @@ func New(conf Conf, pol policy.Policy, log *slog.Logger) (*Server, error) {
 	})
 	mux.HandleFunc("GET /readyz", s.serveReadyz)
 	mux.Handle("GET /metrics", s.requireAuth(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
+	mux.Handle("/act", s.requireAuth(http.HandlerFunc(s.serveAct)))
 	mux.Handle("/", s.requireAuth(http.HandlerFunc(s.serveWebsocket)))
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	s.wg.Add(1)

@@ -43,7 +43,9 @@ func policyFactory(ctx context.Context, ref string, cfg Config, log *slog.Logger
 		return expertFactory, "expert", nil
 	case strings.HasPrefix(ref, "ws://") || strings.HasPrefix(ref, "wss://"):
 		return func(int, *sim.Env) (policy.Policy, error) {
-			p, err := remote.Dial(ctx, ref, remote.Conf{})
+			// The token the server was started with, if this one has it
+			// (EFFERENT_TOKEN, --token, server.auth_token).
+			p, err := remote.Dial(ctx, ref, remote.Conf{Token: cfg.Server.AuthToken})
 			if err != nil {
 				return nil, fmt.Errorf("remote policy %s: %w", ref, err)
 			}

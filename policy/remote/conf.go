@@ -34,6 +34,10 @@ type Conf struct {
 	// reading the metadata frame. Default 10s (the websockets library's open
 	// timeout that openpi's client uses).
 	DialTimeout time.Duration
+	// Token, when set, is sent as "Authorization: Bearer <Token>" on the
+	// handshake (an efferent server started with --token). Default: none
+	// ($EFFERENT_TOKEN is used by the efferent command when set).
+	Token string
 }
 
 // maxMetadataBytes bounds the metadata frame: openpi's is an empty map or a

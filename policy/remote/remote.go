@@ -72,7 +72,11 @@ func Dial(ctx context.Context, rawURL string, conf Conf) (*Policy, error) {
 		// openpi turns compression off on both sides.
 		EnableCompression: false,
 	}
-	conn, resp, err := d.DialContext(ctx, u, nil)
+	var hdr http.Header
+	if conf.Token != "" {
+		hdr = http.Header{"Authorization": {"Bearer " + conf.Token}}
+	}
+	conn, resp, err := d.DialContext(ctx, u, hdr)
 	if err != nil {
 		if resp != nil {
 			err = fmt.Errorf("%w (HTTP %s)", err, resp.Status)

@@ -444,3 +444,23 @@ func BenchmarkInfer(b *testing.B) {
 		}
 	}
 }
+
+// Against a server started with a token, Dial fails with the server's 401
+// without Conf.Token and works with it.
+func TestToken(t *testing.T) {
+	const tok = "remote-token-0123456789"
+	_, url := start(t, server.Conf{AuthToken: tok}, &fake{chunk: testChunk(10, 7)})
+	if _, err := remote.Dial(context.Background(), url, remote.Conf{}); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("dial without the token: %v, want HTTP 401", err)
+	}
+	p, err := remote.Dial(context.Background(), url, remote.Conf{Token: tok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	obs := testObs(rand.New(rand.NewPCG(1, 1)))
+	var out efferent.Chunk
+	if err := p.Infer(context.Background(), &obs, &out); err != nil || out.H != 10 {
+		t.Fatalf("infer with the token: %v, H %d", err, out.H)
+	}
+}

@@ -1,0 +1,93 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/efferent/efferent/api"
+)
+
+// serveAct answers OpenVLA-style POST /act: a JSON observation in (see
+// api.ActRequest), the first action of the chunk out as a json_numpy array
+// of shape (D,) — or the whole chunk, (H, D), with "chunk": true. Every
+// failure is an HTTP error with a JSON body {"error": "…"}: 400 bad
+// request, 405 not POST, 413 body too large, 503 busy or shutting down
+// (with Retry-After), 504 not answered within request_timeout, 500 the
+// model failed. A client gets actions only with a 200.
+func (s *Server) serveAct(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSONError(w, http.StatusMethodNotAllowed, "POST /act with a JSON body")
+		return
+	}
+	reqStart := s.now()
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.conf.MaxFrameBytes))
+	if err != nil {
+		s.metrics.badRequest.Inc()
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeJSONError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than server.max_frame_bytes (%d)", s.conf.MaxFrameBytes))
+			return
+		}
+		writeJSONError(w, http.StatusBadRequest, "reading the body: "+err.Error())
+		return
+	}
+	req, err := api.DecodeActRequest(body, s.spec, s.limits)
+	s.metrics.decode.Observe(s.now().Sub(reqStart).Seconds())
+	if err == nil && req.UnnormKey != "" && req.UnnormKey != s.meta.Name {
+		// A wrong un-normalisation would scale every action wrongly: refuse
+		// rather than guess.
+		err = fmt.Errorf("unnorm_key %q: this model (%s) has one action normalisation, named %q; omit unnorm_key or use that name",
+			req.UnnormKey, s.meta.Name, s.meta.Name)
+	}
+	if err != nil {
+		s.metrics.badRequest.Inc()
+		writeJSONError(w, http.StatusBadRequest, "bad observation: "+err.Error())
+		return
+	}
+	j := &job{obs: req.Obs}
+	j.obs.Time = reqStart
+	if err := s.submit(j); err != nil {
+		if errors.Is(err, ErrBusy) {
+			s.metrics.busy.Inc()
+		}
+		w.Header().Set("Retry-After", "1")
+		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
+	timer := time.NewTimer(s.conf.RequestTimeout)
+	answered := s.await(j, timer.C)
+	timer.Stop()
+	switch {
+	case !answered || errors.Is(j.err, ErrTimeout):
+		s.metrics.timeout.Inc()
+		writeJSONError(w, http.StatusGatewayTimeout, fmt.Sprintf("%v (%v)", ErrTimeout, s.conf.RequestTimeout))
+		return
+	case errors.Is(j.err, ErrClosed):
+		w.Header().Set("Retry-After", "1")
+		writeJSONError(w, http.StatusServiceUnavailable, j.err.Error())
+		return
+	case j.err != nil:
+		s.metrics.failed.Inc()
+		writeJSONError(w, http.StatusInternalServerError, "inference failed: "+j.err.Error())
+		return
+	}
+	encStart := s.now()
+	ch := &j.chunk
+	var out []byte
+	if req.Chunk {
+		out = api.AppendJSONNumpy(nil, []int{ch.H, ch.D}, ch.Actions)
+	} else {
+		out = api.AppendJSONNumpy(nil, []int{ch.D}, ch.Actions[:ch.D])
+	}
+	s.metrics.encode.Observe(s.now().Sub(encStart).Seconds())
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Efferent-Infer-Ms", strconv.FormatFloat(ms(j.inferDur), 'f', 3, 64))
+	_, _ = w.Write(out)
+	s.metrics.ok.Inc()
+	s.metrics.totalTime.Observe(s.now().Sub(reqStart).Seconds())
+}
