@@ -43,6 +43,14 @@ type Conf struct {
 	// initialisation), and /readyz reports ready only after it. Default
 	// false.
 	SkipWarmup bool `yaml:"skip_warmup"`
+	// RateLimit is how many requests per second one client (IP address)
+	// may send, on average; RateBurst how many it may send at once. Past
+	// it a websocket client gets "rate limited" and close 1013, a REST
+	// client 429. Default 0: no limit (a robot replanning at 4 Hz and an
+	// evaluation with many workers on one host look alike). RateBurst
+	// defaults to max(1, RateLimit).
+	RateLimit float64 `yaml:"rate_limit"`
+	RateBurst int     `yaml:"rate_burst"`
 }
 
 // MinTokenLen is the shortest AuthToken accepted.
@@ -65,6 +73,9 @@ func (c Conf) WithDefaults() Conf {
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = 30 * time.Second
 	}
+	if c.RateBurst == 0 && c.RateLimit > 0 {
+		c.RateBurst = max(1, int(c.RateLimit))
+	}
 	return c
 }
 
@@ -84,6 +95,12 @@ func (c Conf) Validate() error {
 	}
 	if c.RequestTimeout < time.Millisecond || c.RequestTimeout > time.Hour {
 		return fmt.Errorf("server.request_timeout: %v, want 1ms .. 1h", c.RequestTimeout)
+	}
+	if c.RateLimit < 0 || c.RateLimit > 1e6 || c.RateLimit != c.RateLimit {
+		return fmt.Errorf("server.rate_limit: %v, want 0 (off) .. 1000000 requests/s", c.RateLimit)
+	}
+	if c.RateBurst < 0 || c.RateBurst > 1e6 {
+		return fmt.Errorf("server.rate_burst: %d, want 0 .. 1000000", c.RateBurst)
 	}
 	if c.AuthToken != "" && len(c.AuthToken) < MinTokenLen {
 		return fmt.Errorf("server.auth_token: %d characters, want at least %d (e.g. `openssl rand -hex 16`)", len(c.AuthToken), MinTokenLen)

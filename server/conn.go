@@ -93,6 +93,11 @@ func (c *connection) serve() {
 func (c *connection) handle(log *slog.Logger, waitStart time.Time) bool {
 	s := c.s
 	reqStart := s.now()
+	if !s.rate.allow(clientKey(c.remote), reqStart) {
+		s.metrics.rateLimited.Inc()
+		c.fail(log, websocket.CloseTryAgainLater, ErrRateLimited)
+		return false
+	}
 	obs, info, err := api.DecodeRequest(c.frame.Bytes(), s.spec, s.limits)
 	decodeDur := s.now().Sub(reqStart)
 	s.metrics.decode.Observe(decodeDur.Seconds())

@@ -16,6 +16,7 @@ type metrics struct {
 	// Pre-resolved children: the request path does no label lookups.
 	ok, badRequest, busy, failed            prometheus.Counter
 	unauthorized, timeout, abandoned        prometheus.Counter
+	rateLimited                             prometheus.Counter
 	decode, queue, infer, encode, totalTime prometheus.Observer
 }
 
@@ -23,7 +24,7 @@ func newMetrics() *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "efferent_requests_total",
-		Help: "Requests by outcome: ok, bad_request (undecodable or unfit observation), busy (queue full), error (inference failed), timeout (no reply by server.request_timeout), abandoned (the reply could not be written: the client had left), unauthorized (missing or wrong token).",
+		Help: "Requests by outcome: ok, bad_request (undecodable or unfit observation), busy (queue full), error (inference failed), timeout (no reply by server.request_timeout), abandoned (the reply could not be written: the client had left), unauthorized (missing or wrong token), rate_limited (over server.rate_limit).",
 	}, []string{"outcome"})
 	m.stage = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "efferent_request_stage_seconds",
@@ -41,5 +42,6 @@ func newMetrics() *metrics {
 	m.totalTime = m.stage.WithLabelValues("total")
 	m.unauthorized, m.timeout = m.requests.WithLabelValues("unauthorized"), m.requests.WithLabelValues("timeout")
 	m.abandoned = m.requests.WithLabelValues("abandoned")
+	m.rateLimited = m.requests.WithLabelValues("rate_limited")
 	return m
 }

@@ -15,7 +15,7 @@ import (
 // api.ActRequest), the first action of the chunk out as a json_numpy array
 // of shape (D,) — or the whole chunk, (H, D), with "chunk": true. Every
 // failure is an HTTP error with a JSON body {"error": "…"}: 400 bad
-// request, 405 not POST, 413 body too large, 503 busy or shutting down
+// request, 405 not POST, 413 body too large, 429 rate limited, 503 busy or shutting down
 // (with Retry-After), 504 not answered within request_timeout, 500 the
 // model failed. A client gets actions only with a 200.
 func (s *Server) serveAct(w http.ResponseWriter, r *http.Request) {
@@ -25,6 +25,12 @@ func (s *Server) serveAct(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reqStart := s.now()
+	if !s.rate.allow(clientKey(r.RemoteAddr), reqStart) {
+		s.metrics.rateLimited.Inc()
+		w.Header().Set("Retry-After", "1")
+		writeJSONError(w, http.StatusTooManyRequests, ErrRateLimited.Error())
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.conf.MaxFrameBytes))
 	if err != nil {
 		s.metrics.badRequest.Inc()

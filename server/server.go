@@ -60,6 +60,7 @@ type Server struct {
 	ready    atomic.Bool
 	warmErr  atomic.Pointer[error]
 	sessions atomic.Int64 // connection ids handed out
+	rate     *limiter     // per-client request rate; nil when off
 }
 
 // job is one request handed from a connection to the worker. The
@@ -93,6 +94,7 @@ func New(conf Conf, pol policy.Policy, log *slog.Logger) (*Server, error) {
 		limits:     api.DefaultLimits(),
 		jobs:       make(chan *job, conf.QueueSize),
 		workerDone: make(chan struct{}),
+		rate:       newLimiter(conf.RateLimit, conf.RateBurst),
 	}
 	var err error
 	if s.metaFrame, err = api.EncodeMetadata(nil, conf.Metadata); err != nil {
