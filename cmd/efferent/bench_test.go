@@ -12,14 +12,7 @@ import (
 // bench serve against the bundled model: one row per client count, every
 // request answered, none refused.
 func TestBenchServe(t *testing.T) {
-	if testing.Short() {
-		t.Skip("loads the model under ONNX Runtime")
-	}
-	t.Setenv("EFFERENT_CONFIG", "")
-	cfg, err := loadConfig(flagsFor(t, "--addr", "127.0.0.1:0", "--log-level", "warn").fs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := bundledConfig(t)
 	var out bytes.Buffer
 	if err := benchServe(context.Background(), cfg, "", []int{1, 3}, 300*time.Millisecond, &out); err != nil {
 		t.Fatal(err)

@@ -18,14 +18,7 @@ import (
 // under the real ONNX Runtime) on a free port, checks it answers /healthz
 // and sends openpi's metadata frame, then stops it through its context.
 func TestServeBundledModel(t *testing.T) {
-	if testing.Short() {
-		t.Skip("loads the model under ONNX Runtime")
-	}
-	t.Setenv("EFFERENT_CONFIG", "")
-	cfg, err := loadConfig(flagsFor(t, "--addr", "127.0.0.1:0", "--log-level", "warn").fs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := bundledConfig(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan string, 1)
 	done := make(chan error, 1)
@@ -95,4 +88,20 @@ func TestServeMissingModel(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "/nonexistent/model") {
 		t.Fatalf("err = %v, want one naming the model directory", err)
 	}
+}
+
+// bundledConfig is the default configuration (the bundled model) on a free
+// loopback port; it skips the test in -short mode, which has no ONNX
+// Runtime.
+func bundledConfig(t *testing.T) Config {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("loads the model under ONNX Runtime")
+	}
+	t.Setenv("EFFERENT_CONFIG", "")
+	cfg, err := loadConfig(flagsFor(t, "--addr", "127.0.0.1:0", "--log-level", "warn").fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
