@@ -121,15 +121,8 @@ func DecodeActRequest(body []byte, spec ObsSpec, lim Limits) (ActRequest, error)
 	if err != nil {
 		return req, err
 	}
-	maxPrompt := spec.MaxPromptBytes
-	if maxPrompt <= 0 {
-		maxPrompt = 1024
-	}
-	if len(prompt) > maxPrompt {
-		return req, fmt.Errorf("%s: %w: %d bytes, limit %d", promptKey, ErrTooLarge, len(prompt), maxPrompt)
-	}
-	if spec.PromptRequired && strings.TrimSpace(prompt) == "" {
-		return req, fmt.Errorf("%w: \"instruction\" (the instruction is required)", ErrMissingKey)
+	if err := checkPrompt(promptKey, prompt, spec); err != nil {
+		return req, err
 	}
 	req.Obs.Prompt = prompt
 
@@ -148,7 +141,7 @@ func DecodeActRequest(body []byte, spec ObsSpec, lim Limits) (ActRequest, error)
 type jsonNumpy struct {
 	Data  *string `json:"__numpy__"`
 	DType string  `json:"dtype"`
-	Shape []int   `json:"shape"`
+	Shape []int64 `json:"shape"`
 }
 
 // actArray reads a json_numpy array or a JSON list of numbers as a Value.
@@ -172,28 +165,11 @@ func actArray(raw json.RawMessage, lim Limits) (Value, error) {
 	if err := json.Unmarshal(raw, &jn); err != nil || jn.Data == nil {
 		return Value{}, fmt.Errorf("%w: want a json_numpy array {\"__numpy__\": base64, \"dtype\", \"shape\"} or a list", ErrMalformed)
 	}
-	dtype, err := ParseDType(jn.DType)
-	if err != nil {
-		return Value{}, err
-	}
-	if len(jn.Shape) > lim.MaxRank {
-		return Value{}, fmt.Errorf("%w: rank %d (limit %d)", ErrTooLarge, len(jn.Shape), lim.MaxRank)
-	}
-	count := 1
-	for i, s := range jn.Shape {
-		if s < 0 || s > math.MaxInt32 || (count > 0 && s > math.MaxInt64/8/count) {
-			return Value{}, fmt.Errorf("%w: shape[%d] = %d", ErrBadShape, i, s)
-		}
-		count *= s
-	}
 	data, err := base64.StdEncoding.DecodeString(*jn.Data)
 	if err != nil {
 		return Value{}, fmt.Errorf("%w: __numpy__ is not base64: %v", ErrMalformed, err)
 	}
-	if count*dtype.Size != len(data) {
-		return Value{}, fmt.Errorf("%w: shape %v of %s needs %d bytes, data has %d", ErrBadShape, jn.Shape, jn.DType, count*dtype.Size, len(data))
-	}
-	return Value{Kind: Array, Array: &NDArray{DType: dtype, Shape: jn.Shape, Data: data}}, nil
+	return newArray(jn.DType, jn.Shape, data, lim)
 }
 
 // actImage reads an image: json_numpy, or a base64 PNG/JPEG string.

@@ -236,29 +236,46 @@ func (d *decoder) ndarray(v *Value) (Value, error) {
 	if data.Kind != Bin || dt.Kind != Str || sh.Kind != List {
 		return Value{}, fmt.Errorf("%w: ndarray data must be bin (is %v), dtype str (is %v), shape an array (is %v)", ErrMalformed, data.Kind, dt.Kind, sh.Kind)
 	}
-	dtype, err := ParseDType(dt.Str)
-	if err != nil {
-		return Value{}, err
-	}
 	if len(sh.List) > d.lim.MaxRank {
 		return Value{}, fmt.Errorf("%w: ndarray of rank %d (limit %d)", ErrTooLarge, len(sh.List), d.lim.MaxRank)
 	}
-	shape := make([]int, len(sh.List))
-	count := 1
+	shape := make([]int64, len(sh.List))
 	for i, s := range sh.List {
-		if s.Kind != Int || s.Int < 0 || s.Int > math.MaxInt32 {
+		if s.Kind != Int {
 			return Value{}, fmt.Errorf("%w: ndarray shape[%d] must be an int in [0, 2^31)", ErrBadShape, i)
 		}
-		shape[i] = int(s.Int)
+		shape[i] = s.Int
+	}
+	return newArray(dt.Str, shape, data.Bin, d.lim)
+}
+
+// newArray checks an ndarray's dtype, rank, shape and byte count against
+// lim and each other, for every encoding that carries one (msgpack_numpy,
+// json_numpy). data is aliased.
+func newArray(dtypeStr string, shape64 []int64, data []byte, lim Limits) (Value, error) {
+	dtype, err := ParseDType(dtypeStr)
+	if err != nil {
+		return Value{}, err
+	}
+	if len(shape64) > lim.MaxRank {
+		return Value{}, fmt.Errorf("%w: ndarray of rank %d (limit %d)", ErrTooLarge, len(shape64), lim.MaxRank)
+	}
+	shape := make([]int, len(shape64))
+	count := 1
+	for i, s := range shape64 {
+		if s < 0 || s > math.MaxInt32 {
+			return Value{}, fmt.Errorf("%w: ndarray shape[%d] must be an int in [0, 2^31)", ErrBadShape, i)
+		}
+		shape[i] = int(s)
 		if count > 0 && shape[i] > math.MaxInt64/8/count {
 			return Value{}, fmt.Errorf("%w: ndarray shape %v overflows", ErrBadShape, shape)
 		}
 		count *= shape[i]
 	}
-	if count*dtype.Size != len(data.Bin) {
-		return Value{}, fmt.Errorf("%w: ndarray shape %v of %s needs %d bytes, data has %d", ErrBadShape, shape, dt.Str, count*dtype.Size, len(data.Bin))
+	if count*dtype.Size != len(data) {
+		return Value{}, fmt.Errorf("%w: ndarray shape %v of %s needs %d bytes, data has %d", ErrBadShape, shape, dtypeStr, count*dtype.Size, len(data))
 	}
-	return Value{Kind: Array, Array: &NDArray{DType: dtype, Shape: shape, Data: data.Bin}}, nil
+	return Value{Kind: Array, Array: &NDArray{DType: dtype, Shape: shape, Data: data}}, nil
 }
 
 // npgeneric converts a msgpack_numpy scalar map to its plain value.

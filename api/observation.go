@@ -88,23 +88,29 @@ func observation(v *Value, spec ObsSpec, lim Limits) (efferent.Observation, erro
 	if obs.State, err = state(sv, spec.StateDim); err != nil {
 		return obs, fmt.Errorf("%s: %w", spec.StateKey, err)
 	}
-	maxPrompt := spec.MaxPromptBytes
-	if maxPrompt <= 0 {
-		maxPrompt = 1024
-	}
 	if pv, ok := v.Get(spec.PromptKey); ok && pv.Kind != Nil {
 		if pv.Kind != Str {
 			return obs, fmt.Errorf("%s: %w: is %v, want str", spec.PromptKey, ErrMalformed, pv.Kind)
 		}
-		if len(pv.Str) > maxPrompt {
-			return obs, fmt.Errorf("%s: %w: %d bytes, limit %d", spec.PromptKey, ErrTooLarge, len(pv.Str), maxPrompt)
-		}
 		obs.Prompt = pv.Str
 	}
-	if spec.PromptRequired && strings.TrimSpace(obs.Prompt) == "" {
-		return obs, fmt.Errorf("%w: %s (the instruction is required)", ErrMissingKey, spec.PromptKey)
+	return obs, checkPrompt(spec.PromptKey, obs.Prompt, spec)
+}
+
+// checkPrompt applies spec's prompt rules to prompt, which arrived under
+// key: at most MaxPromptBytes (0: 1024), and not blank if PromptRequired.
+func checkPrompt(key, prompt string, spec ObsSpec) error {
+	maxPrompt := spec.MaxPromptBytes
+	if maxPrompt <= 0 {
+		maxPrompt = 1024
 	}
-	return obs, nil
+	if len(prompt) > maxPrompt {
+		return fmt.Errorf("%s: %w: %d bytes, limit %d", key, ErrTooLarge, len(prompt), maxPrompt)
+	}
+	if spec.PromptRequired && strings.TrimSpace(prompt) == "" {
+		return fmt.Errorf("%w: %s (the instruction is required)", ErrMissingKey, key)
+	}
+	return nil
 }
 
 func image(v *Value, lim Limits) (efferent.Image, error) {

@@ -27,7 +27,7 @@ type connection struct {
 	// connection that read it, and the reply says which it was.
 	session  int64
 	requests int64       // requests read on this connection
-	timer    *time.Timer // the request deadline, reused
+	timer    *time.Timer // the request deadline, reused (see Server.answer)
 
 	frame bytes.Buffer // the last request, reused
 	reply []byte       // the last reply, reused
@@ -115,35 +115,17 @@ func (c *connection) handle(log *slog.Logger, waitStart time.Time) bool {
 	j.obs = obs
 	j.obs.Time = reqStart
 	j.obs.Seq = uint64(c.requests)
-	if err := s.submit(j); errors.Is(err, ErrClosed) {
+	switch err := s.answer(j, c.timer); {
+	case errors.Is(err, ErrClosed):
 		c.closeWith(websocket.CloseGoingAway, "server shutting down")
 		return false
-	} else if err != nil {
-		s.metrics.busy.Inc()
+	case errors.Is(err, ErrBusy):
 		c.fail(log, websocket.CloseTryAgainLater, err)
 		return false
-	}
-	if c.timer == nil {
-		c.timer = time.NewTimer(s.conf.RequestTimeout)
-	} else {
-		c.timer.Reset(s.conf.RequestTimeout)
-	}
-	answered := s.await(j, c.timer.C)
-	c.timer.Stop()
-	if !answered || errors.Is(j.err, ErrTimeout) {
-		// Not answered in time: end the connection (the worker may still
-		// hold j, which must not be reused); the client reconnects.
-		s.metrics.timeout.Inc()
-		c.fail(log, websocket.CloseInternalServerErr, fmt.Errorf("%w (%v)", ErrTimeout, s.conf.RequestTimeout))
-		return false
-	}
-	if j.err != nil {
-		if errors.Is(j.err, ErrClosed) || s.ctx.Err() != nil {
-			c.closeWith(websocket.CloseGoingAway, "server shutting down")
-			return false
-		}
-		s.metrics.failed.Inc()
-		c.fail(log, websocket.CloseInternalServerErr, fmt.Errorf("inference failed: %w", j.err))
+	case err != nil:
+		// A timeout ends the connection too: the worker may still hold
+		// j, which must not be reused; the client reconnects.
+		c.fail(log, websocket.CloseInternalServerErr, err)
 		return false
 	}
 	encStart := s.now()

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/efferent/efferent/api"
 )
@@ -57,29 +56,16 @@ func (s *Server) serveAct(w http.ResponseWriter, r *http.Request) {
 	}
 	j := &job{obs: req.Obs}
 	j.obs.Time = reqStart
-	if err := s.submit(j); err != nil {
-		if errors.Is(err, ErrBusy) {
-			s.metrics.busy.Inc()
-		}
+	switch err := s.answer(j, newTimer()); {
+	case errors.Is(err, ErrBusy), errors.Is(err, ErrClosed):
 		w.Header().Set("Retry-After", "1")
 		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
 		return
-	}
-	timer := time.NewTimer(s.conf.RequestTimeout)
-	answered := s.await(j, timer.C)
-	timer.Stop()
-	switch {
-	case !answered || errors.Is(j.err, ErrTimeout):
-		s.metrics.timeout.Inc()
-		writeJSONError(w, http.StatusGatewayTimeout, fmt.Sprintf("%v (%v)", ErrTimeout, s.conf.RequestTimeout))
+	case errors.Is(err, ErrTimeout):
+		writeJSONError(w, http.StatusGatewayTimeout, err.Error())
 		return
-	case errors.Is(j.err, ErrClosed):
-		w.Header().Set("Retry-After", "1")
-		writeJSONError(w, http.StatusServiceUnavailable, j.err.Error())
-		return
-	case j.err != nil:
-		s.metrics.failed.Inc()
-		writeJSONError(w, http.StatusInternalServerError, "inference failed: "+j.err.Error())
+	case err != nil:
+		writeJSONError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	encStart := s.now()

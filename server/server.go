@@ -278,8 +278,47 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 	defer s.wg.Done()
 	s.metrics.connections.Inc()
 	defer s.metrics.connections.Dec()
-	c := &connection{s: s, ws: conn, remote: r.RemoteAddr, session: s.sessions.Add(1)}
+	c := &connection{s: s, ws: conn, remote: r.RemoteAddr, session: s.sessions.Add(1), timer: newTimer()}
 	c.serve()
+}
+
+// errInference wraps a policy's own failure, so callers can tell it from
+// the server's refusals (ErrBusy, ErrClosed, ErrTimeout).
+var errInference = errors.New("inference failed")
+
+// answer submits j and waits for it within Conf.RequestTimeout, using
+// timer (stopped on return). It returns nil when j holds a chunk, else
+// ErrBusy, ErrClosed, ErrTimeout or an error wrapping errInference, with
+// the matching request outcome counted. After ErrTimeout the worker may
+// still hold j: its buffers must not be reused.
+func (s *Server) answer(j *job, timer *time.Timer) error {
+	if err := s.submit(j); err != nil {
+		if errors.Is(err, ErrBusy) {
+			s.metrics.busy.Inc()
+		}
+		return err
+	}
+	timer.Reset(s.conf.RequestTimeout)
+	answered := s.await(j, timer.C)
+	timer.Stop()
+	switch {
+	case !answered || errors.Is(j.err, ErrTimeout):
+		s.metrics.timeout.Inc()
+		return fmt.Errorf("%w (%v)", ErrTimeout, s.conf.RequestTimeout)
+	case errors.Is(j.err, ErrClosed) || (j.err != nil && s.ctx.Err() != nil):
+		return ErrClosed
+	case j.err != nil:
+		s.metrics.failed.Inc()
+		return fmt.Errorf("%w: %w", errInference, j.err)
+	}
+	return nil
+}
+
+// newTimer is a stopped timer for answer.
+func newTimer() *time.Timer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
 }
 
 // await waits for the worker to answer j, at most until timeout fires. A

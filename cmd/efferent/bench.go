@@ -69,7 +69,7 @@ It prints requests/s and the nearest-rank p50/p99 of the round trip.`,
 	f.String("clients", "1,4,16", "concurrent client counts to measure")
 	f.Duration("duration", 5*time.Second, "measured time per client count")
 	f.String("addr", "127.0.0.1:0", "listen address of the server started here")
-	f.String("token", "", "bearer token for --url (default $EFFERENT_TOKEN)")
+	f.String("token", "", "bearer token: the one the --url server wants, or the one the server started here requires (default $EFFERENT_TOKEN)")
 	addModelFlags(f)
 	return cmd
 }
