@@ -328,8 +328,9 @@ func TestTruncatedEverywhere(t *testing.T) {
 
 func TestResponseRoundTrip(t *testing.T) {
 	acts := []float64{1, 2, 3, 4, 5, 6}
-	for _, prev := range []bool{false, true} {
-		b := AppendResponse(nil, &Response{Actions: acts, H: 2, D: 3, PolicyInferMS: 1.5, ServerInferMS: 2.5, PrevTotalMS: 9, HavePrevTotal: prev})
+	for i, prev := range []bool{false, true} {
+		batch := 3 * i // 0: not sent
+		b := AppendResponse(nil, &Response{Actions: acts, H: 2, D: 3, PolicyInferMS: 1.5, ServerInferMS: 2.5, PrevTotalMS: 9, HavePrevTotal: prev, BatchSize: batch})
 		r, err := DecodeResponse(b, Limits{})
 		if err != nil {
 			t.Fatal(err)
@@ -339,6 +340,9 @@ func TestResponseRoundTrip(t *testing.T) {
 		}
 		if _, ok := r.ServerTiming["prev_total_ms"]; ok != prev {
 			t.Fatalf("prev_total_ms present = %v, want %v", ok, prev)
+		}
+		if got, ok := r.PolicyTiming["batch_size"]; ok != (batch > 0) || got != float64(batch) {
+			t.Fatalf("batch_size = %v (present %v), want %d", got, ok, batch)
 		}
 	}
 }

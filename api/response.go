@@ -9,8 +9,12 @@ type Response struct {
 	// Actions holds H×D values, row-major.
 	Actions []float64
 	H, D    int
-	// PolicyInferMS is policy_timing.infer_ms: the model's own time.
+	// PolicyInferMS is policy_timing.infer_ms: the model's own time (of
+	// the whole batch the request ran in).
 	PolicyInferMS float64
+	// BatchSize is policy_timing.batch_size: how many requests ran in that
+	// model run. Sent when positive.
+	BatchSize int
 	// ServerInferMS is server_timing.infer_ms: the whole request's time.
 	ServerInferMS float64
 	// PrevTotalMS is server_timing.prev_total_ms, sent only when
@@ -37,8 +41,14 @@ func AppendResponse(b []byte, r *Response) []byte {
 	var shape [2]int
 	shape[0], shape[1] = r.H, r.D
 	b = AppendFloat64Array(appendStr(b, "actions"), shape[:], r.Actions)
-	b = appendMapLen(appendStr(b, "policy_timing"), 1)
-	b = appendFloat64(appendStr(b, "infer_ms"), r.PolicyInferMS)
+	if r.BatchSize > 0 {
+		b = appendMapLen(appendStr(b, "policy_timing"), 2)
+		b = appendFloat64(appendStr(b, "infer_ms"), r.PolicyInferMS)
+		b = appendFloat64(appendStr(b, "batch_size"), float64(r.BatchSize))
+	} else {
+		b = appendMapLen(appendStr(b, "policy_timing"), 1)
+		b = appendFloat64(appendStr(b, "infer_ms"), r.PolicyInferMS)
+	}
 	n := 1
 	if r.HavePrevTotal {
 		n = 2

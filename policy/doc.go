@@ -1,6 +1,7 @@
 // Package policy turns an observation into a chunk of actions.
 //
-// It owns the Policy interface, the model manifest (manifest.yaml, the only
+// It owns the Policy interface (and Batcher, for policies that answer
+// several observations in one model run), the model manifest (manifest.yaml, the only
 // place where anything about a model is written down: graphs, tensor names
 // and shapes, image keys and size, action geometry, token band,
 // normalisation statistics, text tokenizer and provenance), and the pure-Go

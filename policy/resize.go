@@ -14,29 +14,87 @@ type Resizer interface {
 }
 
 // Resizing wraps p so that images of any size are brought to the model's
-// size before inference. newResizer is called once per camera key, lazily,
-// so each camera keeps its own reusable buffers. Images that already have
-// the model's size pass through untouched (no copy).
-func Resizing(p Policy, newResizer func(key string) (Resizer, error)) Policy {
-	return &resizing{Policy: p, newResizer: newResizer,
-		resizers: map[string]Resizer{}, bufs: map[string]*efferent.Image{}, images: map[string]efferent.Image{}}
+// size before inference; it batches when p does. newResizer is called once
+// per camera key, lazily; each batch row keeps its own reusable buffers.
+// Images that already have the model's size pass through untouched (no
+// copy).
+func Resizing(p Policy, newResizer func(key string) (Resizer, error)) Batcher {
+	return &resizing{Policy: p, newResizer: newResizer, resizers: map[string]Resizer{}}
 }
 
 type resizing struct {
 	Policy
 	newResizer func(string) (Resizer, error)
 	resizers   map[string]Resizer
-	bufs       map[string]*efferent.Image
-	images     map[string]efferent.Image
-	obs        efferent.Observation
+	// rows[i] holds row i's resized images: a batch runs all rows at once,
+	// so each needs buffers of its own.
+	rows []resizedRow
+	// Scratch for the rows that resized cleanly, passed on to the policy.
+	okObs  []*efferent.Observation
+	okOut  []*efferent.Chunk
+	okErrs []error
+	okIdx  []int
+	one    [1]*efferent.Observation
+	oneOut [1]*efferent.Chunk
+	oneErr [1]error
+}
+
+// resizedRow is one batch row's observation with its images replaced.
+type resizedRow struct {
+	obs    efferent.Observation
+	images map[string]efferent.Image
+	bufs   map[string]*efferent.Image
 }
 
 func (r *resizing) Infer(ctx context.Context, obs *efferent.Observation, out *efferent.Chunk) error {
+	r.one[0], r.oneOut[0] = obs, out
+	r.InferBatch(ctx, r.one[:], r.oneOut[:], r.oneErr[:])
+	err := r.oneErr[0]
+	r.one[0], r.oneOut[0], r.oneErr[0] = nil, nil, nil
+	return err
+}
+
+// MaxBatch implements Batcher: the wrapped policy's.
+func (r *resizing) MaxBatch() int { return MaxBatch(r.Policy) }
+
+// InferBatch implements Batcher: rows whose images cannot be resized get
+// their error; the others go to the wrapped policy together.
+func (r *resizing) InferBatch(ctx context.Context, obs []*efferent.Observation, out []*efferent.Chunk, errs []error) {
+	if len(out) != len(obs) || len(errs) != len(obs) {
+		InferBatch(ctx, r.Policy, obs, out, errs) // reports the mismatch
+		return
+	}
+	for len(r.rows) < len(obs) {
+		r.rows = append(r.rows, resizedRow{images: map[string]efferent.Image{}, bufs: map[string]*efferent.Image{}})
+	}
+	r.okObs, r.okOut, r.okErrs, r.okIdx = r.okObs[:0], r.okOut[:0], r.okErrs[:0], r.okIdx[:0]
+	for i, o := range obs {
+		if errs[i] = r.resize(o, &r.rows[i]); errs[i] != nil {
+			continue
+		}
+		r.okObs, r.okOut, r.okErrs, r.okIdx = append(r.okObs, &r.rows[i].obs), append(r.okOut, out[i]), append(r.okErrs, nil), append(r.okIdx, i)
+	}
+	if len(r.okIdx) > 0 {
+		InferBatch(ctx, r.Policy, r.okObs, r.okOut, r.okErrs)
+	}
+	for j, i := range r.okIdx {
+		errs[i] = r.okErrs[j]
+		r.okObs[j], r.okOut[j], r.okErrs[j] = nil, nil, nil // keep no caller memory alive
+	}
+	for i := range obs {
+		r.rows[i].obs = efferent.Observation{}
+		clear(r.rows[i].images)
+	}
+}
+
+// resize fills row with obs, its images brought to the model's size. Images
+// that already have it pass through untouched (no copy).
+func (r *resizing) resize(obs *efferent.Observation, row *resizedRow) error {
 	md := r.Metadata()
-	clear(r.images)
+	clear(row.images)
 	for k, im := range obs.Images {
 		if im.H == md.ImageHeight && im.W == md.ImageWidth {
-			r.images[k] = im
+			row.images[k] = im
 			continue
 		}
 		if md.Resize == "none" {
@@ -49,16 +107,21 @@ func (r *resizing) Infer(ctx context.Context, obs *efferent.Observation, out *ef
 			if rz, err = r.newResizer(k); err != nil {
 				return fmt.Errorf("image %q: %w", k, err)
 			}
-			r.resizers[k], r.bufs[k] = rz, &efferent.Image{}
+			r.resizers[k] = rz
 		}
-		if err := rz.Apply(im, r.bufs[k]); err != nil {
+		buf := row.bufs[k]
+		if buf == nil {
+			buf = &efferent.Image{}
+			row.bufs[k] = buf
+		}
+		if err := rz.Apply(im, buf); err != nil {
 			return fmt.Errorf("image %q: %w", k, err)
 		}
-		r.images[k] = *r.bufs[k]
+		row.images[k] = *buf
 	}
-	r.obs = *obs
-	r.obs.Images = r.images
-	return r.Policy.Infer(ctx, &r.obs, out)
+	row.obs = *obs
+	row.obs.Images = row.images
+	return nil
 }
 
 func (r *resizing) Close() error {

@@ -15,8 +15,18 @@ type Conf struct {
 	// (a LIBERO observation is about 301 kB).
 	MaxFrameBytes int64 `yaml:"max_frame_bytes"`
 	// QueueSize is how many requests may wait for the model; one more is
-	// answered "busy". Default 8.
+	// answered "busy". Default 32.
 	QueueSize int `yaml:"queue_size"`
+	// MaxBatch is the most requests run as one batch: when the model frees
+	// up, the requests waiting for it (up to MaxBatch) run together, each
+	// still answered on its own connection. 1 turns batching off. Capped
+	// by the model (1 when its graphs have a fixed batch of one). Default 8.
+	MaxBatch int `yaml:"max_batch"`
+	// BatchWait is how long a request may wait, from its arrival, for
+	// others to join its batch when fewer than MaxBatch are queued. 0 never
+	// waits: a batch is what is queued when the model frees up, which
+	// under load is already full and when idle adds no latency. Default 0.
+	BatchWait time.Duration `yaml:"batch_wait"`
 	// PingInterval is how often the server pings an idle client; a client
 	// that does not answer within two intervals is dropped. Default 20s
 	// (the websockets library's default, which openpi clients expect).
@@ -65,7 +75,10 @@ func (c Conf) WithDefaults() Conf {
 		c.MaxFrameBytes = 16 << 20
 	}
 	if c.QueueSize == 0 {
-		c.QueueSize = 8
+		c.QueueSize = 32
+	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = 8
 	}
 	if c.PingInterval == 0 {
 		c.PingInterval = 20 * time.Second
@@ -89,6 +102,12 @@ func (c Conf) Validate() error {
 	}
 	if c.QueueSize < 1 || c.QueueSize > 4096 {
 		return fmt.Errorf("server.queue_size: %d, want 1 .. 4096", c.QueueSize)
+	}
+	if c.MaxBatch < 1 || c.MaxBatch > 256 {
+		return fmt.Errorf("server.max_batch: %d, want 1 (no batching) .. 256", c.MaxBatch)
+	}
+	if c.BatchWait < 0 || c.BatchWait > time.Second {
+		return fmt.Errorf("server.batch_wait: %v, want 0 .. 1s", c.BatchWait)
 	}
 	if c.PingInterval < time.Second {
 		return fmt.Errorf("server.ping_interval: %v, want at least 1s", c.PingInterval)

@@ -131,7 +131,7 @@ func (c *connection) handle(log *slog.Logger, waitStart time.Time) bool {
 	encStart := s.now()
 	resp := api.Response{
 		Actions: j.chunk.Actions, H: j.chunk.H, D: j.chunk.D,
-		PolicyInferMS: ms(j.inferDur),
+		PolicyInferMS: ms(j.inferDur), BatchSize: j.batchSize,
 		ServerInferMS: ms(encStart.Sub(reqStart)),
 		PrevTotalMS:   ms(c.prevTotal), HavePrevTotal: c.havePrev,
 		Session: c.session, Seq: seq, HaveSeq: true,

@@ -12,6 +12,7 @@ type metrics struct {
 	requests    *prometheus.CounterVec
 	stage       *prometheus.HistogramVec
 	queueDepth  prometheus.Gauge
+	batchSize   prometheus.Histogram
 	connections prometheus.Gauge
 	// Pre-resolved children: the request path does no label lookups.
 	ok, badRequest, busy, failed            prometheus.Counter
@@ -28,12 +29,17 @@ func newMetrics() *metrics {
 	}, []string{"outcome"})
 	m.stage = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "efferent_request_stage_seconds",
-		Help:    "Time per request stage: decode (msgpack → observation), queue (waiting for the model), infer (policy), encode (reply), total.",
+		Help:    "Time per request stage: decode (msgpack → observation), queue (waiting for the model), infer (the model run, of the whole batch), encode (reply), total.",
 		Buckets: prometheus.ExponentialBuckets(50e-6, 2, 18), // 50 µs .. 6.5 s
 	}, []string{"stage"})
 	m.queueDepth = prometheus.NewGauge(prometheus.GaugeOpts{Name: "efferent_queue_depth", Help: "Requests waiting for the model."})
+	m.batchSize = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "efferent_batch_size",
+		Help:    "Requests per model run (server.max_batch bounds it). Its _sum/_count is the mean batch.",
+		Buckets: []float64{1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128, 256},
+	})
 	m.connections = prometheus.NewGauge(prometheus.GaugeOpts{Name: "efferent_connections", Help: "Open websocket connections."})
-	m.reg.MustRegister(m.requests, m.stage, m.queueDepth, m.connections,
+	m.reg.MustRegister(m.requests, m.stage, m.queueDepth, m.batchSize, m.connections,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.ok, m.badRequest = m.requests.WithLabelValues("ok"), m.requests.WithLabelValues("bad_request")
 	m.busy, m.failed = m.requests.WithLabelValues("busy"), m.requests.WithLabelValues("error")

@@ -79,6 +79,7 @@ func (s *Server) serveAct(w http.ResponseWriter, r *http.Request) {
 	s.metrics.encode.Observe(s.now().Sub(encStart).Seconds())
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Efferent-Infer-Ms", strconv.FormatFloat(ms(j.inferDur), 'f', 3, 64))
+	w.Header().Set("X-Efferent-Batch-Size", strconv.Itoa(j.batchSize))
 	_, _ = w.Write(out)
 	s.metrics.ok.Inc()
 	s.metrics.totalTime.Observe(s.now().Sub(reqStart).Seconds())

@@ -29,7 +29,8 @@ var ErrClosed = errors.New("server closed")
 // Conf.RequestTimeout.
 var ErrTimeout = errors.New("timeout: the model did not answer within server.request_timeout")
 
-// Server serves one policy over the openpi websocket protocol.
+// Server serves one policy over the openpi websocket protocol and REST,
+// batching concurrent requests into one model run when the policy can.
 type Server struct {
 	conf    Conf
 	pol     policy.Policy
@@ -61,6 +62,14 @@ type Server struct {
 	warmErr  atomic.Pointer[error]
 	sessions atomic.Int64 // connection ids handed out
 	rate     *limiter     // per-client request rate; nil when off
+
+	// maxBatch is Conf.MaxBatch capped by the policy's; the batch* slices
+	// are the worker's scratch of that length (it alone touches them).
+	maxBatch  int
+	batchJobs []*job
+	batchObs  []*efferent.Observation
+	batchOut  []*efferent.Chunk
+	batchErrs []error
 }
 
 // job is one request handed from a connection to the worker. The
@@ -71,9 +80,11 @@ type job struct {
 	chunk    efferent.Chunk
 	err      error
 	queuedAt time.Time
-	deadline time.Time // the worker skips a job it reaches later than this
-	inferDur time.Duration
-	done     chan struct{}
+	deadline time.Time     // the worker skips a job it reaches later than this
+	inferDur time.Duration // of the whole batch
+	// batchSize is how many jobs ran in that model run.
+	batchSize int
+	done      chan struct{}
 }
 
 // New validates conf, binds the listening socket and starts the model
@@ -95,7 +106,10 @@ func New(conf Conf, pol policy.Policy, log *slog.Logger) (*Server, error) {
 		jobs:       make(chan *job, conf.QueueSize),
 		workerDone: make(chan struct{}),
 		rate:       newLimiter(conf.RateLimit, conf.RateBurst),
+		maxBatch:   min(conf.MaxBatch, policy.MaxBatch(pol)),
 	}
+	s.batchJobs, s.batchObs = make([]*job, s.maxBatch), make([]*efferent.Observation, s.maxBatch)
+	s.batchOut, s.batchErrs = make([]*efferent.Chunk, s.maxBatch), make([]error, s.maxBatch)
 	var err error
 	if s.metaFrame, err = api.EncodeMetadata(nil, conf.Metadata); err != nil {
 		return nil, fmt.Errorf("server.metadata: %w", err)
@@ -160,6 +174,10 @@ func (s *Server) Close() error {
 	return err
 }
 
+// MaxBatch is how many requests one model run may answer:
+// server.max_batch capped by the policy's own limit.
+func (s *Server) MaxBatch() int { return s.maxBatch }
+
 // Ready reports whether the model has been warmed up (what /readyz says).
 func (s *Server) Ready() bool { return s.ready.Load() }
 
@@ -179,8 +197,9 @@ func (s *Server) serveReadyz(w http.ResponseWriter, _ *http.Request) {
 	}
 }
 
-// warmUp runs one inference on a blank observation of the model's shape,
-// so the first client does not pay for ONNX Runtime's lazy initialisation.
+// warmUp runs the model on blank observations of its shape, once per batch
+// size up to the server's, so the first clients pay neither for ONNX
+// Runtime's lazy initialisation nor for making a batch size's tensors.
 func (s *Server) warmUp() {
 	if s.conf.SkipWarmup {
 		s.ready.Store(true)
@@ -191,25 +210,38 @@ func (s *Server) warmUp() {
 	for _, k := range md.ImageKeys {
 		obs.Images[k] = efferent.Image{H: md.ImageHeight, W: md.ImageWidth, C: 3, Pix: make([]byte, md.ImageHeight*md.ImageWidth*3)}
 	}
-	var ch efferent.Chunk
 	start := s.now()
-	if err := s.pol.Infer(s.ctx, &obs, &ch); err != nil {
-		if s.ctx.Err() == nil {
-			s.log.Error("warm-up inference failed; /readyz stays not ready", "err", err)
-			s.warmErr.Store(&err)
+	// Largest first: the policy sizes its buffers once.
+	for n := s.maxBatch; n >= 1; n-- {
+		obsv, out, errs := s.batchObs[:n], s.batchOut[:n], s.batchErrs[:n]
+		for i := range n {
+			obsv[i], out[i] = &obs, &efferent.Chunk{}
 		}
-		return
+		policy.InferBatch(s.ctx, s.pol, obsv, out, errs)
+		clear(obsv)
+		clear(out)
+		for _, err := range errs {
+			if err != nil {
+				if s.ctx.Err() == nil {
+					s.log.Error("warm-up inference failed; /readyz stays not ready", "batch", n, "err", err)
+					s.warmErr.Store(&err)
+				}
+				return
+			}
+		}
 	}
-	s.log.Info("warm-up inference done", "ms", fmt.Sprintf("%.1f", ms(s.now().Sub(start))))
+	s.log.Info("warm-up inference done", "ms", fmt.Sprintf("%.1f", ms(s.now().Sub(start))), "max_batch", s.maxBatch)
 	s.ready.Store(true)
 }
 
-// worker owns the policy: it warms it up, then runs one inference at a
-// time, in queue order.
+// worker owns the policy: it warms it up, then runs the queued requests
+// in arrival order, up to maxBatch of them per model run.
 func (s *Server) worker() {
 	defer s.wg.Done()
 	defer close(s.workerDone)
 	s.warmUp()
+	batch := make([]*job, 0, s.maxBatch)
+	wait := newTimer()
 	for {
 		select {
 		case <-s.ctx.Done():
@@ -223,21 +255,77 @@ func (s *Server) worker() {
 				}
 			}
 		case j := <-s.jobs:
-			s.metrics.queueDepth.Set(float64(len(s.jobs)))
-			start := s.now()
-			s.metrics.queue.Observe(start.Sub(j.queuedAt).Seconds())
-			if start.After(j.deadline) {
-				// Its client has been told "timeout" (or is about to be):
-				// running it would only delay the requests behind it.
-				j.err = ErrTimeout
-				close(j.done)
-				continue
-			}
-			j.err = s.pol.Infer(s.ctx, &j.obs, &j.chunk)
-			j.inferDur = s.now().Sub(start)
-			s.metrics.infer.Observe(j.inferDur.Seconds())
-			close(j.done)
+			batch = s.gather(append(batch[:0], j), wait)
+			s.runBatch(batch)
+			clear(batch) // the jobs belong to their connections again
 		}
+	}
+}
+
+// gather adds queued jobs to batch (which holds the first) up to its
+// capacity: those queued now, then, within Conf.BatchWait of the first
+// one's arrival, those that come.
+func (s *Server) gather(batch []*job, wait *time.Timer) []*job {
+	for len(batch) < cap(batch) {
+		select {
+		case j := <-s.jobs:
+			batch = append(batch, j)
+			continue
+		default:
+		}
+		break
+	}
+	if s.conf.BatchWait <= 0 || len(batch) == cap(batch) {
+		return batch
+	}
+	left := batch[0].queuedAt.Add(s.conf.BatchWait).Sub(s.now())
+	if left <= 0 {
+		return batch
+	}
+	wait.Reset(left)
+	defer wait.Stop()
+	for len(batch) < cap(batch) {
+		select {
+		case j := <-s.jobs:
+			batch = append(batch, j)
+		case <-wait.C:
+			return batch
+		case <-s.ctx.Done():
+			return batch
+		}
+	}
+	return batch
+}
+
+// runBatch runs the jobs of batch that are not past their deadline as one
+// model run and answers every job.
+func (s *Server) runBatch(batch []*job) {
+	s.metrics.queueDepth.Set(float64(len(s.jobs)))
+	start := s.now()
+	n := 0
+	for _, j := range batch {
+		s.metrics.queue.Observe(start.Sub(j.queuedAt).Seconds())
+		if start.After(j.deadline) {
+			// Its client has been told "timeout" (or is about to be):
+			// running it would only delay the requests behind it.
+			j.err = ErrTimeout
+			close(j.done)
+			continue
+		}
+		s.batchJobs[n], s.batchObs[n], s.batchOut[n], s.batchErrs[n] = j, &j.obs, &j.chunk, nil
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	policy.InferBatch(s.ctx, s.pol, s.batchObs[:n], s.batchOut[:n], s.batchErrs[:n])
+	d := s.now().Sub(start)
+	s.metrics.batchSize.Observe(float64(n))
+	for i, j := range s.batchJobs[:n] {
+		j.err, j.inferDur, j.batchSize = s.batchErrs[i], d, n
+		s.metrics.infer.Observe(d.Seconds())
+		s.batchJobs[i], s.batchObs[i], s.batchOut[i], s.batchErrs[i] = nil, nil, nil, nil
+		close(j.done)
 	}
 }
 

@@ -29,6 +29,15 @@ func (e *echo) Infer(_ context.Context, obs *efferent.Observation, out *efferent
 	out.Actions = append(out.Actions[:0], obs.State[0], obs.State[1], 0, 0, 0, 0)
 	return nil
 }
+
+// MaxBatch and InferBatch make echo a policy.Batcher, so the soak runs
+// through the batching worker.
+func (e *echo) MaxBatch() int { return 8 }
+func (e *echo) InferBatch(ctx context.Context, obs []*efferent.Observation, out []*efferent.Chunk, errs []error) {
+	for i := range obs {
+		errs[i] = e.Infer(ctx, obs[i], out[i])
+	}
+}
 func (e *echo) Metadata() policy.Metadata { return e.meta }
 func (e *echo) Close() error              { return nil }
 

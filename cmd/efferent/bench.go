@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/eval"
@@ -21,7 +23,7 @@ import (
 func benchCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure efferent: serve (throughput and latency under concurrent clients)",
+		Short: "Measure efferent: serve (throughput and latency under concurrent clients, with and without batching)",
 	}
 	cmd.AddCommand(benchServeCmd())
 	return cmd
@@ -30,13 +32,19 @@ func benchCmd() *cobra.Command {
 func benchServeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Requests/s and p50/p99 latency of the websocket server at 1, 4 and 16 concurrent clients",
+		Short: "Requests/s and p50/p99 latency of the websocket server at 1, 4 and 16 concurrent clients, with and without batching",
 		Long: `bench serve starts the server in this process on 127.0.0.1 (the configured
 model, default the bundled one, under ONNX Runtime) — or measures another
 server with --url — and, for each client count, runs that many openpi clients
 at once, each sending LIBERO-sized observations (two 224x224 cameras, 8-d
 state, an instruction) back to back for --duration after a short warm-up.
-It prints requests/s and the nearest-rank p50/p99 of the round trip.`,
+It prints requests/s, the nearest-rank p50/p99 of the round trip, and the
+mean batch the server ran them in (from its /metrics).
+
+The server started here is measured once per --max-batch value: 1 is no
+batching (one model run per request), larger values let the requests that
+queue while the model runs share one run. With --url the server's own
+configuration applies and --max-batch is not used.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd.Flags())
@@ -48,25 +56,32 @@ It prints requests/s and the nearest-rank p50/p99 of the round trip.`,
 			if !f.Changed("addr") {
 				cfg.Server.Addr = "127.0.0.1:0" // a free port, not the configured one
 			}
-			clientsFlag, _ := f.GetString("clients")
-			dur, _ := f.GetDuration("duration")
-			var counts []int
-			for _, s := range strings.Split(clientsFlag, ",") {
-				n, err := strconv.Atoi(strings.TrimSpace(s))
-				if err != nil || n < 1 || n > 1024 {
-					return fmt.Errorf("--clients: %q: want a list of counts in 1..1024, e.g. 1,4,16", s)
-				}
-				counts = append(counts, n)
+			counts, err := intList(f, "clients", 1, 1024)
+			if err != nil {
+				return err
 			}
+			batches, err := intList(f, "max-batch", 1, 256)
+			if err != nil {
+				return err
+			}
+			if url != "" && f.Changed("max-batch") {
+				return fmt.Errorf("--max-batch: the server at --url batches as it is configured; drop one of the two")
+			}
+			if f.Changed("batch-wait") {
+				cfg.Server.BatchWait, _ = f.GetDuration("batch-wait")
+			}
+			dur, _ := f.GetDuration("duration")
 			if dur < 100*time.Millisecond || dur > time.Hour {
 				return fmt.Errorf("--duration %v: want 100ms .. 1h", dur)
 			}
-			return benchServe(cmd.Context(), cfg, url, counts, dur, cmd.OutOrStdout())
+			return benchServe(cmd.Context(), cfg, url, counts, batches, dur, cmd.OutOrStdout())
 		},
 	}
 	f := cmd.Flags()
 	f.String("url", "", "measure this server (ws://host:port) instead of one started here")
 	f.String("clients", "1,4,16", "concurrent client counts to measure")
+	f.String("max-batch", "1,8", "server.max_batch values to compare (1: no batching) for the server started here")
+	f.Duration("batch-wait", 0, "server.batch_wait for the server started here (default: the configured one, 0)")
 	f.Duration("duration", 5*time.Second, "measured time per client count")
 	f.String("addr", "127.0.0.1:0", "listen address of the server started here")
 	f.String("token", "", "bearer token: the one the --url server wants, or the one the server started here requires (default $EFFERENT_TOKEN)")
@@ -74,52 +89,140 @@ It prints requests/s and the nearest-rank p50/p99 of the round trip.`,
 	return cmd
 }
 
-// benchResult is one client count's measurement.
-type benchResult struct {
-	clients  int
-	requests int
-	errors   int
-	firstErr error
-	elapsed  time.Duration
-	lat      []time.Duration // sorted
+// intList parses a comma-separated flag of integers in [lo, hi].
+func intList(f *pflag.FlagSet, name string, lo, hi int) ([]int, error) {
+	v, _ := f.GetString(name)
+	var out []int
+	for _, s := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < lo || n > hi {
+			return nil, fmt.Errorf("--%s: %q: want a list of numbers in %d..%d, e.g. %s", name, s, lo, hi, f.Lookup(name).DefValue)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
-func benchServe(ctx context.Context, cfg Config, url string, counts []int, dur time.Duration, out io.Writer) error {
+// benchResult is one client count's measurement.
+type benchResult struct {
+	clients   int
+	requests  int
+	errors    int
+	firstErr  error
+	elapsed   time.Duration
+	lat       []time.Duration // sorted
+	meanBatch float64         // requests per model run on the server; 0 when unknown
+}
+
+// benchServe measures the server at url, or, when url is empty, one started
+// here for each max batch in batches.
+func benchServe(ctx context.Context, cfg Config, url string, counts, batches []int, dur time.Duration, out io.Writer) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	token := cfg.Server.AuthToken
+	if url != "" {
+		fmt.Fprintf(out, "server: %s (batching as it is configured)\n", url)
+		return benchTable(ctx, url, token, 0, counts, dur, out)
+	}
 	log := cfg.Log.logger()
-	target := url
-	if target == "" {
+	for _, mb := range batches {
+		c := cfg
 		// Room for every client's request: measure serving, not refusals.
-		cfg.Server.QueueSize = max(cfg.Server.QueueSize, slices.Max(counts))
-		cfg.Server.SkipWarmup = false
-		srv, err := startServer(ctx, cfg, log)
+		c.Server.QueueSize = max(cfg.Server.QueueSize, slices.Max(counts))
+		c.Server.SkipWarmup = false
+		c.Server.MaxBatch = mb
+		srv, err := startServer(ctx, c, log)
 		if err != nil {
 			return err
 		}
 		go func() { _ = srv.Run(ctx) }()
-		defer srv.Close()
-		target = "ws://" + srv.Addr().String()
-		fmt.Fprintf(out, "server: %s in this process, model %s, ORT %s, %d intra-op threads\n", target, cfg.Model, cfg.ORT.Provider, cfg.ORT.IntraOpThreads)
-	} else {
-		fmt.Fprintf(out, "server: %s\n", target)
+		target := "ws://" + srv.Addr().String()
+		batching := "none (one model run per request)"
+		if srv.MaxBatch() > 1 {
+			batching = fmt.Sprintf("up to %d requests per model run, batch_wait %v", srv.MaxBatch(), c.Server.BatchWait)
+		} else if mb > 1 {
+			batching = fmt.Sprintf("none: server.max_batch %d, but the model's graphs have a fixed batch of one", mb)
+		}
+		fmt.Fprintf(out, "server: %s in this process, model %s, ORT %s, %d intra-op threads\nbatching: %s\n",
+			target, c.Model, c.ORT.Provider, c.ORT.IntraOpThreads, batching)
+		err = benchTable(ctx, target, token, srv.MaxBatch(), counts, dur, out)
+		srv.Close()
+		if err != nil {
+			return err
+		}
 	}
-	fmt.Fprintf(out, "batching: none (one inference at a time, in arrival order)\n")
-	fmt.Fprintf(out, "%8s %10s %10s %10s %10s %8s\n", "clients", "requests", "req/s", "p50 ms", "p99 ms", "errors")
+	return nil
+}
+
+// benchTable prints one row per client count against the server at url;
+// maxBatch (0: unknown) labels the rows.
+func benchTable(ctx context.Context, url, token string, maxBatch int, counts []int, dur time.Duration, out io.Writer) error {
+	label := "-"
+	if maxBatch > 0 {
+		label = strconv.Itoa(maxBatch)
+	}
+	fmt.Fprintf(out, "%9s %8s %10s %10s %10s %10s %10s %8s\n", "max_batch", "clients", "requests", "req/s", "p50 ms", "p99 ms", "mean batch", "errors")
 	for _, n := range counts {
-		r := benchClients(ctx, target, cfg.Server.AuthToken, n, dur)
+		before := scrapeBatch(ctx, url, token)
+		r := benchClients(ctx, url, token, n, dur)
+		if after := scrapeBatch(ctx, url, token); after.runs > before.runs {
+			r.meanBatch = (after.requests - before.requests) / (after.runs - before.runs)
+		}
 		rps := float64(r.requests) / r.elapsed.Seconds()
-		fmt.Fprintf(out, "%8d %10d %10.1f %10.2f %10.2f %8d\n", n, r.requests, rps,
-			ms(eval.Percentile(r.lat, 50)), ms(eval.Percentile(r.lat, 99)), r.errors)
+		mean := "-"
+		if r.meanBatch > 0 {
+			mean = strconv.FormatFloat(r.meanBatch, 'f', 2, 64)
+		}
+		fmt.Fprintf(out, "%9s %8d %10d %10.1f %10.2f %10.2f %10s %8d\n", label, n, r.requests, rps,
+			ms(eval.Percentile(r.lat, 50)), ms(eval.Percentile(r.lat, 99)), mean, r.errors)
 		if r.firstErr != nil {
-			fmt.Fprintf(out, "         first error: %v\n", r.firstErr)
+			fmt.Fprintf(out, "          first error: %v\n", r.firstErr)
 		}
 		if r.requests == 0 {
 			return fmt.Errorf("bench serve: no request succeeded with %d clients: %v", n, r.firstErr)
 		}
 	}
 	return nil
+}
+
+// batchCounts is the server's efferent_batch_size histogram: model runs and
+// the requests they answered.
+type batchCounts struct{ runs, requests float64 }
+
+// scrapeBatch reads the batch-size histogram from the server's /metrics
+// (zero when it cannot: an older server, or no token).
+func scrapeBatch(ctx context.Context, wsURL, token string) batchCounts {
+	var bc batchCounts
+	u := "http" + strings.TrimPrefix(wsURL, "ws")
+	u = strings.TrimSuffix(u, "/") + "/metrics"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return bc
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return bc
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return bc
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return bc
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "efferent_batch_size_count "); ok {
+			bc.runs, _ = strconv.ParseFloat(v, 64)
+		} else if v, ok := strings.CutPrefix(line, "efferent_batch_size_sum "); ok {
+			bc.requests, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	return bc
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -304,6 +304,20 @@ class VQDecoder(nn.Module):
 
 
 # --- golden inputs: formulas the Go test reproduces exactly -----------------------
+def fix_dims(path, dims):
+    """Write back dimensions the exporter left symbolic though they are
+    fixed (it cannot see that a Concat with a dynamic batch keeps a constant
+    length), so the runtime can check the manifest against them."""
+    m = onnx.load(path)
+    for v in m.graph.output:
+        for axis, size in dims.get(v.name, {}).items():
+            d = v.type.tensor_type.shape.dim[axis]
+            d.Clear()
+            d.dim_value = size
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
 def golden_images():
     y, x, c = np.meshgrid(np.arange(IMG), np.arange(IMG), np.arange(3), indexing="ij")
     im0 = ((x * 3 + y * 5 + c * 50) % 256).astype(np.uint8)
@@ -378,17 +392,22 @@ def main():
     kv_names_out = [f"present.{i}.{kv}" for i in range(LAYERS) for kv in ("key", "value")]
     ex_enc = (torch.from_numpy(im0)[None], torch.from_numpy(im1)[None], torch.zeros(1, STATE_DIM),
               torch.zeros(1, MAX_TEXT, dtype=torch.int64), torch.ones(1, MAX_TEXT, dtype=torch.int64))
+    # Every graph input and output has a symbolic batch axis 0, so the server
+    # can run several clients' observations in one session run.
+    enc_in = ["image_0", "image_1", "state", "input_ids", "text_mask"]
+    enc_dyn = {n: {0: "batch"} for n in enc_in + ["prefix_mask"] + kv_names_out}
     torch.onnx.export(enc, ex_enc, os.path.join(OUT, "encoder.onnx"), opset_version=OPSET,
-                      input_names=["image_0", "image_1", "state", "input_ids", "text_mask"],
-                      output_names=["prefix_mask"] + kv_names_out)
+                      input_names=enc_in, output_names=["prefix_mask"] + kv_names_out, dynamic_axes=enc_dyn)
+    fix_dims(os.path.join(OUT, "encoder.onnx"), {n: {1 if n == "prefix_mask" else 2: PREFIX} for n in ["prefix_mask"] + kv_names_out})
     past = [torch.zeros(1, HEADS, PREFIX, HEAD_DIM) for _ in range(2 * LAYERS)]
     ex_dec = (torch.tensor([[START_TOKEN]]), torch.ones(1, PREFIX + 1, dtype=torch.int64),
               torch.tensor([[PREFIX]]), *past)
-    dyn = {"attention_mask": {1: "total"}}
+    dyn = {"input_ids": {0: "batch"}, "position_ids": {0: "batch"}, "logits": {0: "batch"},
+           "attention_mask": {0: "batch", 1: "total"}}
     for n in kv_names_in:
-        dyn[n] = {2: "past"}
+        dyn[n] = {0: "batch", 2: "past"}
     for n in kv_names_out:
-        dyn[n] = {2: "total"}
+        dyn[n] = {0: "batch", 2: "total"}
     torch.onnx.export(dec, ex_dec, os.path.join(OUT, "decoder.onnx"), opset_version=OPSET,
                       input_names=["input_ids", "attention_mask", "position_ids"] + kv_names_in,
                       output_names=["logits"] + kv_names_out, dynamic_axes=dyn)

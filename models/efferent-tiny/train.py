@@ -281,6 +281,20 @@ def run_reference(enc, dec, cb, stats, ids, tmask, im0, im1, state):
     return tokens, margins, a
 
 
+def fix_dims(path, dims):
+    """Write back dimensions the exporter left symbolic though they are
+    fixed (it cannot see that a Concat with a dynamic batch keeps a constant
+    length), so the runtime can check the manifest against them."""
+    m = onnx.load(path)
+    for v in m.graph.output:
+        for axis, size in dims.get(v.name, {}).items():
+            d = v.type.tensor_type.shape.dim[axis]
+            d.Clear()
+            d.dim_value = size
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
 def golden_images():
     y, x, c = np.meshgrid(np.arange(IMG), np.arange(IMG), np.arange(3), indexing="ij")
     im0 = ((x * 3 + y * 5 + c * 50) % 256).astype(np.uint8)
@@ -288,8 +302,72 @@ def golden_images():
     return im0, im1
 
 
+def core_from_onnx():
+    """Rebuild the trained Core from the shipped ONNX graphs, whose
+    initializers are the weights (train.py keeps no other copy). torch.onnx
+    names some initializers by parameter and folds others into anonymous
+    constants: a Linear's weight becomes a transposed MatMul operand, named in
+    forward order, and the encoder's camera/position embeddings are folded
+    into its Adds. Every tensor is placed by name, order and shape, and
+    cross-checked where both graphs hold it."""
+    from onnx import numpy_helper
+    def inits(name):
+        g = onnx.load(os.path.join(OUT, name)).graph
+        return [(i.name, torch.from_numpy(numpy_helper.to_array(i).copy())) for i in g.initializer]
+    enc, dec = inits("encoder.onnx"), inits("decoder.onnx")
+    core = Core()
+    sd = core.state_dict()
+    named = {n[2:]: t for n, t in enc + dec if n.startswith("c.")}
+    for k, t in named.items():
+        assert sd[k].shape == t.shape, (k, sd[k].shape, t.shape)
+        sd[k] = t
+    # Decoder MatMul operands, in forward order: per block qkv, proj, mlp.0,
+    # mlp.2, then the head.
+    mats = [t for n, t in dec if n.startswith("onnx::MatMul")]
+    keys = [f"blocks.{l}.{m}.weight" for l in range(LAYERS) for m in ("qkv", "proj", "mlp.0", "mlp.2")] + ["head.weight"]
+    assert len(mats) == len(keys), (len(mats), len(keys))
+    for k, t in zip(keys, mats):
+        assert sd[k].shape == t.T.shape, (k, sd[k].shape, t.shape)
+        sd[k] = t.T.contiguous()
+    # The encoder holds its own copies of the block weights it uses: they must
+    # be the decoder's.
+    emats = [t for n, t in enc if n.startswith("onnx::MatMul")]
+    for k, t in zip(keys, emats):
+        assert torch.equal(sd[k], t.T), f"encoder and decoder disagree on {k}"
+    adds = {tuple(t.shape): t for n, t in enc if n.startswith("onnx::Add") and t.shape[-2:] == (PREFIX, E)}
+    assert torch.equal(adds[(1, PREFIX, E)][0], sd["pos.weight"][:PREFIX]), "folded prefix positions differ from pos"
+    cams = [t for n, t in enc if n.startswith("onnx::Add") and tuple(t.shape) == (GRID * GRID, E)]
+    assert len(cams) == CAMS, len(cams)
+    sd["img_pos"] = torch.stack(cams)
+    core.load_state_dict(sd)
+    return core.eval()
+
+
+def reexport():
+    """Export the shipped weights again (after a change to export()), and
+    check the result still reproduces golden.json."""
+    torch.set_num_threads(1)
+    core = core_from_onnx()
+    cbj = json.load(open(os.path.join(OUT, "codebook.json")))
+    stats = json.load(open(os.path.join(OUT, "stats.json")))
+    cb = torch.tensor(cbj["codebook"], dtype=torch.float32)
+    vocab = json.load(open(os.path.join(OUT, "tokenizer.json")))["model"]["vocab"]
+    tr = json.load(open(os.path.join(OUT, "training.json")))
+    old = json.load(open(os.path.join(OUT, "golden.json")))["cases"]
+    args = argparse.Namespace(**tr["args"])
+    export(core, cb, stats, vocab, tr["history"], args, tr["episodes"], tr["samples"])
+    new = json.load(open(os.path.join(OUT, "golden.json")))["cases"]
+    for a, b in zip(old, new):
+        assert a["tokens"] == b["tokens"], (a["prompt"], a["tokens"], b["tokens"])
+        err = np.abs(np.array(a["actions"]) - np.array(b["actions"])).max()
+        assert err < 1e-5, (a["prompt"], err)
+    print(f"re-exported; {len(new)} golden cases reproduce the shipped ones")
+
+
 def main():
-    ap = argparse.ArgumentParser()
+    if sys.argv[1:] == ["--reexport"]:
+        return reexport()
+    ap = argparse.ArgumentParser(epilog="--reexport alone: rebuild from the shipped ONNX weights and export again")
     ap.add_argument("--demos", required=True)
     ap.add_argument("--minutes", type=float, default=30.0, help="training wall-clock budget")
     ap.add_argument("--batch", type=int, default=128)
@@ -411,16 +489,21 @@ def export(core, cb, stats, vocab, history, args, n_eps, n_samples):
     kv_out = [f"present.{i}.{kv}" for i in range(LAYERS) for kv in ("key", "value")]
     ex_enc = (torch.from_numpy(im0)[None], torch.from_numpy(im1)[None], torch.zeros(1, STATE_DIM),
               torch.zeros(1, MAX_TEXT, dtype=torch.int64), torch.ones(1, MAX_TEXT, dtype=torch.int64))
+    # Every graph input and output has a symbolic batch axis 0, so the server
+    # can run several clients' observations in one session run.
+    enc_in = ["image_0", "image_1", "state", "input_ids", "text_mask"]
+    enc_dyn = {n: {0: "batch"} for n in enc_in + ["prefix_mask"] + kv_out}
     torch.onnx.export(enc, ex_enc, os.path.join(OUT, "encoder.onnx"), opset_version=OPSET,
-                      input_names=["image_0", "image_1", "state", "input_ids", "text_mask"],
-                      output_names=["prefix_mask"] + kv_out)
+                      input_names=enc_in, output_names=["prefix_mask"] + kv_out, dynamic_axes=enc_dyn)
+    fix_dims(os.path.join(OUT, "encoder.onnx"), {n: {1 if n == "prefix_mask" else 2: PREFIX} for n in ["prefix_mask"] + kv_out})
     past = [torch.zeros(1, HEADS, PREFIX, HEAD_DIM) for _ in range(2 * LAYERS)]
     ex_dec = (torch.tensor([[START_TOKEN]]), torch.ones(1, PREFIX + 1, dtype=torch.int64), torch.tensor([[PREFIX]]), *past)
-    dyn = {"attention_mask": {1: "total"}}
+    dyn = {"input_ids": {0: "batch"}, "position_ids": {0: "batch"}, "logits": {0: "batch"},
+           "attention_mask": {0: "batch", 1: "total"}}
     for nme in kv_in:
-        dyn[nme] = {2: "past"}
+        dyn[nme] = {0: "batch", 2: "past"}
     for nme in kv_out:
-        dyn[nme] = {2: "total"}
+        dyn[nme] = {0: "batch", 2: "total"}
     torch.onnx.export(dec, ex_dec, os.path.join(OUT, "decoder.onnx"), opset_version=OPSET,
                       input_names=["input_ids", "attention_mask", "position_ids"] + kv_in,
                       output_names=["logits"] + kv_out, dynamic_axes=dyn)

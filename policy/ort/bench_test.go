@@ -62,3 +62,45 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 	b.ReportMetric(q(0.50), "p50-µs")
 	b.ReportMetric(q(0.99), "p99-µs")
 }
+
+// BenchmarkInferBatch measures one batched run of the default model at
+// several batch sizes on two intra-op threads: p50/p99 of the whole batch,
+// and the time per row (the mean divided by the batch), which is what
+// batching buys a server with many clients.
+func BenchmarkInferBatch(b *testing.B) {
+	m, g := embedded(b, models.Default)
+	v, err := Open(m, Conf{IntraOpThreads: 2})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer v.Close()
+	for _, n := range []int{1, 2, 4, 8, 16} {
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			obs := make([]*efferent.Observation, n)
+			out := make([]*efferent.Chunk, n)
+			for i := range obs {
+				o, _ := g.Cases[i%len(g.Cases)].Observation(m.Obs.ImageHeight, m.Obs.ImageWidth)
+				obs[i], out[i] = &o, &efferent.Chunk{}
+			}
+			errs := make([]error, n)
+			ctx := context.Background()
+			v.InferBatch(ctx, obs, out, errs) // warm-up: this size's tensors
+			lat := make([]time.Duration, 0, b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				v.InferBatch(ctx, obs, out, errs)
+				lat = append(lat, time.Since(t0))
+			}
+			b.StopTimer()
+			for _, err := range errs {
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportPercentiles(b, lat)
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/row")
+		})
+	}
+}

@@ -15,7 +15,13 @@
 // prefix), a one-token decoder in the Hugging Face/Optimum KV-cache layout
 // run once per action token with decoding constrained to each position's
 // token band, and optionally a VQ latent decoder. Sessions are created once;
-// every input and output tensor is allocated once per VLA and reused, and
-// the present key/values of one decoding step are bound directly as the
-// past of the next, so the cache is never copied.
+// every input and output tensor is allocated once per VLA and batch size
+// and reused, and the present key/values of one decoding step are bound
+// directly as the past of the next, so the cache is never copied.
+//
+// When both graphs have a symbolic batch axis, VLA is a policy.Batcher:
+// several observations run as one batch. The tensors of every batch size
+// are views of one arena sized for the largest batch seen (row j of any
+// batch sits at the same offset), so serving batches of 1 to 8 holds the
+// memory of 8 rows, and a repeated batch size allocates nothing.
 package ort

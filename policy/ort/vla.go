@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math"
 
-	onnx "github.com/yalue/onnxruntime_go"
-
 	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/tokenizer"
@@ -28,7 +26,9 @@ const (
 )
 
 // VLA is a vision-language-action model under ONNX Runtime. It implements
-// policy.Policy; like every Policy it is owned by one goroutine.
+// policy.Batcher: when both graphs have a symbolic batch axis, several
+// observations run as one batch. Like every Policy it is owned by one
+// goroutine.
 type VLA struct {
 	m     *policy.Manifest
 	meta  policy.Metadata
@@ -37,30 +37,31 @@ type VLA struct {
 
 	enc, dec *graph
 	latent   *latentDecoder
+	// maxBatch is maxBatchLimit when the graphs take any batch, else 1.
+	maxBatch int
 
-	// Encoder tensors.
-	images     []*onnx.Tensor[uint8]
-	state      *onnx.Tensor[float32]
-	textIDs    *onnx.Tensor[int64]
-	textMask   *onnx.Tensor[int64]
-	prefixMask *onnx.Tensor[int64]
-	encBind    *binding
+	arena *arena
+	runs  []*batchRun // runs[n-1]: batch size n, made on first use
+	rows  []rowState  // per-row scratch of the group being run
+	valid []int       // the rows of the group whose observation fits
 
-	// Decoder tensors: one binding per action token. The present key/values
-	// written by step s are bound as the past of step s+1.
-	inputID  *onnx.Tensor[int64]
-	position *onnx.Tensor[int64]
-	attn     []*onnx.Tensor[int64]
-	logits   *onnx.Tensor[float32]
-	kv       [][]*onnx.Tensor[float32] // kv[0] = encoder presents; kv[s+1] = step s presents
-	steps    []*binding
-
-	ids    []int64 // prompt ids scratch
-	tokens []int64 // action tokens of the last chunk
-	values []onnx.Value
+	// Infer's batch of one, kept here so Infer allocates nothing.
+	one    [1]*efferent.Observation
+	oneOut [1]*efferent.Chunk
+	oneErr [1]error
 }
 
-var _ policy.Policy = (*VLA)(nil)
+// rowState is one batch row's prompt ids and decoded action tokens.
+// prompt is the instruction ids was encoded from: a robot sends the same
+// instruction for a whole episode, and re-tokenizing it (BPE allocates)
+// would be the only allocation left per row.
+type rowState struct {
+	prompt      string
+	encoded     bool // ids hold prompt's encoding
+	ids, tokens []int64
+}
+
+var _ policy.Batcher = (*VLA)(nil)
 
 // Open loads the model described by m and creates its sessions. The ONNX
 // Runtime environment is initialised on first use (see Init).
@@ -86,90 +87,34 @@ func Open(m *policy.Manifest, conf Conf) (_ *VLA, err error) {
 	if v.tok, err = text.Parse(data); err != nil {
 		return nil, fmt.Errorf("model %s: text.tokenizer %s: %w", m.Source, m.Text.Tokenizer, err)
 	}
-	if err := v.openEncoder(conf, lib); err != nil {
+	encIns, encOuts := v.encoderSpecs(-1)
+	if v.enc, err = openGraph(m, m.Encoder.File, conf, lib, encIns, encOuts); err != nil {
 		return nil, err
 	}
 	if err := v.openDetokenizer(conf, lib); err != nil {
 		return nil, err
 	}
-	if err := v.openDecoder(conf, lib); err != nil {
+	decIns, decOuts := v.decoderSpecs(-1, -2)
+	if v.dec, err = openGraph(m, m.Decoder.File, conf, lib, decIns, decOuts); err != nil {
 		return nil, err
 	}
-	v.ids = make([]int64, 0, m.Text.MaxTokens+8)
-	v.tokens = make([]int64, v.detok.TokensPerChunk())
+	encDyn, err := batchAxis(v.enc, encIns, encOuts)
+	if err != nil {
+		return nil, err
+	}
+	decDyn, err := batchAxis(v.dec, decIns, decOuts)
+	if err != nil {
+		return nil, err
+	}
+	v.maxBatch = 1
+	if encDyn && decDyn {
+		v.maxBatch = maxBatchLimit
+	}
+	// Batch 1 now: a broken binding shows at Open, not at the first request.
+	if _, err := v.run(1); err != nil {
+		return nil, err
+	}
 	return v, nil
-}
-
-func (v *VLA) openEncoder(conf Conf, lib string) error {
-	m := v.m
-	h, w := int64(m.Obs.ImageHeight), int64(m.Obs.ImageWidth)
-	T, P := int64(m.Text.MaxTokens), int64(m.Encoder.PrefixLen)
-	d := m.Decoder
-	var ins, outs []tensorSpec
-	for _, im := range m.Obs.Images {
-		ins = append(ins, tensorSpec{im.Input, onnx.TensorElementDataTypeUint8, []int64{1, h, w, 3}})
-	}
-	ins = append(ins,
-		tensorSpec{m.Obs.State.Input, onnx.TensorElementDataTypeFloat, []int64{1, int64(m.Obs.State.Dim)}},
-		tensorSpec{m.Text.InputIDs, onnx.TensorElementDataTypeInt64, []int64{1, T}},
-		tensorSpec{m.Text.Mask, onnx.TensorElementDataTypeInt64, []int64{1, T}})
-	outs = append(outs, tensorSpec{m.Encoder.PrefixMask, onnx.TensorElementDataTypeInt64, []int64{1, P}})
-	kvShape := []int64{1, int64(d.Heads), P, int64(d.HeadDim)}
-	for l := 0; l < d.Layers; l++ {
-		outs = append(outs,
-			tensorSpec{policy.LayerName(m.Encoder.PresentKey, l), onnx.TensorElementDataTypeFloat, kvShape},
-			tensorSpec{policy.LayerName(m.Encoder.PresentValue, l), onnx.TensorElementDataTypeFloat, kvShape})
-	}
-	g, err := openGraph(m, m.Encoder.File, conf, lib, ins, outs)
-	if err != nil {
-		return err
-	}
-	v.enc = g
-	var inVals, outVals []onnx.Value
-	for range m.Obs.Images {
-		t, err := onnx.NewEmptyTensor[uint8](onnx.NewShape(1, h, w, 3))
-		if err != nil {
-			return err
-		}
-		v.images = append(v.images, t)
-		inVals = append(inVals, t)
-	}
-	if v.state, err = onnx.NewEmptyTensor[float32](onnx.NewShape(1, int64(m.Obs.State.Dim))); err != nil {
-		return err
-	}
-	if v.textIDs, err = onnx.NewEmptyTensor[int64](onnx.NewShape(1, T)); err != nil {
-		return err
-	}
-	if v.textMask, err = onnx.NewEmptyTensor[int64](onnx.NewShape(1, T)); err != nil {
-		return err
-	}
-	if v.prefixMask, err = onnx.NewEmptyTensor[int64](onnx.NewShape(1, P)); err != nil {
-		return err
-	}
-	inVals = append(inVals, v.state, v.textIDs, v.textMask)
-	outVals = append(outVals, v.prefixMask)
-	kv, err := newKV(d.Layers, kvShape)
-	v.kv = append(v.kv, kv)
-	if err != nil {
-		return err
-	}
-	for _, t := range kv {
-		outVals = append(outVals, t)
-	}
-	v.encBind, err = bind(g, ins, outs, inVals, outVals)
-	return err
-}
-
-func newKV(layers int, shape []int64) ([]*onnx.Tensor[float32], error) {
-	kv := make([]*onnx.Tensor[float32], 0, 2*layers)
-	for i := 0; i < 2*layers; i++ {
-		t, err := onnx.NewEmptyTensor[float32](onnx.NewShape(shape...))
-		if err != nil {
-			return kv, err
-		}
-		kv = append(kv, t)
-	}
-	return kv, nil
 }
 
 func (v *VLA) openDetokenizer(conf Conf, lib string) error {
@@ -223,161 +168,154 @@ func (v *VLA) openDetokenizer(conf Conf, lib string) error {
 	return nil
 }
 
-func (v *VLA) openDecoder(conf Conf, lib string) error {
-	m := v.m
-	d := m.Decoder
-	P := int64(m.Encoder.PrefixLen)
-	K := v.detok.TokensPerChunk()
-	var err error
-	if v.inputID, err = onnx.NewEmptyTensor[int64](onnx.NewShape(1, 1)); err != nil {
-		return err
-	}
-	if v.position, err = onnx.NewEmptyTensor[int64](onnx.NewShape(1, 1)); err != nil {
-		return err
-	}
-	if v.logits, err = onnx.NewEmptyTensor[float32](onnx.NewShape(1, 1, int64(d.VocabSize))); err != nil {
-		return err
-	}
-	specs := func(past int64) (ins, outs []tensorSpec) {
-		ins = []tensorSpec{
-			{d.InputIDs, onnx.TensorElementDataTypeInt64, []int64{1, 1}},
-			{d.AttentionMask, onnx.TensorElementDataTypeInt64, []int64{1, past + 1}},
-		}
-		if d.PositionIDs != "" {
-			ins = append(ins, tensorSpec{d.PositionIDs, onnx.TensorElementDataTypeInt64, []int64{1, 1}})
-		}
-		outs = []tensorSpec{{d.Logits, onnx.TensorElementDataTypeFloat, []int64{1, 1, int64(d.VocabSize)}}}
-		pastShape := []int64{1, int64(d.Heads), past, int64(d.HeadDim)}
-		presShape := []int64{1, int64(d.Heads), past + 1, int64(d.HeadDim)}
-		for l := 0; l < d.Layers; l++ {
-			ins = append(ins,
-				tensorSpec{policy.LayerName(d.PastKey, l), onnx.TensorElementDataTypeFloat, pastShape},
-				tensorSpec{policy.LayerName(d.PastValue, l), onnx.TensorElementDataTypeFloat, pastShape})
-			outs = append(outs,
-				tensorSpec{policy.LayerName(d.PresentKey, l), onnx.TensorElementDataTypeFloat, presShape},
-				tensorSpec{policy.LayerName(d.PresentValue, l), onnx.TensorElementDataTypeFloat, presShape})
-		}
-		return ins, outs
-	}
-	// The graph is checked with a wildcard for the growing past length
-	// (check treats negative dimensions as "varies").
-	checkIns, checkOuts := specs(-2)
-	g, err := openGraph(m, d.File, conf, lib, checkIns, checkOuts)
-	if err != nil {
-		return err
-	}
-	v.dec = g
-	for s := 0; s < K; s++ {
-		past := P + int64(s)
-		ins, outs := specs(past)
-		mask, err := onnx.NewEmptyTensor[int64](onnx.NewShape(1, past+1))
-		if err != nil {
-			return err
-		}
-		md := mask.GetData()
-		for i := range md {
-			md[i] = 1 // the prefix part is overwritten from the encoder's prefix mask per call
-		}
-		v.attn = append(v.attn, mask)
-		kv, err := newKV(d.Layers, []int64{1, int64(d.Heads), past + 1, int64(d.HeadDim)})
-		v.kv = append(v.kv, kv)
-		if err != nil {
-			return err
-		}
-		inVals := []onnx.Value{v.inputID, mask}
-		if d.PositionIDs != "" {
-			inVals = append(inVals, v.position)
-		}
-		for _, t := range v.kv[s] {
-			inVals = append(inVals, t)
-		}
-		outVals := []onnx.Value{v.logits}
-		for _, t := range kv {
-			outVals = append(outVals, t)
-		}
-		b, err := bind(g, ins, outs, inVals, outVals)
-		if err != nil {
-			return err
-		}
-		v.steps = append(v.steps, b)
-	}
-	return nil
-}
-
 // Metadata implements policy.Policy.
 func (v *VLA) Metadata() policy.Metadata { return v.meta }
 
 // Manifest returns the manifest the model was opened from.
 func (v *VLA) Manifest() *policy.Manifest { return v.m }
 
-// Tokens returns the action tokens of the last successful Infer (aliases an
-// internal buffer).
-func (v *VLA) Tokens() []int64 { return v.tokens }
+// MaxBatch implements policy.Batcher: how many rows one model run takes
+// (1 when the graphs were exported with a fixed batch of one).
+func (v *VLA) MaxBatch() int { return v.maxBatch }
 
-// Infer implements policy.Policy: encode the prefix, decode one action
-// token per position with greedy decoding constrained to that position's
-// band, then detokenize. Images must already have the model's size (see
-// policy.Resizing for a wrapper that resizes).
+// Infer implements policy.Policy: a batch of one (see InferBatch). Images
+// must already have the model's size (see policy.Resizing for a wrapper
+// that resizes).
 func (v *VLA) Infer(ctx context.Context, obs *efferent.Observation, out *efferent.Chunk) error {
-	if err := v.fill(obs); err != nil {
-		return err
+	v.one[0], v.oneOut[0] = obs, out
+	v.InferBatch(ctx, v.one[:], v.oneOut[:], v.oneErr[:])
+	err := v.oneErr[0]
+	v.one[0], v.oneOut[0], v.oneErr[0] = nil, nil, nil
+	return err
+}
+
+// InferBatch implements policy.Batcher: encode every row's prefix in one
+// encoder run, then decode one action token per position for all rows at
+// once, greedy and constrained to that position's band, then detokenize
+// each row. Groups of MaxBatch rows run one after another.
+func (v *VLA) InferBatch(ctx context.Context, obs []*efferent.Observation, out []*efferent.Chunk, errs []error) {
+	if len(out) != len(obs) || len(errs) != len(obs) {
+		policy.InferBatch(ctx, nil, obs, out, errs) // reports the mismatch
+		return
 	}
+	for i := 0; i < len(obs); i += v.maxBatch {
+		j := min(i+v.maxBatch, len(obs))
+		v.inferGroup(ctx, obs[i:j], out[i:j], errs[i:j])
+	}
+}
+
+// inferGroup runs at most maxBatch rows as one batch.
+func (v *VLA) inferGroup(ctx context.Context, obs []*efferent.Observation, out []*efferent.Chunk, errs []error) {
+	K := v.detok.TokensPerChunk()
+	for len(v.rows) < len(obs) {
+		v.rows = append(v.rows, rowState{ids: make([]int64, 0, v.m.Text.MaxTokens+8), tokens: make([]int64, K)})
+	}
+	v.valid = v.valid[:0]
+	for i, o := range obs {
+		if errs[i] = v.check(o, &v.rows[i]); errs[i] == nil {
+			v.valid = append(v.valid, i)
+		}
+	}
+	n := len(v.valid)
+	if n == 0 {
+		return
+	}
+	if err := v.runRows(ctx, obs, errs); err != nil {
+		for _, i := range v.valid {
+			errs[i] = err
+		}
+		return
+	}
+	H, D := v.meta.Horizon, v.meta.Dim
+	for _, i := range v.valid {
+		if errs[i] != nil {
+			continue
+		}
+		c, toks := out[i], v.rows[i].tokens
+		if cap(c.Actions) < H*D {
+			c.Actions = make([]float64, H*D)
+		}
+		c.Actions = c.Actions[:H*D]
+		if err := v.detok.Decode(toks, c.Actions); err != nil {
+			errs[i] = fmt.Errorf("model %s: detokenize %v: %w", v.m.Name, toks, err)
+			continue
+		}
+		c.H, c.D = H, D
+		c.Tokens = append(c.Tokens[:0], toks...)
+		c.ObsTime, c.Seq = obs[i].Time, obs[i].Seq
+		c.Model = v.m.Name
+		c.StepPeriod = v.meta.StepPeriod
+	}
+}
+
+// runRows runs the encoder and the decoder steps for the valid rows,
+// leaving each row's action tokens in v.rows. A row whose logits cannot be
+// decoded gets its own error in errs; an error returned fails every row.
+func (v *VLA) runRows(ctx context.Context, obs []*efferent.Observation, errs []error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := v.encBind.run(); err != nil {
+	n := len(v.valid)
+	r, err := v.run(n)
+	if err != nil {
 		return err
 	}
-	pm := v.prefixMask.GetData()
+	for j, i := range v.valid {
+		v.write(r, j, obs[i], v.rows[i].ids)
+	}
+	if err := r.enc.run(); err != nil {
+		return err
+	}
+	pm := r.prefixMask.GetData()
 	for i, p := range pm {
 		if p != 0 && p != 1 {
 			return fmt.Errorf("%w: %s: %s[%d] = %d, want 0 or 1", ErrGraph, v.m.Encoder.File, v.m.Encoder.PrefixMask, i, p)
 		}
 	}
-	for _, a := range v.attn {
-		copy(a.GetData(), pm)
+	P := v.m.Encoder.PrefixLen
+	for s, a := range r.attn {
+		d, total := a.GetData(), P+s+1
+		for j := range n {
+			copy(d[j*total:j*total+P], pm[j*P:(j+1)*P])
+		}
 	}
-	P := int64(v.m.Encoder.PrefixLen)
-	logits := v.logits.GetData()
-	tok := v.m.Decoder.StartToken
-	for s, b := range v.steps {
+	ids, pos := r.inputID.GetData(), r.position.GetData()
+	for j := range ids {
+		ids[j] = v.m.Decoder.StartToken
+	}
+	logits, V := r.logits.GetData(), v.m.Decoder.VocabSize
+	for s, b := range r.steps {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		v.inputID.GetData()[0] = tok
-		v.position.GetData()[0] = P + int64(s)
+		for j := range pos {
+			pos[j] = int64(P + s)
+		}
 		if err := b.run(); err != nil {
 			return err
 		}
 		lo, hi := v.detok.Allowed(s)
-		t, err := policy.ArgmaxBand(logits, lo, hi)
-		if err != nil {
-			return fmt.Errorf("model %s: decoding step %d: %w", v.m.Name, s, err)
+		for j, i := range v.valid {
+			t, err := policy.ArgmaxBand(logits[j*V:(j+1)*V], lo, hi)
+			if err != nil && errs[i] == nil {
+				// This row's answer is lost; the others decode on.
+				errs[i] = fmt.Errorf("model %s: decoding step %d: %w", v.m.Name, s, err)
+			}
+			if err != nil {
+				t = lo
+			}
+			v.rows[i].tokens[s] = t
+			ids[j] = t
 		}
-		v.tokens[s] = t
-		tok = t
 	}
-	n := v.meta.Horizon * v.meta.Dim
-	if cap(out.Actions) < n {
-		out.Actions = make([]float64, n)
-	}
-	out.Actions = out.Actions[:n]
-	if err := v.detok.Decode(v.tokens, out.Actions); err != nil {
-		return fmt.Errorf("model %s: detokenize %v: %w", v.m.Name, v.tokens, err)
-	}
-	out.H, out.D = v.meta.Horizon, v.meta.Dim
-	out.Tokens = append(out.Tokens[:0], v.tokens...)
-	out.ObsTime, out.Seq = obs.Time, obs.Seq
-	out.Model = v.m.Name
-	out.StepPeriod = v.meta.StepPeriod
 	return nil
 }
 
-// fill copies the observation into the encoder's input tensors, checking it
-// against the manifest on the way.
-func (v *VLA) fill(obs *efferent.Observation) error {
+// check validates obs against the manifest and tokenizes its prompt into
+// row.ids.
+func (v *VLA) check(obs *efferent.Observation, row *rowState) error {
 	m := v.m
-	for i, spec := range m.Obs.Images {
+	for _, spec := range m.Obs.Images {
 		im, ok := obs.Images[spec.Key]
 		if !ok {
 			return fmt.Errorf("%w: image %q missing", ErrObservation, spec.Key)
@@ -388,76 +326,64 @@ func (v *VLA) fill(obs *efferent.Observation) error {
 		if im.H != m.Obs.ImageHeight || im.W != m.Obs.ImageWidth || im.C != 3 {
 			return fmt.Errorf("%w: image %q is %dx%dx%d, model needs %dx%dx3", ErrObservation, spec.Key, im.H, im.W, im.C, m.Obs.ImageHeight, m.Obs.ImageWidth)
 		}
-		copy(v.images[i].GetData(), im.Pix)
 	}
 	if len(obs.State) != m.Obs.State.Dim {
 		return fmt.Errorf("%w: state %q has %d values, model needs %d", ErrObservation, m.Obs.State.Key, len(obs.State), m.Obs.State.Dim)
 	}
-	st := v.state.GetData()
 	for i, x := range obs.State {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return fmt.Errorf("%w: state %q[%d] is %v", ErrObservation, m.Obs.State.Key, i, x)
 		}
-		st[i] = float32(x)
 	}
 	if obs.Prompt == "" && m.Obs.Prompt.Required {
 		return fmt.Errorf("%w: prompt %q is required", ErrObservation, m.Obs.Prompt.Key)
 	}
-	var err error
-	v.ids, err = v.tok.AppendEncode(v.ids[:0], obs.Prompt, m.Text.AddSpecial)
-	if err != nil {
-		return fmt.Errorf("%w: prompt: %v", ErrObservation, err)
-	}
-	if len(v.ids) > m.Text.MaxTokens {
-		// Truncating would silently change the instruction; refuse instead.
-		return fmt.Errorf("%w: prompt is %d tokens, model accepts at most %d", ErrObservation, len(v.ids), m.Text.MaxTokens)
-	}
-	ids, mask := v.textIDs.GetData(), v.textMask.GetData()
-	for i := range ids {
-		if i < len(v.ids) {
-			ids[i], mask[i] = v.ids[i], 1
-		} else {
-			ids[i], mask[i] = m.Text.PadID, 0
+	if !row.encoded || obs.Prompt != row.prompt {
+		var err error
+		row.encoded = false
+		if row.ids, err = v.tok.AppendEncode(row.ids[:0], obs.Prompt, m.Text.AddSpecial); err != nil {
+			return fmt.Errorf("%w: prompt: %v", ErrObservation, err)
 		}
+		row.prompt, row.encoded = obs.Prompt, true
+	}
+	if len(row.ids) > m.Text.MaxTokens {
+		// Truncating would silently change the instruction; refuse instead.
+		return fmt.Errorf("%w: prompt is %d tokens, model accepts at most %d", ErrObservation, len(row.ids), m.Text.MaxTokens)
 	}
 	return nil
 }
 
+// write copies a checked observation into row j of r's encoder inputs.
+func (v *VLA) write(r *batchRun, j int, obs *efferent.Observation, ids []int64) {
+	m := v.m
+	size := m.Obs.ImageHeight * m.Obs.ImageWidth * 3
+	for c, spec := range m.Obs.Images {
+		copy(r.images[c].GetData()[j*size:(j+1)*size], obs.Images[spec.Key].Pix)
+	}
+	sd := m.Obs.State.Dim
+	st := r.state.GetData()[j*sd : (j+1)*sd]
+	for i, x := range obs.State {
+		st[i] = float32(x)
+	}
+	T := m.Text.MaxTokens
+	tid, tmask := r.textIDs.GetData()[j*T:(j+1)*T], r.textMask.GetData()[j*T:(j+1)*T]
+	for i := range tid {
+		if i < len(ids) {
+			tid[i], tmask[i] = ids[i], 1
+		} else {
+			tid[i], tmask[i] = m.Text.PadID, 0
+		}
+	}
+}
+
 // Close implements policy.Policy.
 func (v *VLA) Close() error {
-	v.encBind.close()
-	for _, b := range v.steps {
-		b.close()
-	}
-	v.steps = nil
+	v.closeRuns()
+	v.runs, v.arena = nil, nil
 	v.enc.close()
 	v.dec.close()
 	if v.latent != nil {
 		v.latent.close()
 	}
-	destroy := func(ts ...*onnx.Tensor[int64]) {
-		for _, t := range ts {
-			if t != nil {
-				t.Destroy()
-			}
-		}
-	}
-	destroy(v.textIDs, v.textMask, v.prefixMask, v.inputID, v.position)
-	destroy(v.attn...)
-	for _, t := range v.images {
-		t.Destroy()
-	}
-	if v.state != nil {
-		v.state.Destroy()
-	}
-	if v.logits != nil {
-		v.logits.Destroy()
-	}
-	for _, kv := range v.kv {
-		for _, t := range kv {
-			t.Destroy()
-		}
-	}
-	v.kv, v.images, v.attn = nil, nil, nil
 	return nil
 }

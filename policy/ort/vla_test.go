@@ -11,6 +11,8 @@ import (
 	"testing"
 	"testing/fstest"
 
+	onnx "github.com/yalue/onnxruntime_go"
+
 	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/internal/golden"
 	"github.com/efferent/efferent/models"
@@ -212,10 +214,10 @@ func TestManifestGraphMismatch(t *testing.T) {
 	fixture(t)
 	cases := []struct{ name, old, new, want string }{
 		{"unknown input", "input: image_0", "input: image_9", `no input named "image_9"`},
-		{"wrong prefix length", "prefix_len: 65", "prefix_len: 64", `"prefix_mask" has shape [1 65], manifest implies [1, 64]`},
+		{"wrong prefix length", "prefix_len: 65", "prefix_len: 64", `"prefix_mask" has shape [-1 65], manifest implies [?, 64]`},
 		{"wrong heads", "heads: 2", "heads: 4", `has shape`},
 		{"wrong vocab", "vocab_size: 1024", "vocab_size: 2048", `"logits" has shape`},
-		{"wrong state dim", "dim: 8}", "dim: 9}", `"state" has shape [1 8]`},
+		{"wrong state dim", "dim: 8}", "dim: 9}", `"state" has shape [-1 8], manifest implies [?, 9]`},
 		{"wrong latent output", "output: chunk", "output: actions", `no output named "actions"`},
 	}
 	for _, tc := range cases {
@@ -258,5 +260,138 @@ func TestLibraryNotFound(t *testing.T) {
 	_, err := FindLibrary("/nonexistent/libonnxruntime.so")
 	if !errors.Is(err, ErrLibrary) || !strings.Contains(err.Error(), "make setup") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// batchRows builds n observations cycling through the golden cases, and
+// what Infer answers for each alone.
+func batchRows(t *testing.T, v *VLA, g *golden.File, n int) ([]*efferent.Observation, []efferent.Chunk) {
+	t.Helper()
+	m := v.Manifest()
+	obs := make([]*efferent.Observation, n)
+	want := make([]efferent.Chunk, n)
+	for i := range obs {
+		o, err := g.Cases[i%len(g.Cases)].Observation(m.Obs.ImageHeight, m.Obs.ImageWidth)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Seq = uint64(100 + i)
+		obs[i] = &o
+		if err := v.Infer(context.Background(), obs[i], &want[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return obs, want
+}
+
+// TestInferBatchMatchesInfer: every row of a batch answers what Infer
+// answers for that observation alone (same tokens, actions within the
+// golden tolerance), at every batch size up to past MaxBatch (which runs
+// in groups), for every shipped model.
+func TestInferBatchMatchesInfer(t *testing.T) {
+	for _, name := range models.Names() {
+		t.Run(name, func(t *testing.T) {
+			m, g := embedded(t, name)
+			v := open(t, m)
+			if v.MaxBatch() != maxBatchLimit {
+				t.Fatalf("MaxBatch = %d, want %d: the shipped graphs have a symbolic batch axis", v.MaxBatch(), maxBatchLimit)
+			}
+			obs, want := batchRows(t, v, g, maxBatchLimit+3)
+			for _, n := range []int{1, 2, 3, 8, 16, maxBatchLimit + 3} {
+				out := make([]*efferent.Chunk, n)
+				for i := range out {
+					out[i] = &efferent.Chunk{}
+				}
+				errs := make([]error, n)
+				v.InferBatch(context.Background(), obs[:n], out, errs)
+				for i := range n {
+					if errs[i] != nil {
+						t.Fatalf("batch %d row %d: %v", n, i, errs[i])
+					}
+					if !slices.Equal(out[i].Tokens, want[i].Tokens) || out[i].Seq != want[i].Seq {
+						t.Fatalf("batch %d row %d: tokens %v seq %d, alone %v seq %d", n, i, out[i].Tokens, out[i].Seq, want[i].Tokens, want[i].Seq)
+					}
+					for k := range want[i].Actions {
+						if d := math.Abs(out[i].Actions[k] - want[i].Actions[k]); d > g.Tolerance.ActionsAbs {
+							t.Fatalf("batch %d row %d action %d: |batched - alone| = %g", n, i, k, d)
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestInferBatchBadRow: a row that does not fit gets its own error; the
+// rows around it are answered as if it were not there, and the next batch
+// is unaffected.
+func TestInferBatchBadRow(t *testing.T) {
+	m, g := fixture(t)
+	v := open(t, m)
+	obs, want := batchRows(t, v, g, 4)
+	bad := *obs[1]
+	bad.State = []float64{1, 2}
+	obs[1] = &bad
+	out := []*efferent.Chunk{{}, {}, {}, {}}
+	errs := make([]error, 4)
+	v.InferBatch(context.Background(), obs, out, errs)
+	if !errors.Is(errs[1], ErrObservation) || !strings.Contains(errs[1].Error(), "has 2 values") {
+		t.Fatalf("bad row: err = %v", errs[1])
+	}
+	for _, i := range []int{0, 2, 3} {
+		if errs[i] != nil || !slices.Equal(out[i].Tokens, want[i].Tokens) {
+			t.Fatalf("row %d: err %v tokens %v, want %v", i, errs[i], out[i].Tokens, want[i].Tokens)
+		}
+	}
+	// All bad: nothing runs, every row says why.
+	v.InferBatch(context.Background(), []*efferent.Observation{&bad, &bad}, out[:2], errs[:2])
+	if errs[0] == nil || errs[1] == nil {
+		t.Fatalf("all-bad batch: errs %v", errs[:2])
+	}
+	// Mismatched slices are reported on every row, not a panic.
+	v.InferBatch(context.Background(), obs[:2], out[:1], errs[:2])
+	if errs[0] == nil || errs[1] == nil || !strings.Contains(errs[0].Error(), "batch of 2 observations, 1 chunks") {
+		t.Fatalf("mismatched batch: errs %v", errs[:2])
+	}
+}
+
+// TestInferBatchAllocations: once a batch size has run, running it again
+// allocates nothing (tensors and bindings are reused; a row's repeated
+// instruction is not re-tokenized).
+func TestInferBatchAllocations(t *testing.T) {
+	m, g := fixture(t)
+	v := open(t, m)
+	obs, _ := batchRows(t, v, g, 8)
+	out := make([]*efferent.Chunk, len(obs))
+	for i := range out {
+		out[i] = &efferent.Chunk{}
+	}
+	errs := make([]error, len(obs))
+	ctx := context.Background()
+	v.InferBatch(ctx, obs, out, errs) // makes batch size 8's tensors
+	single := testing.AllocsPerRun(20, func() { _ = v.Infer(ctx, obs[0], out[0]) })
+	batched := testing.AllocsPerRun(20, func() { v.InferBatch(ctx, obs, out, errs) })
+	t.Logf("allocations: Infer %.0f, InferBatch of 8 %.0f", single, batched)
+	if batched != 0 || single != 0 {
+		t.Fatalf("InferBatch of 8 allocates %.0f times, Infer %.0f; want 0", batched, single)
+	}
+}
+
+// TestBatchAxis: graphs with a symbolic first axis batch; a fixed batch of
+// one runs one row at a time; any other fixed batch is refused.
+func TestBatchAxis(t *testing.T) {
+	info := func(d0 int64) onnx.InputOutputInfo { return onnx.InputOutputInfo{Dimensions: onnx.NewShape(d0, 4)} }
+	specs := []tensorSpec{{name: "x"}}
+	out := []tensorSpec{{name: "y"}}
+	for _, tc := range []struct {
+		in, out int64
+		dyn     bool
+		err     string
+	}{{-1, -1, true, ""}, {1, 1, false, ""}, {-1, 1, false, ""}, {4, -1, false, "fixed batch of 4"}} {
+		g := &graph{file: "g.onnx", inputs: map[string]onnx.InputOutputInfo{"x": info(tc.in)}, outputs: map[string]onnx.InputOutputInfo{"y": info(tc.out)}}
+		dyn, err := batchAxis(g, specs, out)
+		if dyn != tc.dyn || (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("in %d out %d: dynamic %v err %v; want %v %q", tc.in, tc.out, dyn, err, tc.dyn, tc.err)
+		}
 	}
 }
