@@ -44,8 +44,10 @@ func policyFactory(ctx context.Context, ref string, cfg Config, log *slog.Logger
 	case strings.HasPrefix(ref, "ws://") || strings.HasPrefix(ref, "wss://"):
 		return func(int, *sim.Env) (policy.Policy, error) {
 			// The token the server was started with, if this one has it
-			// (EFFERENT_TOKEN, --token, server.auth_token).
-			p, err := remote.Dial(ctx, ref, remote.Conf{Token: cfg.Server.AuthToken})
+			// (EFFERENT_TOKEN, --token, server.auth_token). A Client
+			// reconnects when the server restarts or the network drops;
+			// the control loop holds meanwhile.
+			p, err := remote.Connect(ctx, ref, remote.Conf{Token: cfg.Server.AuthToken})
 			if err != nil {
 				return nil, fmt.Errorf("remote policy %s: %w", ref, err)
 			}

@@ -22,7 +22,9 @@ func main() {
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	p, err := remote.Dial(ctx, *url, remote.Conf{Token: *token})
+	// Connect gives a Client, which dials again after a break (remote.Dial
+	// gives one connection).
+	p, err := remote.Connect(ctx, *url, remote.Conf{Token: *token})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -38,6 +38,20 @@ type Conf struct {
 	// handshake (an efferent server started with --token). Default: none
 	// ($EFFERENT_TOKEN is used by the efferent command when set).
 	Token string
+	// CallTimeout bounds one Infer when the caller's context has no
+	// earlier deadline: a server that stops answering then costs one
+	// failed call (and, with Client, a reconnect) instead of a control loop
+	// waiting forever. Default 30s (openpi's first inference can compile
+	// for that long; efferent's server.request_timeout is the same).
+	CallTimeout time.Duration
+	// ReconnectMin and ReconnectMax bound Client's wait between failed
+	// connection attempts: the first attempt after a break is immediate,
+	// then the wait doubles from ReconnectMin up to ReconnectMax until a
+	// dial succeeds. Defaults 100ms and 5s.
+	ReconnectMin, ReconnectMax time.Duration
+	// Now is Client's clock for the reconnect waits. Default time.Now;
+	// tests inject a fake one.
+	Now func() time.Time
 }
 
 // maxMetadataBytes bounds the metadata frame: openpi's is an empty map or a
@@ -72,6 +86,18 @@ func (c Conf) WithDefaults() Conf {
 	}
 	if c.DialTimeout == 0 {
 		c.DialTimeout = 10 * time.Second
+	}
+	if c.CallTimeout == 0 {
+		c.CallTimeout = 30 * time.Second
+	}
+	if c.ReconnectMin == 0 {
+		c.ReconnectMin = 100 * time.Millisecond
+	}
+	if c.ReconnectMax == 0 {
+		c.ReconnectMax = 5 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	return c
 }
@@ -120,6 +146,12 @@ func (c Conf) Validate() error {
 	}
 	if c.DialTimeout <= 0 {
 		return fmt.Errorf("remote: Conf.DialTimeout = %v, want > 0", c.DialTimeout)
+	}
+	if c.CallTimeout <= 0 {
+		return fmt.Errorf("remote: Conf.CallTimeout = %v, want > 0", c.CallTimeout)
+	}
+	if c.ReconnectMin <= 0 || c.ReconnectMax < c.ReconnectMin {
+		return fmt.Errorf("remote: Conf.ReconnectMin = %v, ReconnectMax = %v: want 0 < min <= max", c.ReconnectMin, c.ReconnectMax)
 	}
 	return nil
 }

@@ -17,3 +17,12 @@ type ServerError struct {
 func (e *ServerError) Error() string {
 	return "remote " + e.URL + ": server error: " + e.Message
 }
+
+// ErrStale: a reply names a request other than the one in flight (an
+// efferent server echoes each request's seq). The connection is closed,
+// since replies and requests no longer pair up; the chunk is not used.
+var ErrStale = errors.New("remote: reply answers another request")
+
+// ErrReconnecting: Client's connection is down and the next attempt to
+// dial is not due yet; the robot holds meanwhile.
+var ErrReconnecting = errors.New("remote: disconnected, reconnecting")

@@ -31,6 +31,7 @@ type Policy struct {
 	server api.Value
 
 	send   []byte // the last request; reused so a call does not allocate ~300 kB
+	sent   int64  // requests sent on this connection (an efferent server's seq)
 	h, d   int    // chunk geometry, learned from the first reply
 	broken error  // non-nil once the connection cannot be used any more
 
@@ -175,10 +176,11 @@ func (p *Policy) Metadata() policy.Metadata {
 	}
 }
 
-// Infer sends obs and waits for the chunk, as long as ctx allows. A server
-// error comes back as a *ServerError. After an error other than a bad
-// observation or ctx already being done on entry, the connection is closed
-// and later calls return ErrClosed.
+// Infer sends obs and waits for the chunk, as long as ctx and
+// Conf.CallTimeout allow. A server error comes back as a *ServerError.
+// After an error other than a bad observation or ctx already being done on
+// entry, the connection is closed and later calls return ErrClosed (Client
+// dials again).
 func (p *Policy) Infer(ctx context.Context, obs *efferent.Observation, out *efferent.Chunk) error {
 	if err := p.usable(); err != nil {
 		return err
@@ -189,10 +191,16 @@ func (p *Policy) Infer(ctx context.Context, obs *efferent.Observation, out *effe
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("remote %s: %w", p.url, err)
 	}
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > p.conf.CallTimeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.conf.CallTimeout)
+		defer cancel()
+	}
 	p.send = api.EncodeObservation(p.send[:0], obs, p.spec)
 	if err := p.write(ctx); err != nil {
 		return err
 	}
+	p.sent++
 	var f frame
 	select {
 	case f = <-p.frames:
@@ -286,6 +294,11 @@ func (p *Policy) reply(f frame, obs *efferent.Observation, out *efferent.Chunk) 
 	r, err := api.DecodeResponse(f.data, p.lim)
 	if err != nil {
 		return p.fail(fmt.Errorf("remote %s: reply: %w", p.url, err))
+	}
+	if r.HaveSeq && r.Seq != p.sent {
+		// An efferent server numbers a connection's requests from 1 when
+		// the client sends no seq: this reply is not for this request.
+		return p.fail(fmt.Errorf("remote %s: %w: reply seq %d, request %d", p.url, ErrStale, r.Seq, p.sent))
 	}
 	if r.H < 1 || r.D < 1 {
 		return p.fail(fmt.Errorf("remote %s: reply: %w: actions shape (%d, %d)", p.url, api.ErrBadShape, r.H, r.D))
