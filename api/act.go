@@ -86,7 +86,7 @@ func DecodeActRequest(body []byte, spec ObsSpec, lim Limits) (ActRequest, error)
 			}
 			return req, fmt.Errorf("%w: %s, an image", ErrMissingKey, want)
 		}
-		im, err := actImage(raw, lim)
+		im, err := actImage(raw, spec, lim)
 		if err != nil {
 			return req, fmt.Errorf("%s: %w", name, err)
 		}
@@ -173,14 +173,14 @@ func actArray(raw json.RawMessage, lim Limits) (Value, error) {
 }
 
 // actImage reads an image: json_numpy, or a base64 PNG/JPEG string.
-func actImage(raw json.RawMessage, lim Limits) (efferent.Image, error) {
+func actImage(raw json.RawMessage, spec ObsSpec, lim Limits) (efferent.Image, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '"' {
 		v, err := actArray(raw, lim)
 		if err != nil {
 			return efferent.Image{}, err
 		}
-		return image(&v, lim)
+		return image(&v, spec, lim)
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
@@ -197,22 +197,44 @@ func actImage(raw json.RawMessage, lim Limits) (efferent.Image, error) {
 	if err != nil {
 		return efferent.Image{}, fmt.Errorf("%w: an image string must be a base64 PNG or JPEG: %v", ErrMalformed, err)
 	}
-	return DecodeCompressedImage(data, lim)
+	return DecodeCompressedImage(data, spec.DecodeImage, lim)
 }
 
-// DecodeCompressedImage decodes a PNG or JPEG into RGB HWC uint8. Its size
-// is read from the header and checked against lim.MaxImageSide before any
-// pixel is decompressed, so a small file cannot expand into a huge image.
-func DecodeCompressedImage(data []byte, lim Limits) (efferent.Image, error) {
+// DecodeCompressedImage decodes a PNG or JPEG into RGB HWC uint8 with
+// decode (nil: DecodeStdImage). Its size is read from the header and
+// checked against lim.MaxImageSide before any pixel is decompressed, so a
+// small file cannot expand into a huge image.
+func DecodeCompressedImage(data []byte, decode func([]byte, int) (efferent.Image, error), lim Limits) (efferent.Image, error) {
 	lim = lim.orDefaults()
+	if err := CheckCompressedImage(data, lim.MaxImageSide); err != nil {
+		return efferent.Image{}, err
+	}
+	if decode == nil {
+		decode = DecodeStdImage
+	}
+	return decode(data, lim.MaxImageSide)
+}
+
+// CheckCompressedImage reads a PNG or JPEG header and refuses an image
+// with a side outside 1..maxSide, or data that is neither format.
+func CheckCompressedImage(data []byte, maxSide int) error {
 	cfg, format, err := stdimage.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return efferent.Image{}, fmt.Errorf("%w: not a PNG or JPEG image: %v", ErrMalformed, err)
+		return fmt.Errorf("%w: not a PNG or JPEG image: %v", ErrMalformed, err)
 	}
-	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > lim.MaxImageSide || cfg.Height > lim.MaxImageSide {
-		return efferent.Image{}, fmt.Errorf("%w: %dx%d %s image, each side must be 1..%d", ErrBadShape, cfg.Height, cfg.Width, format, lim.MaxImageSide)
+	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > maxSide || cfg.Height > maxSide {
+		return fmt.Errorf("%w: %dx%d %s image, each side must be 1..%d", ErrBadShape, cfg.Height, cfg.Width, format, maxSide)
 	}
-	img, _, err := stdimage.Decode(bytes.NewReader(data))
+	return nil
+}
+
+// DecodeStdImage decodes a PNG or JPEG with Go's standard library into RGB
+// HWC uint8 (the header is checked against maxSide first).
+func DecodeStdImage(data []byte, maxSide int) (efferent.Image, error) {
+	if err := CheckCompressedImage(data, maxSide); err != nil {
+		return efferent.Image{}, err
+	}
+	img, format, err := stdimage.Decode(bytes.NewReader(data))
 	if err != nil {
 		return efferent.Image{}, fmt.Errorf("%w: %s image: %v", ErrMalformed, format, err)
 	}

@@ -53,7 +53,7 @@ func FuzzDecodeCompressedImage(f *testing.F) {
 	_ = jpeg.Encode(&buf, stdimage.NewRGBA(stdimage.Rect(0, 0, 8, 8)), nil)
 	f.Add(buf.Bytes())
 	f.Fuzz(func(t *testing.T, data []byte) {
-		im, err := DecodeCompressedImage(data, Limits{MaxImageSide: 256})
+		im, err := DecodeCompressedImage(data, nil, Limits{MaxImageSide: 256})
 		if err != nil {
 			return
 		}

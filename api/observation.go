@@ -21,6 +21,13 @@ type ObsSpec struct {
 	PromptKey      string
 	PromptRequired bool
 	MaxPromptBytes int
+	// DecodeImage decodes a compressed (PNG or JPEG) camera frame into RGB
+	// HWC uint8, refusing one whose header says a side exceeds maxSide.
+	// Called only after DecodeCompressedImage has checked the header.
+	// Default: Go's image/png and image/jpeg (DecodeStdImage); the server
+	// sets OpenCV's (camera/cv.DecodeImage: libjpeg-turbo, several times
+	// faster), keeping cgo out of this package.
+	DecodeImage func(data []byte, maxSide int) (efferent.Image, error)
 }
 
 // SeqKey is the optional request key a client numbers its requests with
@@ -75,7 +82,7 @@ func observation(v *Value, spec ObsSpec, lim Limits) (efferent.Observation, erro
 		if !ok {
 			return obs, fmt.Errorf("%w: %s (an image)", ErrMissingKey, key)
 		}
-		im, err := image(iv, lim)
+		im, err := image(iv, spec, lim)
 		if err != nil {
 			return obs, fmt.Errorf("%s: %w", key, err)
 		}
@@ -113,11 +120,11 @@ func checkPrompt(key, prompt string, spec ObsSpec) error {
 	return nil
 }
 
-func image(v *Value, lim Limits) (efferent.Image, error) {
+func image(v *Value, spec ObsSpec, lim Limits) (efferent.Image, error) {
 	if v.Kind == Bin {
 		// A compressed camera frame (PNG or JPEG bytes): a fraction of the
 		// bandwidth of raw arrays when several cameras stream.
-		return DecodeCompressedImage(v.Bin, lim)
+		return DecodeCompressedImage(v.Bin, spec.DecodeImage, lim)
 	}
 	if v.Kind != Array {
 		return efferent.Image{}, fmt.Errorf("%w: is %v, want an ndarray, or PNG/JPEG bytes", ErrMalformed, v.Kind)

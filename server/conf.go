@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/efferent/efferent"
 )
 
 // Conf configures a Server. Zero values mean the documented default.
@@ -61,6 +63,12 @@ type Conf struct {
 	// defaults to max(1, RateLimit).
 	RateLimit float64 `yaml:"rate_limit"`
 	RateBurst int     `yaml:"rate_burst"`
+	// DecodeImage decodes PNG/JPEG camera frames (after their header has
+	// been checked against the size limit). Not configurable from YAML:
+	// efferent serve sets OpenCV's (camera/cv.DecodeImage); nil uses Go's
+	// standard library (api.DecodeStdImage), which keeps this package free
+	// of cgo.
+	DecodeImage func(data []byte, maxSide int) (efferent.Image, error) `yaml:"-"`
 }
 
 // MinTokenLen is the shortest AuthToken accepted.

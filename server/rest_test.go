@@ -17,6 +17,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/efferent/efferent"
+	"github.com/efferent/efferent/camera/cv"
 )
 
 // jsonNumpy encodes a uint8 image as json_numpy does.
@@ -259,46 +260,60 @@ func TestActErrors(t *testing.T) {
 }
 
 // Over the websocket too, a camera may arrive as PNG or JPEG bytes (msgpack
-// bin) instead of a raw array: here one camera as PNG, the other as JPEG.
+// bin) instead of a raw array, decoded by Go's decoders or by OpenCV's (what
+// efferent serve uses). Both cameras as PNG (lossless) reproduce PyTorch's
+// golden actions; one PNG and one JPEG give a sound chunk.
 func TestCompressedImagesOverWebsocket(t *testing.T) {
-	pol, m, g := fixturePolicy(t)
-	s := start(t, Conf{}, pol)
-	c, _ := dial(t, s)
-	gc := g.Cases[0]
-	obs, err := gc.Observation(m.Obs.ImageHeight, m.Obs.ImageWidth)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	enc := msgpack.NewEncoder(&buf)
-	must := func(err error) {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(enc.EncodeMapLen(4))
-	for i, k := range pol.Metadata().ImageKeys {
-		format := []string{"png", "jpeg"}[i]
-		raw, _ := base64.StdEncoding.DecodeString(compressed(t, obs.Images[k], format))
-		must(enc.EncodeString(k))
-		must(enc.EncodeBytes(raw))
-	}
-	st := make([]byte, 8*len(obs.State))
-	for i, v := range obs.State {
-		binary.LittleEndian.PutUint64(st[8*i:], math.Float64bits(v))
-	}
-	must(enc.EncodeString("observation/state"))
-	must(ndarray(enc, "<f8", []int{len(obs.State)}, st))
-	must(enc.EncodeString("prompt"))
-	must(enc.EncodeString(obs.Prompt))
-	send(t, c, buf.Bytes())
-	r := readReply(t, c)
-	if len(r.actions) != m.Action.Horizon*m.Action.Dim {
-		t.Fatalf("%d actions", len(r.actions))
-	}
-	for _, v := range r.actions {
-		if math.IsNaN(v) {
-			t.Fatal("NaN action")
-		}
+	for _, dec := range []struct {
+		name string
+		fn   func([]byte, int) (efferent.Image, error)
+	}{{"go", nil}, {"opencv", cv.DecodeImage}} {
+		t.Run(dec.name, func(t *testing.T) {
+			pol, m, g := fixturePolicy(t)
+			s := start(t, Conf{DecodeImage: dec.fn}, pol)
+			gc := g.Cases[0]
+			obs, err := gc.Observation(m.Obs.ImageHeight, m.Obs.ImageWidth)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, formats := range [][]string{{"png", "png"}, {"png", "jpeg"}} {
+				c, _ := dial(t, s)
+				var buf bytes.Buffer
+				enc := msgpack.NewEncoder(&buf)
+				must := func(err error) {
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				must(enc.EncodeMapLen(4))
+				for i, k := range pol.Metadata().ImageKeys {
+					raw, _ := base64.StdEncoding.DecodeString(compressed(t, obs.Images[k], formats[i]))
+					must(enc.EncodeString(k))
+					must(enc.EncodeBytes(raw))
+				}
+				st := make([]byte, 8*len(obs.State))
+				for i, v := range obs.State {
+					binary.LittleEndian.PutUint64(st[8*i:], math.Float64bits(v))
+				}
+				must(enc.EncodeString("observation/state"))
+				must(ndarray(enc, "<f8", []int{len(obs.State)}, st))
+				must(enc.EncodeString("prompt"))
+				must(enc.EncodeString(obs.Prompt))
+				send(t, c, buf.Bytes())
+				r := readReply(t, c)
+				want := gc.FlatActions()
+				if len(r.actions) != len(want) {
+					t.Fatalf("%v: %d actions", formats, len(r.actions))
+				}
+				for i, v := range r.actions {
+					if math.IsNaN(v) {
+						t.Fatalf("%v: NaN action", formats)
+					}
+					if d := math.Abs(v - want[i]); formats[1] == "png" && d > g.Tolerance.ActionsAbs {
+						t.Fatalf("%v: action %d differs from PyTorch by %g", formats, i, d)
+					}
+				}
+			}
+		})
 	}
 }

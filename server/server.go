@@ -101,7 +101,7 @@ func New(conf Conf, pol policy.Policy, log *slog.Logger) (*Server, error) {
 	meta := pol.Metadata()
 	s := &Server{
 		conf: conf, pol: pol, meta: meta, log: log, metrics: newMetrics(), now: time.Now,
-		spec:       SpecFor(meta),
+		spec:       SpecFor(meta, conf.DecodeImage),
 		limits:     api.DefaultLimits(),
 		jobs:       make(chan *job, conf.QueueSize),
 		workerDone: make(chan struct{}),
@@ -135,9 +135,11 @@ func New(conf Conf, pol policy.Policy, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// SpecFor derives the wire observation spec from a policy's metadata.
-func SpecFor(md policy.Metadata) api.ObsSpec {
+// SpecFor derives the wire observation spec from a policy's metadata;
+// decode (nil: Go's decoders) decodes PNG/JPEG camera frames.
+func SpecFor(md policy.Metadata, decode func([]byte, int) (efferent.Image, error)) api.ObsSpec {
 	return api.ObsSpec{
+		DecodeImage:    decode,
 		ImageKeys:      md.ImageKeys,
 		StateKey:       md.StateKey,
 		StateDim:       md.StateDim,

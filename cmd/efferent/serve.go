@@ -118,7 +118,9 @@ func startServer(ctx context.Context, cfg Config, log *slog.Logger) (*server.Ser
 	if m.Weights == "random" {
 		log.Warn("this model has RANDOM weights: its actions are meaningless (a runtime fixture); do not drive a robot with it")
 	}
-	srv, err := server.New(cfg.Server, pol, log)
+	conf := cfg.Server
+	conf.DecodeImage = cv.DecodeImage // PNG/JPEG camera frames through OpenCV
+	srv, err := server.New(conf, pol, log)
 	if err != nil {
 		pol.Close()
 		return nil, err
