@@ -53,3 +53,20 @@ func InferBatch(ctx context.Context, p Policy, obs []*efferent.Observation, out 
 		errs[i] = p.Infer(ctx, obs[i], out[i])
 	}
 }
+
+// One is a batch of one kept inside a Batcher, so that its Infer can be
+// InferBatch without allocating the three one-element slices per call.
+type One struct {
+	obs  [1]*efferent.Observation
+	out  [1]*efferent.Chunk
+	errs [1]error
+}
+
+// Infer answers obs into out with b.InferBatch and forgets both after.
+func (o *One) Infer(ctx context.Context, b Batcher, obs *efferent.Observation, out *efferent.Chunk) error {
+	o.obs[0], o.out[0] = obs, out
+	b.InferBatch(ctx, o.obs[:], o.out[:], o.errs[:])
+	err := o.errs[0]
+	o.obs[0], o.out[0], o.errs[0] = nil, nil, nil
+	return err
+}

@@ -34,9 +34,7 @@ type resizing struct {
 	okOut  []*efferent.Chunk
 	okErrs []error
 	okIdx  []int
-	one    [1]*efferent.Observation
-	oneOut [1]*efferent.Chunk
-	oneErr [1]error
+	one    One // Infer's batch of one
 }
 
 // resizedRow is one batch row's observation with its images replaced.
@@ -47,11 +45,7 @@ type resizedRow struct {
 }
 
 func (r *resizing) Infer(ctx context.Context, obs *efferent.Observation, out *efferent.Chunk) error {
-	r.one[0], r.oneOut[0] = obs, out
-	r.InferBatch(ctx, r.one[:], r.oneOut[:], r.oneErr[:])
-	err := r.oneErr[0]
-	r.one[0], r.oneOut[0], r.oneErr[0] = nil, nil, nil
-	return err
+	return r.one.Infer(ctx, r, obs, out)
 }
 
 // MaxBatch implements Batcher: the wrapped policy's.

@@ -45,10 +45,7 @@ type VLA struct {
 	rows  []rowState  // per-row scratch of the group being run
 	valid []int       // the rows of the group whose observation fits
 
-	// Infer's batch of one, kept here so Infer allocates nothing.
-	one    [1]*efferent.Observation
-	oneOut [1]*efferent.Chunk
-	oneErr [1]error
+	one policy.One // Infer's batch of one
 }
 
 // rowState is one batch row's prompt ids and decoded action tokens.
@@ -182,11 +179,7 @@ func (v *VLA) MaxBatch() int { return v.maxBatch }
 // must already have the model's size (see policy.Resizing for a wrapper
 // that resizes).
 func (v *VLA) Infer(ctx context.Context, obs *efferent.Observation, out *efferent.Chunk) error {
-	v.one[0], v.oneOut[0] = obs, out
-	v.InferBatch(ctx, v.one[:], v.oneOut[:], v.oneErr[:])
-	err := v.oneErr[0]
-	v.one[0], v.oneOut[0], v.oneErr[0] = nil, nil, nil
-	return err
+	return v.one.Infer(ctx, v, obs, out)
 }
 
 // InferBatch implements policy.Batcher: encode every row's prefix in one
