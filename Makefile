@@ -10,7 +10,7 @@ FUZZTIME ?= 8s
 # Arguments for `make run`, e.g. make run ARGS="--addr 127.0.0.1:9000".
 ARGS     ?=
 
-.PHONY: all setup build run test test-unit test-integration fuzz bench vet clean
+.PHONY: all setup setup-test build run test test-unit test-integration fuzz bench vet clean
 
 all: build
 
@@ -28,8 +28,14 @@ run: build
 	./$(BIN) run --robot sim --episodes 0 --serve $(ARGS)
 
 # All tests, tiered: static checks, unit tests (pure Go), integration tests
-# (real ONNX Runtime, real OpenCV, real websockets on 127.0.0.1), short fuzzing.
-test: setup vet test-unit test-integration fuzz-short
+# (real ONNX Runtime, real OpenCV, real websockets on 127.0.0.1, a real ROS
+# master and rostopic), short fuzzing.
+test: setup-test vet test-unit test-integration fuzz-short
+
+# What the integration tests need besides the base set: Debian's ROS 1
+# master and rostopic CLI (efferent itself needs no ROS install).
+setup-test:
+	@SETUP_TEST=1 scripts/setup.sh
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
@@ -40,7 +46,7 @@ test-unit:
 
 test-integration:
 	$(GO) test -count=1 ./...
-	$(GO) test -race -count=1 ./server/... ./control/... ./eval/... ./policy/remote/...
+	$(GO) test -race -count=1 ./server/... ./control/... ./eval/... ./policy/remote/... ./ros/...
 
 fuzz-short:
 	@FUZZTIME=$(FUZZTIME) scripts/fuzz.sh

@@ -10,8 +10,9 @@
 # Environment:
 #   EFFERENT_CACHE   where the ONNX Runtime library goes
 #                    (default: ${XDG_CACHE_HOME:-$HOME/.cache}/efferent)
-#   SETUP_TEST=1     also install what the integration tests need (none yet
-#                    beyond the base set; kept so `make test` has one hook)
+#   SETUP_TEST=1     also install what the integration tests need: Debian's
+#                    ROS 1 master, rostopic and the message packages it reads
+#                    (efferent itself needs no ROS install)
 set -euo pipefail
 
 ORT_VERSION=1.24.1
@@ -35,6 +36,10 @@ sudo_if_needed() {
 
 # --- 1. Debian packages ------------------------------------------------------
 APT_PKGS=(build-essential pkg-config libopencv-dev ca-certificates)
+if [ "${SETUP_TEST:-}" = 1 ]; then
+	APT_PKGS+=(python3-rosmaster python3-rostopic python3-rosnode python3-std-msgs python3-sensor-msgs
+		python3-geometry-msgs python3-diagnostic-msgs)
+fi
 missing=()
 for p in "${APT_PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -18,6 +18,7 @@ import (
 	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/control"
 	"github.com/efferent/efferent/eval"
+	robotpkg "github.com/efferent/efferent/robot"
 	"github.com/efferent/efferent/sim"
 	"github.com/efferent/efferent/sim/render"
 )
@@ -41,12 +42,17 @@ const defaultTask = "put the red block in the blue bowl"
 func runCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run",
-		Short: "Drive a robot closed loop with a policy (today: the built-in simulator)",
+		Short: "Drive a robot closed loop with a policy: the built-in simulator, or a ROS robot",
 		Long: `run drives the built-in simulator (--robot sim) with a policy through the
 control loop and safety gate, in real time at the policy rate (or as fast as
 possible with --fast), printing a progress line. With --serve it also serves
 the configured model over the openpi protocol on --addr, which is what
-` + "`make run`" + ` starts.`,
+` + "`make run`" + ` starts.
+
+--robot franka or quadruped (or a profile YAML: see robot/profiles) drives a
+ROS 1 robot instead: state and cameras from its topics (--camera
+ros:/topic), commands published at the profile's rate (1 kHz for the Franka,
+50 Hz for the quadruped) until interrupted; --task is the instruction.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd.Flags())
@@ -57,7 +63,8 @@ the configured model over the openpi protocol on --addr, which is what
 		},
 	}
 	f := cmd.Flags()
-	f.String("robot", "sim", "robot to drive: sim (ROS robots come with the ROS bridge)")
+	f.String("robot", "sim", "robot to drive: sim (the built-in simulator), franka or quadruped (over ROS 1), or a profile YAML file")
+	addROSFlags(f)
 	f.String("task", defaultTask, "instruction of a simulator task (see `efferent sim tasks`)")
 	f.String("policy", "auto", policyHelp)
 	f.Int("episodes", 1, "episodes to run, each from the next fixed initial state; 0 runs until interrupted")
@@ -76,7 +83,7 @@ func runRobot(cmd *cobra.Command, cfg Config) error {
 	log := cfg.Log.logger()
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	robot, _ := f.GetString("robot")
+	robotRef, _ := f.GetString("robot")
 	instr, _ := f.GetString("task")
 	ref, _ := f.GetString("policy")
 	episodes, _ := f.GetInt("episodes")
@@ -84,8 +91,14 @@ func runRobot(cmd *cobra.Command, cfg Config) error {
 	fast, _ := f.GetBool("fast")
 	serveToo, _ := f.GetBool("serve")
 
-	if robot != "sim" {
-		return fmt.Errorf("--robot %q: only the built-in simulator (sim) exists yet; ROS robots (franka, quadruped) come with the ROS bridge", robot)
+	if robotRef != "sim" {
+		prof, err := robotpkg.Load(robotRef)
+		if err != nil {
+			return fmt.Errorf("--robot: %w", err)
+		}
+		if prof.Command.Type != robotpkg.TypeSim {
+			return runROS(ctx, f, cfg, prof, log)
+		}
 	}
 	task, ok := sim.FindTask(instr)
 	if !ok {

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/efferent/efferent"
+	"github.com/efferent/efferent/camera/cv"
+	"github.com/efferent/efferent/control"
+	"github.com/efferent/efferent/robot"
+	"github.com/efferent/efferent/ros"
+	"github.com/efferent/efferent/safety"
+)
+
+func addROSFlags(f *pflag.FlagSet) {
+	f.String("ros-master", "", "ROS master host:port (default: $ROS_MASTER_URI, else 127.0.0.1:11311)")
+	f.StringArray("camera", nil, "camera for a ROS robot: ros:/topic (the model's cameras in order) or KEY=ros:/topic; "+
+		"a topic ending in /compressed carries sensor_msgs/CompressedImage")
+	f.Duration("ready-timeout", 10*time.Second, "how long to wait for the robot's state and cameras before giving up")
+}
+
+// parseCameras maps --camera values onto the model's image keys.
+func parseCameras(vals, keys []string) ([]ros.Camera, error) {
+	var cams []ros.Camera
+	used := map[string]bool{}
+	next := 0
+	for _, v := range vals {
+		key, src, hasKey := strings.Cut(v, "=")
+		if !hasKey {
+			key, src = "", v
+		}
+		topic, ok := strings.CutPrefix(src, "ros:")
+		if !ok {
+			return nil, fmt.Errorf("--camera %q: want ros:/topic or KEY=ros:/topic (V4L2 and file sources come with issue 8)", v)
+		}
+		if key == "" {
+			for next < len(keys) && used[keys[next]] {
+				next++
+			}
+			if next >= len(keys) {
+				return nil, fmt.Errorf("--camera %q: the model has only %d cameras (%v)", v, len(keys), keys)
+			}
+			key = keys[next]
+		}
+		if used[key] {
+			return nil, fmt.Errorf("--camera %q: camera %q given twice", v, key)
+		}
+		used[key] = true
+		cams = append(cams, ros.Camera{Key: key, Topic: topic, Compressed: strings.HasSuffix(topic, "/compressed")})
+	}
+	var missing []string
+	for _, k := range keys {
+		if !used[k] {
+			missing = append(missing, k)
+		}
+	}
+	if missing != nil {
+		return nil, fmt.Errorf("--camera: the model needs cameras %v; give each a topic (e.g. --camera %s=ros:/camera/color/image_raw)", missing, missing[0])
+	}
+	return cams, nil
+}
+
+// profileKinds is how the scheduler interpolates and the gate limits each
+// action dimension of a profile's mapping.
+func profileKinds(p *robot.Profile) []safety.Kind {
+	kinds := make([]safety.Kind, p.Action.Dim)
+	if p.Action.Mapping == robot.MappingEEDelta {
+		for i := range kinds {
+			kinds[i] = safety.Delta
+		}
+		kinds[6] = safety.Binary
+	}
+	return kinds
+}
+
+// profileGate bounds each dimension at the controller tick: ee_delta
+// values to ±1 policy unit per step (spread over its ticks) and the
+// gripper to ±1; joint positions to their range and velocity; twists to
+// their caps.
+func profileGate(p *robot.Profile, stepPeriod time.Duration) (*safety.LimitGate, error) {
+	d := p.Action.Dim
+	lo, hi := make([]float64, d), make([]float64, d)
+	var step []float64
+	perTick := p.Period().Seconds() / stepPeriod.Seconds()
+	l := p.Limits
+	for i := range d {
+		lo[i], hi[i] = -1, 1
+		switch p.Action.Mapping {
+		case robot.MappingEEDelta:
+			if i < 6 {
+				lo[i], hi[i] = -perTick, perTick
+			}
+		case robot.MappingJointPosition:
+			lo[i], hi[i] = l.JointMin[i], l.JointMax[i]
+			if step == nil {
+				step = make([]float64, d)
+			}
+			step[i] = l.JointVelocity[i] * p.Period().Seconds()
+		case robot.MappingTwist:
+			caps := []float64{l.MaxVx, l.MaxVy, l.MaxWz}
+			if i < 3 {
+				lo[i], hi[i] = -caps[i], caps[i]
+			}
+		}
+	}
+	return safety.NewLimits(safety.LimitsConf{Min: lo, Max: hi, MaxStep: step, Kinds: profileKinds(p)})
+}
+
+// runROS drives a ROS robot with a policy until interrupted.
+func runROS(ctx context.Context, f *pflag.FlagSet, cfg Config, prof *robot.Profile, log *slog.Logger) error {
+	ref, _ := f.GetString("policy")
+	instr, _ := f.GetString("task")
+	if !f.Changed("task") {
+		return errors.New("--task: give the instruction for the robot (e.g. --task \"put the cup on the plate\")")
+	}
+	master, _ := f.GetString("ros-master")
+	camFlags, _ := f.GetStringArray("camera")
+	readyTimeout, _ := f.GetDuration("ready-timeout")
+	if ref == "auto" || ref == "" {
+		ref = cfg.Model
+	}
+	if ref == "expert" {
+		return errors.New("--policy expert: the scripted expert exists only in the simulator")
+	}
+	newPolicy, name, err := policyFactory(ctx, ref, cfg, log)
+	if err != nil {
+		return err
+	}
+	pol, err := newPolicy(0, nil)
+	if err != nil {
+		return err
+	}
+	defer pol.Close()
+	md := pol.Metadata()
+	if md.Dim != 0 && md.Dim != prof.Action.Dim {
+		return fmt.Errorf("robot profile %s takes %d-dim actions (%s), policy %s produces %d", prof.Name, prof.Action.Dim, prof.Action.Mapping, name, md.Dim)
+	}
+	cams, err := parseCameras(camFlags, md.ImageKeys)
+	if err != nil {
+		return err
+	}
+	bridge, err := ros.New(ros.Conf{Profile: prof, Master: master, Cameras: cams, StateDim: md.StateDim,
+		Instruction: instr, DecodeImage: cv.DecodeImage, Log: log})
+	if err != nil {
+		return err
+	}
+	defer bridge.Close()
+	log.Info("connected to ROS", "robot", prof.Name, "command", prof.Command.Topic, "type", prof.Command.Type,
+		"rate_hz", prof.RateHz, "policy", name, "instruction", instr)
+	wctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	err = bridge.WaitReady(wctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	step := md.StepPeriod
+	if step == 0 {
+		step = 50 * time.Millisecond
+	}
+	gate, err := profileGate(prof, step)
+	if err != nil {
+		return fmt.Errorf("robot profile %s: gate: %w", prof.Name, err)
+	}
+	sc := schedulerConf(f)
+	sc.Kinds = profileKinds(prof)
+	var clock efferent.Clock = efferent.SystemClock{}
+	if prof.RateHz >= 200 {
+		// Go timers wake with ~1 ms granularity: spin the last 200 µs.
+		clock = control.PreciseClock{Spin: 200 * time.Microsecond}
+	}
+	loop, err := control.New(control.LoopConf{Clock: clock, Policy: pol, Robot: bridge, Gate: gate, Scheduler: sc,
+		RateHz: prof.RateHz, OnTick: func(_ *efferent.Setpoint, v efferent.Verdict) { bridge.Report(v) }})
+	if err != nil {
+		return err
+	}
+	defer loop.Close()
+	err = loop.Run(ctx)
+	st, bs := loop.Stats(), bridge.Stats()
+	log.Info("stopped", "ticks", st.Ticks, "holds", st.Holds, "inferences", st.Inferences, "infer_errors", st.InferErrors,
+		"published", bs.Published, "dropped", bs.Dropped, "master_losses", bs.MasterLosses, "reconnects", bs.Reconnects)
+	if ctx.Err() != nil { // interrupted: the way a ROS run ends
+		return nil
+	}
+	return err
+}

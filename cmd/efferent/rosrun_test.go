@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"image"
+	"image/jpeg"
+	"math"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bluenviron/goroslib/v2"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/geometry_msgs"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/sensor_msgs"
+
+	"github.com/efferent/efferent/internal/rostest"
+	"github.com/efferent/efferent/ros"
+)
+
+// TestRunFrankaOverROS is `efferent run --robot franka` end to end against
+// a real rosmaster: a fake Franka publishes its state, one camera as a raw
+// rgb8 Image and one as a JPEG CompressedImage; the bundled model runs
+// closed loop on them and the equilibrium pose streams out at 1 kHz until
+// the run is interrupted, which ends it cleanly.
+func TestRunFrankaOverROS(t *testing.T) {
+	rostest.Need(t)
+	bundledConfig(t) // skips in -short: loads the model
+	m := rostest.Start(t, 0)
+	robotSide := m.Node(t, "fake_franka")
+	rostest.Publish(t, robotSide, "/franka_state_controller/franka_states", 10*time.Millisecond, func() *ros.FrankaState {
+		return &ros.FrankaState{OTEE: [16]float64{1, 0, 0, 0, 0, -1, 0, 0, 0, 0, -1, 0, 0.5, 0, 0.3, 1}}
+	})
+	rostest.Publish(t, robotSide, "/franka_gripper/joint_states", 20*time.Millisecond, func() *sensor_msgs.JointState {
+		return &sensor_msgs.JointState{Name: []string{"f1", "f2"}, Position: []float64{0.04, 0.04}}
+	})
+	pix := make([]byte, 224*224*3)
+	for i := range pix {
+		pix[i] = byte(i * 7)
+	}
+	rostest.Publish(t, robotSide, "/cam/agent", 33*time.Millisecond, func() *sensor_msgs.Image {
+		return &sensor_msgs.Image{Height: 224, Width: 224, Encoding: "rgb8", Step: 224 * 3, Data: pix}
+	})
+	var jpg bytes.Buffer
+	if err := jpeg.Encode(&jpg, image.NewRGBA(image.Rect(0, 0, 320, 240)), nil); err != nil {
+		t.Fatal(err)
+	}
+	rostest.Publish(t, robotSide, "/cam/wrist/compressed", 33*time.Millisecond, func() *sensor_msgs.CompressedImage {
+		return &sensor_msgs.CompressedImage{Format: "jpeg", Data: jpg.Bytes()}
+	})
+	var poses, moved atomic.Int64
+	sub, err := goroslib.NewSubscriber(goroslib.SubscriberConf{Node: m.Node(t, "observer"),
+		Topic: "/cartesian_impedance_example_controller/equilibrium_pose",
+		Callback: func(p *geometry_msgs.PoseStamped) {
+			poses.Add(1)
+			if x := p.Pose.Position; math.Abs(x.X-0.5)+math.Abs(x.Y)+math.Abs(x.Z-0.3) > 1e-6 {
+				moved.Add(1) // the policy's chunks reached the command
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+
+	t.Setenv("EFFERENT_CONFIG", "")
+	cmd := runCmd()
+	cmd.Flags().String("config", "", "")
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs([]string{"--robot", "franka", "--task", "put the red block in the blue bowl", "--ros-master", m.Addr,
+		"--camera", "ros:/cam/agent", "--camera", "ros:/cam/wrist/compressed", "--log-level", "warn"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(4*time.Second, cancel) // Ctrl-C
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if n := poses.Load(); n < 1500 {
+		t.Fatalf("%d equilibrium poses in about 3 s of running, want a 1 kHz stream", n)
+	}
+	if moved.Load() == 0 {
+		t.Fatal("every pose is the measured one: no policy action reached the robot")
+	}
+	t.Logf("%d poses received, %d away from the measured pose", poses.Load(), moved.Load())
+}
+
+// Cameras map onto the model's keys in order, or by name; every key needs
+// one.
+func TestParseCameras(t *testing.T) {
+	keys := []string{"observation/image", "observation/wrist_image"}
+	cams, err := parseCameras([]string{"observation/wrist_image=ros:/wrist/compressed", "ros:/agent"}, keys)
+	if err != nil || len(cams) != 2 || cams[0].Key != keys[1] || !cams[0].Compressed || cams[1].Key != keys[0] || cams[1].Topic != "/agent" {
+		t.Fatalf("%+v %v", cams, err)
+	}
+	for _, tc := range []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"ros:/a"}, "needs cameras [observation/wrist_image]"},
+		{[]string{"/dev/video0", "ros:/b"}, "want ros:/topic"},
+		{[]string{"ros:/a", "ros:/b", "ros:/c"}, "only 2 cameras"},
+		{[]string{"observation/image=ros:/a", "observation/image=ros:/b"}, "given twice"},
+	} {
+		if _, err := parseCameras(tc.in, keys); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}

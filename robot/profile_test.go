@@ -1,0 +1,70 @@
+package robot
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestShippedProfilesLoad(t *testing.T) {
+	want := map[string]float64{"franka": 1000, "quadruped": 50, "sim": 20}
+	for _, name := range Names() {
+		p, err := Load(name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if p.Name != name || p.RateHz != want[name] {
+			t.Fatalf("%s: name %q rate %g", name, p.Name, p.RateHz)
+		}
+	}
+	if len(Names()) != len(want) {
+		t.Fatalf("shipped %v", Names())
+	}
+	q, _ := Load("quadruped")
+	if q.Command.Watchdog != 40*time.Millisecond || q.Status.Period != 500*time.Millisecond {
+		t.Fatalf("quadruped defaults: watchdog %v status %v", q.Command.Watchdog, q.Status.Period)
+	}
+}
+
+// A user's file overrides only what it sets of the profile it names.
+func TestOverride(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "lab.yaml")
+	os.WriteFile(f, []byte("base: franka\nname: lab-panda\ncommand:\n  topic: /my_controller/equilibrium_pose\n"), 0o644)
+	p, err := Load(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name != "lab-panda" || p.Command.Topic != "/my_controller/equilibrium_pose" || p.Command.Type != TypePoseStamped || p.RateHz != 1000 {
+		t.Fatalf("%+v", p.Command)
+	}
+}
+
+func TestBadProfiles(t *testing.T) {
+	cases := []struct{ yaml, want string }{
+		{"base: franka\ncommand:\n  topiq: /x\n", "field topiq not found"},
+		{"base: franka\nrate_hz: 5000\n", "rate_hz: 5000"},
+		{"base: franka\ncommand:\n  topic: 'bad topic'\n", "not a ROS topic name"},
+		{"base: franka\ncommand:\n  type: geometry_msgs/Twist\n", "cannot carry action.mapping ee_delta"},
+		{"base: franka\nlimits:\n  workspace_min: [1, 0, 0]\n", "workspace_min[0] = 1 is not below"},
+		{"base: franka\nstate:\n  franka_state: ''\n", "set state.franka_state or state.pose"},
+		{"base: quadruped\nlimits:\n  max_vx: 0\n", "limits.max_vx: 0"},
+		{"base: franka\ngripper:\n  threshold: 2\n", "gripper.threshold 2"},
+		{"base: nosuch\n", `base "nosuch"`},
+	}
+	dir := t.TempDir()
+	for i, tc := range cases {
+		f := filepath.Join(dir, "p.yaml")
+		os.WriteFile(f, []byte(tc.yaml), 0o644)
+		_, err := Load(f)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("case %d: err = %v, want %q", i, err, tc.want)
+		}
+	}
+	if _, err := Load("/no/such/profile.yaml"); !errors.Is(err, ErrUnknown) {
+		t.Fatalf("missing file: %v", err)
+	}
+}

@@ -1,0 +1,403 @@
+package ros
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/bluenviron/goroslib/v2"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/diagnostic_msgs"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/geometry_msgs"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/sensor_msgs"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/std_msgs"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/trajectory_msgs"
+
+	"github.com/efferent/efferent/robot"
+)
+
+// publishers are the node's publishers (nil when unused).
+type publishers struct {
+	command *goroslib.Publisher
+	gripper *goroslib.Publisher
+	status  *goroslib.Publisher
+}
+
+// connect creates the node, its publishers and its subscribers. Called at
+// start and again when the master is back; the owner goroutine (or New,
+// before it starts) is the only caller.
+func (b *Bridge) connect() (err error) {
+	p, c := b.prof, b.conf
+	node, err := goroslib.NewNode(goroslib.NodeConf{
+		Name: c.NodeName, MasterAddress: c.Master, Host: c.Host,
+		LogDestinations: goroslib.LogDestinationCallback,
+		OnLog: func(lvl goroslib.LogLevel, msg string) {
+			if lvl >= goroslib.LogLevelWarn {
+				c.Log.Warn("goroslib: " + msg)
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("%w at %s: %v", ErrMaster, c.Master, err)
+	}
+	defer func() {
+		if err != nil {
+			b.disconnect(node)
+		}
+	}()
+	var pubs publishers
+	newPub := func(topic string, m any) (*goroslib.Publisher, error) {
+		pub, err := goroslib.NewPublisher(goroslib.PublisherConf{Node: node, Topic: topic, Msg: m})
+		if err != nil {
+			return nil, fmt.Errorf("ros: publisher %s: %w", topic, err)
+		}
+		return pub, nil
+	}
+	var cmd any
+	switch p.Command.Type {
+	case robot.TypePoseStamped:
+		cmd = &geometry_msgs.PoseStamped{}
+	case robot.TypeTwist:
+		cmd = &geometry_msgs.Twist{}
+	case robot.TypeFloat64MultiArray:
+		cmd = &std_msgs.Float64MultiArray{}
+	case robot.TypeJointTrajectory:
+		cmd = &trajectory_msgs.JointTrajectory{}
+	}
+	if pubs.command, err = newPub(p.Command.Topic, cmd); err != nil {
+		return err
+	}
+	b.node, b.pubs = node, pubs // so that disconnect closes what exists
+	switch p.Gripper.Type {
+	case robot.GripperFrankaMove:
+		if b.pubs.gripper, err = newPub(p.Gripper.Topic, &MoveActionGoal{}); err != nil {
+			return err
+		}
+	case robot.GripperFloat64:
+		if b.pubs.gripper, err = newPub(p.Gripper.Topic, &std_msgs.Float64{}); err != nil {
+			return err
+		}
+	}
+	if p.Status.Topic != "" {
+		if b.pubs.status, err = newPub(p.Status.Topic, &diagnostic_msgs.DiagnosticArray{}); err != nil {
+			return err
+		}
+	}
+	sub := func(topic string, cb any) error {
+		s, err := goroslib.NewSubscriber(goroslib.SubscriberConf{Node: node, Topic: topic, Callback: cb, QueueSize: 4})
+		if err != nil {
+			return fmt.Errorf("ros: subscriber %s: %w", topic, err)
+		}
+		b.subs = append(b.subs, s)
+		return nil
+	}
+	if t := p.State.FrankaState; t != "" {
+		if err := sub(t, b.onFrankaState); err != nil {
+			return err
+		}
+	}
+	if t := p.State.Pose; t != "" {
+		if err := sub(t, b.onPose); err != nil {
+			return err
+		}
+	}
+	if t := p.State.JointStates; t != "" {
+		if err := sub(t, b.onJointState); err != nil {
+			return err
+		}
+	}
+	if t := p.State.GripperJointStates; t != "" {
+		if err := sub(t, b.onGripperState); err != nil {
+			return err
+		}
+	}
+	for _, cam := range c.Cameras {
+		f := b.frames[cam.Key]
+		var cb any
+		if cam.Compressed {
+			cb = func(m *sensor_msgs.CompressedImage) { b.onCompressed(f, m) }
+		} else {
+			cb = func(m *sensor_msgs.Image) { b.onImage(f, m) }
+		}
+		if err := sub(cam.Topic, cb); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// disconnect closes the subscribers, publishers and node (unregistering
+// what the master still knows).
+func (b *Bridge) disconnect(node *goroslib.Node) {
+	for _, s := range b.subs {
+		s.Close()
+	}
+	b.subs = nil
+	for _, p := range []*goroslib.Publisher{b.pubs.command, b.pubs.gripper, b.pubs.status} {
+		if p != nil {
+			p.Close()
+		}
+	}
+	b.pubs = publishers{}
+	if node != nil {
+		node.Close()
+	}
+	b.node = nil
+}
+
+// run is the owner goroutine: commands from setpoints, the watchdog, the
+// master watch and the status topic.
+func (b *Bridge) run() {
+	defer close(b.done)
+	defer func() { b.disconnect(b.node) }()
+	period := b.prof.Period()
+	watchdog := time.NewTicker(period)
+	defer watchdog.Stop()
+	poll := time.NewTicker(b.conf.MasterPoll)
+	defer poll.Stop()
+	status := time.NewTicker(b.prof.Status.Period)
+	defer status.Stop()
+	b.lastIn = time.Now()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case sp := <-b.in:
+			b.lastIn, b.applied = time.Now(), true
+			b.staleNow = false
+			b.command(sp.v[:sp.n], sp.hold || !b.masterUp)
+		case now := <-watchdog.C:
+			if now.Sub(b.lastIn) > b.prof.Command.Watchdog {
+				if !b.staleNow {
+					if b.applied {
+						b.conf.Log.Warn("no fresh setpoint: sending hold commands", "for", now.Sub(b.lastIn).Round(time.Millisecond))
+					}
+					b.staleNow = true
+					if b.twist != nil {
+						b.twist.stop() // explicit zeros, not a ramp: the loop is gone
+					}
+				}
+				b.watchdogHolds.Add(1)
+				b.command(nil, true)
+			}
+		case <-poll.C:
+			b.watchMaster()
+		case <-status.C:
+			b.publishStatus(false)
+		}
+		if v, _ := b.verdict.Load().(string); v != b.statusAt {
+			b.publishStatus(true)
+		}
+	}
+}
+
+// command publishes the command for v (or a hold command).
+func (b *Bridge) command(v []float64, hold bool) {
+	if b.pubs.command == nil {
+		return
+	}
+	p := b.prof
+	// A fresh message per publish: goroslib's Write keeps the pointer
+	// until every subscriber's writer has serialised it, which a reused
+	// message would race with (see shared setup facts). This goroutine,
+	// not the control tick, pays for it.
+	switch p.Action.Mapping {
+	case robot.MappingEEDelta:
+		b.mu.Lock()
+		measured, have := b.measured, b.havePose
+		b.mu.Unlock()
+		if !have {
+			return // nothing may be commanded before the pose is known
+		}
+		if !b.arm.have {
+			b.arm.anchor(measured)
+		}
+		target, ok := b.arm.step(measured, v, hold)
+		if !ok {
+			return
+		}
+		b.clamps[0].Store(b.arm.speedClamps)
+		b.clamps[1].Store(b.arm.leadClamps)
+		b.clamps[2].Store(b.arm.workspaceClamps)
+		m := &geometry_msgs.PoseStamped{}
+		m.Header.Stamp = time.Now()
+		m.Header.FrameId = p.Command.FrameID
+		m.Pose.Position = geometry_msgs.Point{X: target.p[0], Y: target.p[1], Z: target.p[2]}
+		m.Pose.Orientation = geometry_msgs.Quaternion{W: target.q[0], X: target.q[1], Y: target.q[2], Z: target.q[3]}
+		b.pubs.command.Write(m)
+		if !hold && len(v) >= 7 {
+			b.gripper(v[6])
+		}
+	case robot.MappingTwist:
+		c := b.twist.step(v, hold)
+		b.clamps[3].Store(b.twist.clamp)
+		m := &geometry_msgs.Twist{}
+		m.Linear.X, m.Linear.Y, m.Angular.Z = c[0], c[1], c[2]
+		b.pubs.command.Write(m)
+	case robot.MappingJointPosition, robot.MappingCommandVector:
+		if hold {
+			v = b.holdJoints()
+			if v == nil {
+				return
+			}
+		}
+		vals := clampJoints(p, v)
+		if p.Command.Type == robot.TypeJointTrajectory {
+			m := &trajectory_msgs.JointTrajectory{JointNames: p.Command.JointNames}
+			m.Header.Stamp = time.Now()
+			m.Points = []trajectory_msgs.JointTrajectoryPoint{{Positions: vals, TimeFromStart: p.Period()}}
+			b.pubs.command.Write(m)
+		} else {
+			b.pubs.command.Write(&std_msgs.Float64MultiArray{Data: vals})
+		}
+	}
+	b.published.Add(1)
+	if hold {
+		b.holds.Add(1)
+	}
+}
+
+// holdJoints is the measured joint state (the pose to hold), or nil.
+func (b *Bridge) holdJoints() []float64 {
+	if b.prof.Action.Mapping == robot.MappingCommandVector {
+		return make([]float64, b.prof.Action.Dim) // a zero command vector stands still
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.joints) < b.prof.Action.Dim {
+		return nil
+	}
+	return append([]float64(nil), b.joints[:b.prof.Action.Dim]...)
+}
+
+// clampJoints copies v (at most the action dim), joint positions clamped
+// into the profile's range.
+func clampJoints(p *robot.Profile, v []float64) []float64 {
+	n := min(len(v), p.Action.Dim)
+	out := make([]float64, n)
+	for i := range n {
+		out[i] = v[i]
+		if p.Action.Mapping == robot.MappingJointPosition {
+			out[i] = min(max(v[i], p.Limits.JointMin[i]), p.Limits.JointMax[i])
+		}
+	}
+	return out
+}
+
+// gripper sends an open or close command when the latched state changes.
+func (b *Bridge) gripper(v float64) {
+	if b.pubs.gripper == nil {
+		return
+	}
+	send, closed := b.grip.update(v)
+	if !send {
+		return
+	}
+	g := b.prof.Gripper
+	width := g.OpenWidth
+	if closed {
+		width = g.ClosedWidth
+	}
+	switch g.Type {
+	case robot.GripperFrankaMove:
+		m := &MoveActionGoal{Goal: MoveGoal{Width: width, Speed: g.Speed}}
+		m.Header.Stamp = time.Now()
+		m.GoalId.Stamp = m.Header.Stamp
+		m.GoalId.Id = fmt.Sprintf("efferent-%d", b.gripperCmds.Load()+1)
+		b.pubs.gripper.Write(m)
+	case robot.GripperFloat64:
+		b.pubs.gripper.Write(&std_msgs.Float64{Data: width})
+	}
+	b.gripperCmds.Add(1)
+}
+
+// watchMaster checks the master; on its loss the robot is held (command
+// sends hold commands while !masterUp), on its return (or a new master,
+// told by its PID) the node registers again.
+func (b *Bridge) watchMaster() {
+	pid, err := masterPID(b.conf.Master, b.conf.NodeName, b.conf.MasterPoll)
+	switch {
+	case err != nil && b.masterUp:
+		b.masterUp = false
+		b.up.Store(false)
+		b.losses.Add(1)
+		b.conf.Log.Warn("ROS master lost: holding the robot until it is back", "master", b.conf.Master, "err", err)
+		b.verdict.Store("held: ROS master lost")
+	case err == nil && (!b.masterUp || pid != b.masterPID):
+		b.conf.Log.Info("ROS master is back: registering again", "master", b.conf.Master, "pid", pid)
+		b.disconnect(b.node)
+		if err := b.connect(); err != nil {
+			b.conf.Log.Warn("registering with the ROS master failed; retrying", "err", err)
+			b.disconnect(b.node)
+			return
+		}
+		b.masterPID, b.masterUp = pid, true
+		b.up.Store(true)
+		b.reconnects.Add(1)
+		if b.arm != nil {
+			b.mu.Lock()
+			b.havePose = false // re-anchor on the first pose of the new connection
+			b.mu.Unlock()
+			b.arm.have = false
+		}
+	}
+}
+
+// publishStatus sends the verdict and instruction on the status topic
+// (periodically, and at once when the verdict changes).
+func (b *Bridge) publishStatus(changed bool) {
+	v, _ := b.verdict.Load().(string)
+	b.statusAt = v
+	if b.pubs.status == nil {
+		return
+	}
+	level := diagnostic_msgs.DiagnosticStatus_OK
+	switch {
+	case !b.masterUp, len(v) >= 4 && v[:4] == "held":
+		level = diagnostic_msgs.DiagnosticStatus_WARN
+	case len(v) >= 7 && v[:7] == "refused":
+		level = diagnostic_msgs.DiagnosticStatus_ERROR
+	}
+	m := &diagnostic_msgs.DiagnosticArray{}
+	m.Header.Stamp = time.Now()
+	m.Status = []diagnostic_msgs.DiagnosticStatus{{
+		Level: level, Name: "efferent", Message: v, HardwareId: b.prof.Name,
+		Values: []diagnostic_msgs.KeyValue{
+			{Key: "verdict", Value: v},
+			{Key: "instruction", Value: b.conf.Instruction},
+			{Key: "master", Value: strconv.FormatBool(b.masterUp)},
+		},
+	}}
+	b.pubs.status.Write(m)
+	_ = changed
+}
+
+var pidRE = regexp.MustCompile(`<i4>(-?\d+)</i4>|<int>(-?\d+)</int>`)
+
+// masterPID asks the master for its PID (XML-RPC getPid): a cheap liveness
+// check that also tells a restarted master from the old one.
+func masterPID(addr, caller string, timeout time.Duration) (int, error) {
+	body := `<?xml version="1.0"?><methodCall><methodName>getPid</methodName><params><param><value><string>/` +
+		caller + `</string></value></param></params></methodCall>`
+	c := http.Client{Timeout: timeout}
+	resp, err := c.Post("http://"+addr+"/", "text/xml", bytes.NewBufferString(body))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return 0, err
+	}
+	// The reply is [code, status message, pid]: the last integer.
+	all := pidRE.FindAllSubmatch(data, -1)
+	if resp.StatusCode != http.StatusOK || len(all) == 0 {
+		return 0, fmt.Errorf("getPid: HTTP %d, no PID in the reply", resp.StatusCode)
+	}
+	last := all[len(all)-1]
+	s := string(last[1]) + string(last[2])
+	return strconv.Atoi(s)
+}
