@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,9 @@ import (
 
 	"github.com/bluenviron/goroslib/v2"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/geometry_msgs"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/sensor_msgs"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/std_msgs"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/trajectory_msgs"
 
 	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/control"
@@ -293,5 +297,103 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("not within 10 s: %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestJointAndCommandVectorProfiles: a user's profile mapping joint
+// positions onto trajectory_msgs/JointTrajectory clamps them into the joint
+// range; one mapping a QUART-style command vector publishes
+// std_msgs/Float64MultiArray as given.
+func TestJointAndCommandVectorProfiles(t *testing.T) {
+	rostest.Need(t)
+	m := rostest.Start(t, 0)
+	dir := t.TempDir()
+	write := func(name, yaml string) *robot.Profile {
+		f := dir + "/" + name
+		if err := os.WriteFile(f, []byte(yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p, err := robot.Load(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	joints := write("arm.yaml", `name: arm2
+rate_hz: 100
+action: {mapping: joint_position, dim: 2}
+command: {topic: /arm/command, type: trajectory_msgs/JointTrajectory, joint_names: [shoulder, elbow]}
+state: {joint_states: /arm/joint_states}
+limits: {joint_min: [-1, -2], joint_max: [1, 2], joint_velocity: [1, 1]}
+`)
+	quart := write("quart.yaml", `name: quart
+rate_hz: 50
+action: {mapping: command_vector, dim: 4}
+command: {topic: /quart/command, type: std_msgs/Float64MultiArray}
+`)
+	robotSide := m.Node(t, "arm_driver")
+	rostest.Publish(t, robotSide, "/arm/joint_states", 10*time.Millisecond, func() *sensor_msgs.JointState {
+		return &sensor_msgs.JointState{Name: []string{"shoulder", "elbow"}, Position: []float64{0.1, 0.2}}
+	})
+	bj := newBridge(t, Conf{Profile: joints, Master: m.Addr, NodeName: "efferent_arm"})
+	bq := newBridge(t, Conf{Profile: quart, Master: m.Addr, NodeName: "efferent_quart"})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := bj.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	trajs := make(chan trajectory_msgs.JointTrajectory, 64)
+	vecs := make(chan std_msgs.Float64MultiArray, 64)
+	obs := m.Node(t, "observer")
+	for _, sc := range []goroslib.SubscriberConf{
+		{Node: obs, Topic: "/arm/command", Callback: func(j *trajectory_msgs.JointTrajectory) {
+			select {
+			case trajs <- *j:
+			default:
+			}
+		}},
+		{Node: obs, Topic: "/quart/command", Callback: func(v *std_msgs.Float64MultiArray) {
+			select {
+			case vecs <- *v:
+			default:
+			}
+		}},
+	} {
+		s, err := goroslib.NewSubscriber(sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); drive(bj, 10*time.Millisecond, []float64{5, -0.5}, stop) }()
+	go func() { defer wg.Done(); drive(bq, 20*time.Millisecond, []float64{0.3, 0, 0.1, 1}, stop) }()
+	defer func() { close(stop); wg.Wait() }()
+	await(t, ctx, trajs, "a joint trajectory with 5 clamped to the joint's max 1", func(j trajectory_msgs.JointTrajectory) bool {
+		if len(j.Points) != 1 || len(j.Points[0].Positions) != 2 || fmt.Sprint(j.JointNames) != "[shoulder elbow]" {
+			t.Fatalf("trajectory %+v", j)
+		}
+		p := j.Points[0].Positions
+		return p[0] == 1 && p[1] == -0.5
+	})
+	await(t, ctx, vecs, "the command vector as given", func(v std_msgs.Float64MultiArray) bool {
+		return fmt.Sprint(v.Data) == "[0.3 0 0.1 1]"
+	})
+}
+
+// await reads ch until ok accepts a message, failing when ctx ends first.
+func await[T any](t *testing.T, ctx context.Context, ch <-chan T, what string, ok func(T) bool) {
+	t.Helper()
+	for {
+		select {
+		case m := <-ch:
+			if ok(m) {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("not within the deadline: %s", what)
+		}
 	}
 }
