@@ -103,11 +103,11 @@ type rosMatrix struct {
 func (in Intrinsics) CameraInfoYAML(name string) ([]byte, error) {
 	ci := cameraInfo{
 		ImageWidth: in.Width, ImageHeight: in.Height, CameraName: name,
-		CameraMatrix:        rosMatrix{3, 3, []float64{in.Fx, 0, in.Cx, 0, in.Fy, in.Cy, 0, 0, 1}},
-		DistortionModel:     "plumb_bob",
-		DistortionCoeffs:    rosMatrix{1, 5, in.D[:]},
-		RectificationMatrix: rosMatrix{3, 3, []float64{1, 0, 0, 0, 1, 0, 0, 0, 1}},
-		ProjectionMatrix:    rosMatrix{3, 4, []float64{in.Fx, 0, in.Cx, 0, 0, in.Fy, in.Cy, 0, 0, 0, 1, 0}},
+		CameraMatrix:         rosMatrix{3, 3, []float64{in.Fx, 0, in.Cx, 0, in.Fy, in.Cy, 0, 0, 1}},
+		DistortionModel:      "plumb_bob",
+		DistortionCoeffs:     rosMatrix{1, 5, in.D[:]},
+		RectificationMatrix:  rosMatrix{3, 3, []float64{1, 0, 0, 0, 1, 0, 0, 0, 1}},
+		ProjectionMatrix:     rosMatrix{3, 4, []float64{in.Fx, 0, in.Cx, 0, 0, in.Fy, in.Cy, 0, 0, 0, 1, 0}},
 		ReprojectionErrorRMS: in.RMS,
 	}
 	var b bytes.Buffer
