@@ -61,6 +61,9 @@ func (in Intrinsics) Project(p [3]float64) (u, v float64) {
 	return in.Fx*xd + in.Cx, in.Fy*yd + in.Cy
 }
 
+// DistortNormalized applies the distortion to normalised coordinates.
+func (in Intrinsics) DistortNormalized(x, y float64) (float64, float64) { return in.distort(x, y) }
+
 func (in Intrinsics) distort(x, y float64) (float64, float64) {
 	k1, k2, p1, p2, k3 := in.D[0], in.D[1], in.D[2], in.D[3], in.D[4]
 	r2 := x*x + y*y

@@ -36,6 +36,13 @@ type Spec struct {
 	// Rotate turns the image clockwise by 0, 90, 180 or 270 degrees before
 	// resizing (LIBERO clients turn their renders by 180).
 	Rotate int
+	// CenterCrop keeps this fraction of each side, centred, after rotating
+	// and before resizing (e.g. 0.9, as some VLAs train with). Default 1:
+	// no crop.
+	CenterCrop float64
+	// Color is the channel order the model was trained on: "rgb"
+	// (default; frames are RGB) or "bgr" (the output is swapped).
+	Color string
 }
 
 // WithDefaults fills zero fields.
@@ -45,6 +52,12 @@ func (s Spec) WithDefaults() Spec {
 	}
 	if s.Interpolation == "" {
 		s.Interpolation = "linear"
+	}
+	if s.CenterCrop == 0 {
+		s.CenterCrop = 1
+	}
+	if s.Color == "" {
+		s.Color = "rgb"
 	}
 	return s
 }
@@ -68,6 +81,12 @@ func (s Spec) Validate() error {
 	case 0, 90, 180, 270:
 	default:
 		return fmt.Errorf("camera spec: rotate %d, want 0, 90, 180 or 270", s.Rotate)
+	}
+	if !(s.CenterCrop > 0 && s.CenterCrop <= 1) {
+		return fmt.Errorf("camera spec: center_crop %g, want a fraction in (0, 1]", s.CenterCrop)
+	}
+	if s.Color != "rgb" && s.Color != "bgr" {
+		return fmt.Errorf("camera spec: color %q, want rgb or bgr", s.Color)
 	}
 	return nil
 }

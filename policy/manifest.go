@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/efferent/efferent/camera"
 )
 
 // ManifestFile is the name of the manifest inside a model directory.
@@ -61,9 +63,20 @@ type ObservationSpec struct {
 	ImageWidth  int          `yaml:"image_width"`
 	// Resize is how callers bring other image sizes to the model's:
 	// resize_with_pad (default), stretch or none.
-	Resize string     `yaml:"resize"`
-	State  StateInput `yaml:"state"`
-	Prompt PromptSpec `yaml:"prompt"`
+	Resize string `yaml:"resize"`
+	// The rest of the preprocessing the model was trained with, applied to
+	// camera frames (in run, serve and eval alike) before resizing:
+	// Interpolation linear (default), area, nearest or cubic; Rotate 0, 90,
+	// 180 or 270 degrees clockwise; CenterCrop the fraction of each side
+	// kept (default 1); Color the channel order, rgb (default) or bgr.
+	// Frames that already have the model's size are taken as preprocessed
+	// (as openpi clients send them).
+	Interpolation string     `yaml:"interpolation"`
+	Rotate        int        `yaml:"rotate"`
+	CenterCrop    float64    `yaml:"center_crop"`
+	Color         string     `yaml:"color"`
+	State         StateInput `yaml:"state"`
+	Prompt        PromptSpec `yaml:"prompt"`
 }
 
 // ImageInput maps one camera's observation key to an encoder input, which
@@ -304,6 +317,9 @@ func (m *Manifest) Validate() error {
 	default:
 		return fieldErr("observation.resize", "is %q, want resize_with_pad, stretch or none", m.Obs.Resize)
 	}
+	if err := m.CameraSpec().Validate(); err != nil {
+		return fieldErr("observation", "%s", strings.TrimPrefix(err.Error(), "camera spec: "))
+	}
 	if m.Obs.State.Dim <= 0 || m.Obs.State.Dim > 1024 {
 		return fieldErr("observation.state.dim", "is %d, want 1..1024", m.Obs.State.Dim)
 	}
@@ -426,6 +442,14 @@ func (m *Manifest) ReadFile(name string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("model %s: %s is larger than %d bytes", m.Source, name, limit)
 	}
 	return data, nil
+}
+
+// CameraSpec is the preprocessing the manifest declares, for camera/cv.
+func (m *Manifest) CameraSpec() camera.Spec {
+	return camera.Spec{
+		Height: m.Obs.ImageHeight, Width: m.Obs.ImageWidth, Resize: camera.Resize(m.Obs.Resize),
+		Interpolation: m.Obs.Interpolation, Rotate: m.Obs.Rotate, CenterCrop: m.Obs.CenterCrop, Color: m.Obs.Color,
+	}.WithDefaults()
 }
 
 // Metadata derives the policy metadata from the manifest.

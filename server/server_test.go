@@ -15,7 +15,6 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/efferent/efferent"
-	"github.com/efferent/efferent/camera"
 	"github.com/efferent/efferent/camera/cv"
 	"github.com/efferent/efferent/internal/golden"
 	"github.com/efferent/efferent/models"
@@ -84,7 +83,7 @@ func fixturePolicy(t *testing.T) (policy.Policy, *policy.Manifest, *golden.File)
 	if err != nil {
 		t.Fatal(err)
 	}
-	spec := camera.Spec{Height: m.Obs.ImageHeight, Width: m.Obs.ImageWidth, Resize: camera.Resize(m.Obs.Resize)}
+	spec := m.CameraSpec()
 	return policy.Resizing(vla, func(string) (policy.Resizer, error) { return cv.New(spec) }), m, g
 }
 

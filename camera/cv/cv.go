@@ -5,26 +5,37 @@ package cv
 import (
 	"fmt"
 	"image"
+	"image/color"
+	"math"
 
 	"gocv.io/x/gocv"
 
 	"github.com/efferent/efferent"
+	"github.com/efferent/efferent/calibration"
 	"github.com/efferent/efferent/camera"
 )
 
-// Preprocessor applies a camera.Spec. It keeps its OpenCV matrices between
-// calls: the output is written into a Mat that wraps a Go buffer allocated
-// once, through a region header cached per source size, so a steady stream
-// of same-sized frames costs one Mat header (wrapping the source) per frame.
-// Not safe for concurrent use; Close frees the matrices.
+// Preprocessor applies a camera.Spec: undistort (when SetUndistort was
+// called), rotate, centre-crop, resize (with padding), channel order. It
+// keeps its OpenCV matrices between calls: the output is written into a Mat
+// that wraps a Go buffer allocated once, through a region header cached per
+// source size, so a steady stream of same-sized frames allocates nothing
+// in Go and creates one Mat header (wrapping the source) per frame, closed
+// before Apply returns. Not safe for concurrent use; Close frees the
+// matrices.
 type Preprocessor struct {
 	spec    camera.Spec
 	interp  gocv.InterpolationFlags
 	buf     []byte   // H×W×3 output, wrapped by out
 	out     gocv.Mat // wraps buf
 	rotated gocv.Mat // reused rotation target
+	// The folded pipeline's maps (output pixel → raw frame) for frames of
+	// (undistW, undistH); empty when undistortion is off.
+	mapX, mapY       gocv.Mat
+	undistorted      gocv.Mat
+	undistW, undistH int
 	// region is the part of out that receives the scaled image, for the
-	// source size (regionH, regionW).
+	// (cropped) source size (regionH, regionW).
 	region           gocv.Mat
 	regionH, regionW int
 	closed           bool
@@ -36,7 +47,8 @@ func New(spec camera.Spec) (*Preprocessor, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Preprocessor{spec: spec, buf: make([]byte, spec.Height*spec.Width*3), rotated: gocv.NewMat()}
+	p := &Preprocessor{spec: spec, buf: make([]byte, spec.Height*spec.Width*3), rotated: gocv.NewMat(),
+		mapX: gocv.NewMat(), mapY: gocv.NewMat()}
 	switch spec.Interpolation {
 	case "linear":
 		p.interp = gocv.InterpolationLinear
@@ -49,14 +61,80 @@ func New(spec camera.Spec) (*Preprocessor, error) {
 	}
 	var err error
 	if p.out, err = gocv.NewMatFromBytes(spec.Height, spec.Width, gocv.MatTypeCV8UC3, p.buf); err != nil {
-		p.rotated.Close()
+		p.Close()
 		return nil, fmt.Errorf("camera/cv: %w", err)
 	}
 	return p, nil
 }
 
+// SetUndistort makes Apply undistort every frame (which must then have
+// in's size). The whole pipeline — undistort, rotate, crop, resize with
+// padding — is folded into one map from each output pixel to its place in
+// the raw frame, computed here once, so a frame costs a single remap at the
+// output's resolution (a 224x224 remap, not a 640x480 undistortion and a
+// resize). Interpolation "area" has no remap equivalent and is refused.
+func (p *Preprocessor) SetUndistort(in calibration.Intrinsics) error {
+	if in.Width < 1 || in.Height < 1 || in.Fx <= 0 || in.Fy <= 0 {
+		return fmt.Errorf("camera/cv: undistort: intrinsics %dx%d fx %g fy %g", in.Width, in.Height, in.Fx, in.Fy)
+	}
+	if p.interp == gocv.InterpolationArea {
+		return fmt.Errorf("camera/cv: undistort: interpolation \"area\" cannot be folded into a remap; use linear or cubic")
+	}
+	s := p.spec
+	W0, H0 := in.Width, in.Height
+	h, w := H0, W0
+	if s.Rotate == 90 || s.Rotate == 270 {
+		h, w = w, h
+	}
+	ch, cw := h, w
+	if s.CenterCrop < 1 {
+		ch, cw = max(1, int(math.Round(float64(h)*s.CenterCrop))), max(1, int(math.Round(float64(w)*s.CenterCrop)))
+	}
+	y0, x0 := (h-ch)/2, (w-cw)/2
+	oh, ow, top, left := s.Height, s.Width, 0, 0
+	if s.Resize == camera.ResizeWithPad {
+		oh, ow, top, left = camera.PadGeometry(ch, cw, s.Height, s.Width)
+	}
+	if oh <= 0 || ow <= 0 {
+		return fmt.Errorf("camera/cv: undistort: %dx%d frames scale to nothing at %dx%d", W0, H0, s.Width, s.Height)
+	}
+	p.mapX.Close()
+	p.mapY.Close()
+	p.mapX, p.mapY = gocv.NewMatWithSize(s.Height, s.Width, gocv.MatTypeCV32F), gocv.NewMatWithSize(s.Height, s.Width, gocv.MatTypeCV32F)
+	sx, sy := float64(cw)/float64(ow), float64(ch)/float64(oh)
+	for i := range s.Height {
+		for j := range s.Width {
+			u, v := float32(-1), float32(-1) // padding: outside the frame, black
+			if i >= top && i < top+oh && j >= left && j < left+ow {
+				// Output pixel → cropped, rotated, undistorted image (OpenCV's
+				// resize convention: pixel centres at integers).
+				xr := (float64(j-left)+0.5)*sx - 0.5 + float64(x0)
+				yr := (float64(i-top)+0.5)*sy - 0.5 + float64(y0)
+				var xu, yu float64 // → undistorted frame, before rotation
+				switch s.Rotate {
+				case 0:
+					xu, yu = xr, yr
+				case 90:
+					xu, yu = yr, float64(H0-1)-xr
+				case 180:
+					xu, yu = float64(W0-1)-xr, float64(H0-1)-yr
+				case 270:
+					xu, yu = float64(W0-1)-yr, xr
+				}
+				// → the raw (distorted) frame, through the camera's model.
+				xd, yd := in.DistortNormalized((xu-in.Cx)/in.Fx, (yu-in.Cy)/in.Fy)
+				u, v = float32(in.Fx*xd+in.Cx), float32(in.Fy*yd+in.Cy)
+			}
+			p.mapX.SetFloatAt(i, j, u)
+			p.mapY.SetFloatAt(i, j, v)
+		}
+	}
+	p.undistW, p.undistH = W0, H0
+	return nil
+}
+
 // Apply writes src, preprocessed, into dst (dst.Pix is reused when large
-// enough). src must be 3-channel HWC.
+// enough). src must be 3-channel HWC RGB.
 func (p *Preprocessor) Apply(src efferent.Image, dst *efferent.Image) error {
 	if p.closed {
 		return fmt.Errorf("camera/cv: preprocessor is closed")
@@ -68,11 +146,15 @@ func (p *Preprocessor) Apply(src efferent.Image, dst *efferent.Image) error {
 		return fmt.Errorf("camera/cv: image has %d channels, want 3", src.C)
 	}
 	s := p.spec
+	if p.undistW != 0 && (src.W != p.undistW || src.H != p.undistH) {
+		return fmt.Errorf("camera/cv: frame is %dx%d, the camera_info for undistortion is %dx%d", src.W, src.H, p.undistW, p.undistH)
+	}
 	h, w := src.H, src.W
 	if s.Rotate == 90 || s.Rotate == 270 {
 		h, w = w, h
 	}
-	if s.Rotate == 0 && h == s.Height && w == s.Width {
+	plain := p.undistW == 0 && s.Rotate == 0 && s.CenterCrop == 1 && s.Color == "rgb"
+	if plain && h == s.Height && w == s.Width {
 		// Already right: copy (dst must not alias src's frame buffer).
 		copyInto(dst, s.Height, s.Width, src.Pix)
 		return nil
@@ -80,20 +162,28 @@ func (p *Preprocessor) Apply(src efferent.Image, dst *efferent.Image) error {
 	if s.Resize == camera.ResizeNone && (h != s.Height || w != s.Width) {
 		return fmt.Errorf("camera/cv: image is %dx%d, model needs %dx%d and resizing is off", h, w, s.Height, s.Width)
 	}
-	in, err := gocv.NewMatFromBytes(src.H, src.W, gocv.MatTypeCV8UC3, src.Pix)
+	in, err := gocv.NewMatFromBytes(src.H, src.W, gocv.MatTypeCV8UC3, src.Pix[:src.H*src.W*3])
 	if err != nil {
 		return fmt.Errorf("camera/cv: %w", err)
 	}
 	defer in.Close()
+	if p.undistW != 0 {
+		// The whole pipeline in one remap, straight into the output.
+		gocv.Remap(in, &p.out, &p.mapX, &p.mapY, p.interp, gocv.BorderConstant, color.RGBA{})
+		p.finish(dst)
+		return nil
+	}
 	img := in
 	if s.Rotate != 0 {
 		code := map[int]gocv.RotateFlag{90: gocv.Rotate90Clockwise, 180: gocv.Rotate180Clockwise, 270: gocv.Rotate90CounterClockwise}[s.Rotate]
-		gocv.Rotate(in, &p.rotated, code)
+		gocv.Rotate(img, &p.rotated, code)
 		img = p.rotated
 	}
-	if h == s.Height && w == s.Width {
-		copyInto(dst, s.Height, s.Width, img.ToBytes())
-		return nil
+	if s.CenterCrop < 1 {
+		ch, cw := max(1, int(math.Round(float64(h)*s.CenterCrop))), max(1, int(math.Round(float64(w)*s.CenterCrop)))
+		roi := img.Region(image.Rect((w-cw)/2, (h-ch)/2, (w-cw)/2+cw, (h-ch)/2+ch))
+		defer roi.Close()
+		img, h, w = roi, ch, cw
 	}
 	if p.region.Ptr() == nil || p.regionH != h || p.regionW != w {
 		if p.region.Ptr() != nil {
@@ -111,8 +201,19 @@ func (p *Preprocessor) Apply(src efferent.Image, dst *efferent.Image) error {
 		p.regionH, p.regionW = h, w
 	}
 	gocv.Resize(img, &p.region, image.Pt(p.region.Cols(), p.region.Rows()), 0, 0, p.interp)
-	copyInto(dst, s.Height, s.Width, p.buf)
+	p.finish(dst)
 	return nil
+}
+
+// finish copies the output buffer to dst in the model's channel order.
+func (p *Preprocessor) finish(dst *efferent.Image) {
+	copyInto(dst, p.spec.Height, p.spec.Width, p.buf)
+	if p.spec.Color == "bgr" {
+		px := dst.Pix
+		for i := 0; i+2 < len(px); i += 3 {
+			px[i], px[i+2] = px[i+2], px[i]
+		}
+	}
 }
 
 func copyInto(dst *efferent.Image, h, w int, pix []byte) {
@@ -135,5 +236,9 @@ func (p *Preprocessor) Close() {
 		p.region.Close()
 	}
 	p.rotated.Close()
-	p.out.Close()
+	p.mapX.Close()
+	p.mapY.Close()
+	if p.out.Ptr() != nil {
+		p.out.Close()
+	}
 }

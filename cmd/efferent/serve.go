@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/efferent/efferent/camera"
 	"github.com/efferent/efferent/camera/cv"
 	"github.com/efferent/efferent/models"
 	"github.com/efferent/efferent/policy"
@@ -72,7 +71,7 @@ func openPolicy(ref string, conf ort.Conf) (policy.Policy, *policy.Manifest, err
 	if err != nil {
 		return nil, nil, err
 	}
-	spec := camera.Spec{Height: m.Obs.ImageHeight, Width: m.Obs.ImageWidth, Resize: camera.Resize(m.Obs.Resize)}
+	spec := m.CameraSpec()
 	return policy.Resizing(vla, func(string) (policy.Resizer, error) { return cv.New(spec) }), m, nil
 }
 
