@@ -13,6 +13,7 @@ import (
 
 	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/api"
+	"github.com/efferent/efferent/camera"
 	"github.com/efferent/efferent/robot"
 )
 
@@ -75,6 +76,9 @@ type Bridge struct {
 	joints   []float64
 	fingers  [2]float64
 	frames   map[string]*frame
+	// srcFrame is the scratch for reading Conf.Sources (Observe only).
+	srcFrame  camera.Frame
+	srcOldest time.Time
 
 	verdict atomic.Value // string: the last verdict, for the status topic
 
@@ -169,6 +173,26 @@ func (b *Bridge) Observe(obs *efferent.Observation) error {
 			missing = append(missing, "camera "+c.Key+" ("+c.Topic+why+")")
 		}
 	}
+	for key, src := range b.conf.Sources {
+		if !src.Latest(&b.srcFrame) {
+			missing = append(missing, "camera "+key)
+			continue
+		}
+		im := obs.Images[key]
+		if cap(im.Pix) < len(b.srcFrame.Image.Pix) {
+			im.Pix = make([]byte, len(b.srcFrame.Image.Pix))
+		}
+		im.Pix = im.Pix[:len(b.srcFrame.Image.Pix)]
+		copy(im.Pix, b.srcFrame.Image.Pix)
+		im.H, im.W, im.C = b.srcFrame.Image.H, b.srcFrame.Image.W, 3
+		if obs.Images == nil {
+			obs.Images = map[string]efferent.Image{}
+		}
+		obs.Images[key] = im
+		if b.srcOldest.IsZero() || b.srcFrame.Time.Before(b.srcOldest) {
+			b.srcOldest = b.srcFrame.Time
+		}
+	}
 	if missing != nil {
 		return fmt.Errorf("%w: %s", ErrNotReady, strings.Join(missing, ", "))
 	}
@@ -202,6 +226,10 @@ func (b *Bridge) Observe(obs *efferent.Observation) error {
 			oldest = f.stamp
 		}
 	}
+	if !b.srcOldest.IsZero() && (oldest.IsZero() || b.srcOldest.Before(oldest)) {
+		oldest = b.srcOldest
+	}
+	b.srcOldest = time.Time{}
 	obs.Time = oldest // zero without cameras: the loop stamps the tick
 	obs.Prompt = b.conf.Instruction
 	return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/efferent/efferent"
+	"github.com/efferent/efferent/camera"
 	"github.com/efferent/efferent/robot"
 )
 
@@ -39,6 +40,10 @@ type Conf struct {
 	Host string
 	// Cameras feed the observation's images from topics.
 	Cameras []Camera
+	// Sources feed other images from camera sources (a USB camera on the
+	// robot PC, a stream), by observation key; the bridge does not close
+	// them.
+	Sources map[string]camera.Source
 	// StateDim is the length of the state vector the policy expects.
 	// Default 8 (LIBERO: eef position, axis-angle, two finger positions).
 	StateDim int
@@ -119,6 +124,12 @@ func (c Conf) Validate() error {
 		return fmt.Errorf("ros: Conf.MasterPoll %v: want 10ms .. 10s", c.MasterPoll)
 	}
 	seen := map[string]bool{}
+	for key, src := range c.Sources {
+		if key == "" || src == nil {
+			return fmt.Errorf("ros: Conf.Sources: key %q has no source", key)
+		}
+		seen[key] = true
+	}
 	for i, cam := range c.Cameras {
 		if cam.Key == "" || seen[cam.Key] {
 			return fmt.Errorf("ros: Conf.Cameras[%d]: key %q is empty or repeated", i, cam.Key)

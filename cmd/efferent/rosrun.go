@@ -11,7 +11,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/efferent/efferent"
-	"github.com/efferent/efferent/camera/cv"
+	"github.com/efferent/efferent/camera"
+	camcv "github.com/efferent/efferent/camera/cv"
 	"github.com/efferent/efferent/control"
 	"github.com/efferent/efferent/robot"
 	"github.com/efferent/efferent/ros"
@@ -20,14 +21,16 @@ import (
 
 func addROSFlags(f *pflag.FlagSet) {
 	f.String("ros-master", "", "ROS master host:port (default: $ROS_MASTER_URI, else 127.0.0.1:11311)")
-	f.StringArray("camera", nil, "camera for a ROS robot: ros:/topic (the model's cameras in order) or KEY=ros:/topic; "+
-		"a topic ending in /compressed carries sensor_msgs/CompressedImage")
+	f.StringArray("camera", nil, "camera for a ROS robot, the model's cameras in order or KEY=SOURCE: ros:/topic (a topic ending in "+
+		"/compressed carries sensor_msgs/CompressedImage), a V4L2 device (0, /dev/video0), a video file, rtsp:// or http:// stream, dir:PATH")
 	f.Duration("ready-timeout", 10*time.Second, "how long to wait for the robot's state and cameras before giving up")
 }
 
-// parseCameras maps --camera values onto the model's image keys.
-func parseCameras(vals, keys []string) ([]ros.Camera, error) {
+// parseCameras maps --camera values onto the model's image keys: ROS
+// topics, and other sources (devices, files, streams) by key to their URI.
+func parseCameras(vals, keys []string) ([]ros.Camera, map[string]string, error) {
 	var cams []ros.Camera
+	others := map[string]string{}
 	used := map[string]bool{}
 	next := 0
 	for _, v := range vals {
@@ -35,24 +38,27 @@ func parseCameras(vals, keys []string) ([]ros.Camera, error) {
 		if !hasKey {
 			key, src = "", v
 		}
-		topic, ok := strings.CutPrefix(src, "ros:")
-		if !ok {
-			return nil, fmt.Errorf("--camera %q: want ros:/topic or KEY=ros:/topic (V4L2 and file sources come with issue 8)", v)
+		if src == "" {
+			return nil, nil, fmt.Errorf("--camera %q: no source", v)
 		}
 		if key == "" {
 			for next < len(keys) && used[keys[next]] {
 				next++
 			}
 			if next >= len(keys) {
-				return nil, fmt.Errorf("--camera %q: the model has only %d cameras (%v)", v, len(keys), keys)
+				return nil, nil, fmt.Errorf("--camera %q: the model has only %d cameras (%v)", v, len(keys), keys)
 			}
 			key = keys[next]
 		}
 		if used[key] {
-			return nil, fmt.Errorf("--camera %q: camera %q given twice", v, key)
+			return nil, nil, fmt.Errorf("--camera %q: camera %q given twice", v, key)
 		}
 		used[key] = true
-		cams = append(cams, ros.Camera{Key: key, Topic: topic, Compressed: strings.HasSuffix(topic, "/compressed")})
+		if topic, ok := strings.CutPrefix(src, "ros:"); ok {
+			cams = append(cams, ros.Camera{Key: key, Topic: topic, Compressed: strings.HasSuffix(topic, "/compressed")})
+		} else {
+			others[key] = src
+		}
 	}
 	var missing []string
 	for _, k := range keys {
@@ -61,9 +67,9 @@ func parseCameras(vals, keys []string) ([]ros.Camera, error) {
 		}
 	}
 	if missing != nil {
-		return nil, fmt.Errorf("--camera: the model needs cameras %v; give each a topic (e.g. --camera %s=ros:/camera/color/image_raw)", missing, missing[0])
+		return nil, nil, fmt.Errorf("--camera: the model needs cameras %v; give each a source (e.g. --camera %s=ros:/camera/color/image_raw)", missing, missing[0])
 	}
-	return cams, nil
+	return cams, others, nil
 }
 
 // profileKinds is how the scheduler interpolates and the gate limits each
@@ -141,12 +147,21 @@ func runROS(ctx context.Context, f *pflag.FlagSet, cfg Config, prof *robot.Profi
 	if md.Dim != 0 && md.Dim != prof.Action.Dim {
 		return fmt.Errorf("robot profile %s takes %d-dim actions (%s), policy %s produces %d", prof.Name, prof.Action.Dim, prof.Action.Mapping, name, md.Dim)
 	}
-	cams, err := parseCameras(camFlags, md.ImageKeys)
+	cams, others, err := parseCameras(camFlags, md.ImageKeys)
 	if err != nil {
 		return err
 	}
-	bridge, err := ros.New(ros.Conf{Profile: prof, Master: master, Cameras: cams, StateDim: md.StateDim,
-		Instruction: instr, DecodeImage: cv.DecodeImage, Log: log})
+	sources := map[string]camera.Source{}
+	for key, uri := range others {
+		src, err := camcv.OpenCapture(camcv.CaptureConf{URI: uri})
+		if err != nil {
+			return fmt.Errorf("--camera %s=%s: %w", key, uri, err)
+		}
+		defer src.Close()
+		sources[key] = src
+	}
+	bridge, err := ros.New(ros.Conf{Profile: prof, Master: master, Cameras: cams, Sources: sources, StateDim: md.StateDim,
+		Instruction: instr, DecodeImage: camcv.DecodeImage, Log: log})
 	if err != nil {
 		return err
 	}
