@@ -1,6 +1,10 @@
 // Package camera owns where frames come from and how they are brought to
 // the model's input: the preprocessing Spec (size, resize mode,
-// interpolation, rotation) that run, serve and eval apply identically, and
-// cheap pure-Go helpers. The OpenCV implementation of the spec is the leaf
-// package camera/cv; frame sources (V4L2, files, RTSP, ROS) come later.
+// interpolation, rotation, centre crop, channel order) that run, serve and
+// eval apply identically; the Source interface of a camera that captures on
+// its own goroutine and keeps only the latest frame (Slot is that buffer,
+// with drop counting and a measured rate); and cheap pure-Go helpers. The
+// OpenCV implementations — the preprocessor, and devices, files, streams
+// and image directories as sources — are the leaf package camera/cv; ROS
+// image topics are read by package ros.
 package camera

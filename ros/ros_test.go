@@ -1,8 +1,11 @@
 package ros
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"io"
 	"log/slog"
 	"math"
@@ -19,6 +22,7 @@ import (
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/trajectory_msgs"
 
 	"github.com/efferent/efferent"
+	"github.com/efferent/efferent/camera"
 	"github.com/efferent/efferent/control"
 	"github.com/efferent/efferent/internal/rostest"
 	"github.com/efferent/efferent/robot"
@@ -406,3 +410,68 @@ func await[T any](t *testing.T, ctx context.Context, ch <-chan T, what string, o
 		}
 	}
 }
+
+// TestCameras: a raw rgb8 topic, a bgr8 topic, a JPEG CompressedImage
+// topic and a non-ROS source all reach the observation, in RGB, with the
+// oldest capture time as the observation's time.
+func TestCameras(t *testing.T) {
+	m, prof, _ := readyFranka(t, Conf{})
+	robotSide := m.Node(t, "cameras")
+	rgb := make([]byte, 4*3*3)
+	for i := range 4 * 3 {
+		rgb[3*i], rgb[3*i+1], rgb[3*i+2] = 10, 20, 30
+	}
+	bgr := make([]byte, 4*3*3)
+	for i := range 4 * 3 {
+		bgr[3*i], bgr[3*i+1], bgr[3*i+2] = 30, 20, 10
+	}
+	rostest.Publish(t, robotSide, "/cam/rgb", 20*time.Millisecond, func() *sensor_msgs.Image {
+		return &sensor_msgs.Image{Height: 3, Width: 4, Encoding: "rgb8", Step: 12, Data: rgb}
+	})
+	rostest.Publish(t, robotSide, "/cam/bgr", 20*time.Millisecond, func() *sensor_msgs.Image {
+		return &sensor_msgs.Image{Height: 3, Width: 4, Encoding: "bgr8", Step: 12, Data: bgr}
+	})
+	var jpg bytes.Buffer
+	im := image.NewRGBA(image.Rect(0, 0, 16, 8))
+	for i := range im.Pix {
+		im.Pix[i] = 255
+	}
+	if err := jpeg.Encode(&jpg, im, nil); err != nil {
+		t.Fatal(err)
+	}
+	rostest.Publish(t, robotSide, "/cam/jpeg/compressed", 20*time.Millisecond, func() *sensor_msgs.CompressedImage {
+		return &sensor_msgs.CompressedImage{Format: "jpeg", Data: jpg.Bytes()}
+	})
+	slot := &fixedSource{}
+	old := time.Now().Add(-time.Second)
+	slot.Put(efferent.Image{H: 2, W: 2, C: 3, Pix: make([]byte, 12)}, old)
+	b := newBridge(t, Conf{Profile: prof, Master: m.Addr, NodeName: "efferent_cams",
+		Cameras: []Camera{{Key: "a", Topic: "/cam/rgb"}, {Key: "b", Topic: "/cam/bgr"}, {Key: "c", Topic: "/cam/jpeg/compressed", Compressed: true}},
+		Sources: map[string]camera.Source{"d": slot}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var obs efferent.Observation
+	if err := b.Observe(&obs); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"a", "b"} {
+		if p := obs.Images[k].Pix[:3]; fmt.Sprint(p) != "[10 20 30]" || obs.Images[k].W != 4 {
+			t.Fatalf("camera %s: %v %dx%d, want RGB 10 20 30, 4x3", k, p, obs.Images[k].W, obs.Images[k].H)
+		}
+	}
+	if c := obs.Images["c"]; c.W != 16 || c.H != 8 || c.Pix[0] < 250 {
+		t.Fatalf("jpeg camera: %dx%d first %d", c.W, c.H, c.Pix[0])
+	}
+	if d := obs.Images["d"]; d.W != 2 || !obs.Time.Equal(old) {
+		t.Fatalf("source camera %dx%d, obs time %v, want the source's older %v", d.W, d.H, obs.Time, old)
+	}
+}
+
+// fixedSource is a camera.Source holding whatever was Put (a test seam for
+// the non-ROS cameras; camera/cv tests the real ones).
+type fixedSource struct{ camera.Slot }
+
+func (*fixedSource) Close() error { return nil }

@@ -1,5 +1,8 @@
-// Package cv implements camera.Spec with OpenCV (gocv). It is the only
-// package that calls OpenCV for preprocessing.
+// Package cv implements the camera package with OpenCV (gocv): the
+// preprocessor of a camera.Spec (with undistortion folded into one remap),
+// camera sources (V4L2 devices, video files, RTSP/HTTP streams, image
+// directories), and the PNG/JPEG decoder the server uses for compressed
+// camera frames.
 package cv
 
 import (
