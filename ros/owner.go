@@ -49,8 +49,8 @@ func (b *Bridge) connect() (err error) {
 		}
 	}()
 	var pubs publishers
-	newPub := func(topic string, m any) (*goroslib.Publisher, error) {
-		pub, err := goroslib.NewPublisher(goroslib.PublisherConf{Node: node, Topic: topic, Msg: m})
+	newPub := func(topic string, m any, latch bool) (*goroslib.Publisher, error) {
+		pub, err := goroslib.NewPublisher(goroslib.PublisherConf{Node: node, Topic: topic, Msg: m, Latch: latch})
 		if err != nil {
 			return nil, fmt.Errorf("ros: publisher %s: %w", topic, err)
 		}
@@ -67,22 +67,25 @@ func (b *Bridge) connect() (err error) {
 	case robot.TypeJointTrajectory:
 		cmd = &trajectory_msgs.JointTrajectory{}
 	}
-	if pubs.command, err = newPub(p.Command.Topic, cmd); err != nil {
+	if pubs.command, err = newPub(p.Command.Topic, cmd, false); err != nil {
 		return err
 	}
 	b.node, b.pubs = node, pubs // so that disconnect closes what exists
+	// The gripper command is sent once per change, so it is latched: a
+	// driver that connects (or reconnects) later still gets the state the
+	// policy wants, and re-executing it is harmless (open stays open).
 	switch p.Gripper.Type {
 	case robot.GripperFrankaMove:
-		if b.pubs.gripper, err = newPub(p.Gripper.Topic, &MoveActionGoal{}); err != nil {
+		if b.pubs.gripper, err = newPub(p.Gripper.Topic, &MoveActionGoal{}, true); err != nil {
 			return err
 		}
 	case robot.GripperFloat64:
-		if b.pubs.gripper, err = newPub(p.Gripper.Topic, &std_msgs.Float64{}); err != nil {
+		if b.pubs.gripper, err = newPub(p.Gripper.Topic, &std_msgs.Float64{}, true); err != nil {
 			return err
 		}
 	}
 	if p.Status.Topic != "" {
-		if b.pubs.status, err = newPub(p.Status.Topic, &diagnostic_msgs.DiagnosticArray{}); err != nil {
+		if b.pubs.status, err = newPub(p.Status.Topic, &diagnostic_msgs.DiagnosticArray{}, false); err != nil {
 			return err
 		}
 	}

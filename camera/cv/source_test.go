@@ -2,6 +2,8 @@ package cv
 
 import (
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
@@ -117,5 +119,37 @@ func TestLoopAndErrors(t *testing.T) {
 		if _, err := OpenCapture(CaptureConf{URI: uri}); err == nil {
 			t.Errorf("%s opened", uri)
 		}
+	}
+}
+
+// TestStreamReconnects: an HTTP stream (here a recording served over HTTP,
+// which ends) is read through OpenCV's network backend; when it ends or the
+// server goes away the source reconnects on its own, and frames resume.
+func TestStreamReconnects(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration: OpenCV")
+	}
+	dir := t.TempDir()
+	writeVideo(t, filepath.Join(dir, "clip.avi"), 10)
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer srv.Close()
+	src, err := OpenCapture(CaptureConf{URI: srv.URL + "/clip.avi", Reconnect: 20 * time.Millisecond})
+	if err != nil {
+		t.Skipf("this OpenCV cannot open HTTP streams: %v", err)
+	}
+	defer src.Close()
+	if src.Kind() != "stream" {
+		t.Fatalf("kind %s", src.Kind())
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for st := src.Stats(); st.Reconnects < 2 || st.Frames < 25; st = src.Stats() {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v: want frames from at least three connections", st)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	var f camera.Frame
+	if !src.Latest(&f) || f.Image.W != 64 {
+		t.Fatalf("latest frame %dx%d", f.Image.W, f.Image.H)
 	}
 }
