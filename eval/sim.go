@@ -76,6 +76,9 @@ type EpisodeConf struct {
 	Trace bool
 	// OnTick, if set, is also called after every step (progress lines).
 	OnTick func(sp *efferent.Setpoint, v efferent.Verdict)
+	// Guards, if set, run before the simulator's limits gate (an e-stop,
+	// a watchdog: see safety.Chain). Default none.
+	Guards []safety.Gate
 }
 
 // Episode runs the simulator closed loop until success, the task's step
@@ -84,9 +87,13 @@ func Episode(ctx context.Context, c EpisodeConf) EpisodeResult {
 	if c.Env == nil || c.Policy == nil {
 		return EpisodeResult{Err: errors.New("eval: EpisodeConf needs Env and Policy")}
 	}
-	gate, err := NewSimGate()
+	limits, err := NewSimGate()
 	if err != nil {
 		return EpisodeResult{Err: err}
+	}
+	var gate safety.Gate = limits
+	if len(c.Guards) > 0 {
+		gate = append(safety.Chain(append([]safety.Gate(nil), c.Guards...)), limits)
 	}
 	if c.Scheduler.Kinds == nil {
 		c.Scheduler.Kinds = ActionKinds()

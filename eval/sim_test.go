@@ -5,10 +5,12 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/eval"
 	"github.com/efferent/efferent/models"
 	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/policy/ort"
+	"github.com/efferent/efferent/safety"
 	"github.com/efferent/efferent/sim"
 	"github.com/efferent/efferent/sim/render"
 )
@@ -181,5 +183,51 @@ func TestDefaultModelSolvesTasks(t *testing.T) {
 	}
 	if total != 20 || ok < 12 {
 		t.Fatalf("the default model solved %d of %d episodes, want ≥ 12 of 20", ok, total)
+	}
+}
+
+// TestEStopHoldsTheArm: an e-stop engaged mid-episode (from another
+// goroutine's point of view: between ticks) stops the expert's arm on the
+// next step and keeps it still until the episode's budget runs out; the
+// task is not solved, every later step is refused "estop".
+func TestEStopHoldsTheArm(t *testing.T) {
+	_, tasks, err := eval.SimTasks(sim.SuiteSpatial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := sim.New(sim.Conf{}, render.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := tasks[0]
+	task.MaxSteps = 60
+	if err := env.Reset(task, 0); err != nil {
+		t.Fatal(err)
+	}
+	e := safety.NewEStop(nil)
+	var refused, steps int
+	var frozen sim.Vec3
+	res := eval.Episode(context.Background(), eval.EpisodeConf{Env: env, Policy: eval.ExpertPolicy(env), Guards: []safety.Gate{e},
+		OnTick: func(sp *efferent.Setpoint, v efferent.Verdict) {
+			steps++
+			switch {
+			case steps == 20:
+				e.Trigger("test")
+				frozen = env.World().Gripper.Pos
+			case steps > 20:
+				if v.Kind != efferent.Refused || v.Reason != safety.ReasonEStop {
+					t.Errorf("step %d after the e-stop: %+v", steps, v)
+				}
+				refused++
+			}
+		}})
+	if res.Err != nil || res.Success {
+		t.Fatalf("success %v err %v, want the task unsolved", res.Success, res.Err)
+	}
+	if refused != 40 {
+		t.Fatalf("%d steps refused after the e-stop, want 40", refused)
+	}
+	if moved := env.World().Gripper.Pos.Sub(frozen).Norm(); moved > 1e-9 {
+		t.Fatalf("the gripper moved %.3f m after the e-stop", moved)
 	}
 }

@@ -57,6 +57,12 @@ type Conf struct {
 	DecodeImage func(data []byte, maxSide int) (efferent.Image, error)
 	// Log receives connection events. Default slog.Default().
 	Log *slog.Logger
+	// EStop, when set, is called with "ros" when std_msgs/Bool true
+	// arrives on EStopTopic (releasing it is not offered over ROS, which
+	// has no authentication).
+	EStop func(source string)
+	// EStopTopic. Default /efferent/estop.
+	EStopTopic string
 }
 
 // MasterFromEnv is the host:port of $ROS_MASTER_URI, or "" when unset.
@@ -99,6 +105,9 @@ func (c Conf) WithDefaults() (Conf, error) {
 	}
 	if c.MasterPoll == 0 {
 		c.MasterPoll = 200 * time.Millisecond
+	}
+	if c.EStopTopic == "" {
+		c.EStopTopic = "/efferent/estop"
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()

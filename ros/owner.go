@@ -117,6 +117,16 @@ func (b *Bridge) connect() (err error) {
 			return err
 		}
 	}
+	if c.EStop != nil {
+		if err := sub(c.EStopTopic, func(m *std_msgs.Bool) {
+			if m.Data {
+				c.Log.Warn("e-stop engaged over ROS", "topic", c.EStopTopic)
+				c.EStop("ros")
+			}
+		}); err != nil {
+			return err
+		}
+	}
 	for _, cam := range c.Cameras {
 		f := b.frames[cam.Key]
 		var cb any

@@ -475,3 +475,36 @@ func TestCameras(t *testing.T) {
 type fixedSource struct{ camera.Slot }
 
 func (*fixedSource) Close() error { return nil }
+
+// TestEStopTopic: `rostopic pub /efferent/estop std_msgs/Bool true` (the
+// real CLI) engages the e-stop callback; false does not.
+func TestEStopTopic(t *testing.T) {
+	rostest.Need(t)
+	m := rostest.Start(t, 0)
+	prof, _ := robot.Load("quadruped")
+	got := make(chan string, 4)
+	newBridge(t, Conf{Profile: prof, Master: m.Addr, EStop: func(src string) { got <- src }})
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if out, err := m.Rostopic(ctx, "pub", "-1", "/efferent/estop", "std_msgs/Bool", "data: false").CombinedOutput(); err != nil {
+		t.Fatalf("rostopic pub false: %v\n%s", err, out)
+	}
+	select {
+	case s := <-got:
+		t.Fatalf("engaged by false (%s)", s)
+	default:
+	}
+	pub := m.Rostopic(ctx, "pub", "-r", "5", "/efferent/estop", "std_msgs/Bool", "data: true")
+	if err := pub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = pub.Wait() }()
+	select {
+	case s := <-got:
+		if s != "ros" {
+			t.Fatalf("source %q", s)
+		}
+	case <-ctx.Done():
+		t.Fatal("no e-stop within 15 s of rostopic pub")
+	}
+}

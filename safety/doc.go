@@ -9,11 +9,13 @@
 // and never blocks. Their counters are atomic and may be read from any
 // goroutine.
 //
-// This first gate, LimitGate, bounds positions (or per-tick deltas) and the
-// step between consecutive absolute setpoints, and refuses NaN/Inf and
-// wrongly sized setpoints. Velocity, acceleration, jerk and workspace
-// bounds, the watchdog and the e-stop latch come later behind the same Gate
-// interface.
+// LimitGate bounds positions (or per-tick deltas) and the step between
+// consecutive absolute setpoints, and refuses NaN/Inf and wrongly sized
+// setpoints. EStop is a latching emergency stop (triggered from any
+// goroutine, released only by an authenticated caller) and Watchdog holds
+// the robot when no new chunk arrives in time; a Chain runs them before the
+// limits, which fill in the hold values. Velocity, acceleration and jerk
+// bounds come later behind the same Gate interface.
 //
 // Kind (absolute, delta, binary) describes how each dimension behaves over
 // time; it lives here so that package control, which interpolates by kind,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/efferent/efferent"
+	"github.com/efferent/efferent/safety"
 )
 
 // Conf configures a Server. Zero values mean the documented default.
@@ -69,6 +70,19 @@ type Conf struct {
 	// standard library (api.DecodeStdImage), which keeps this package free
 	// of cgo.
 	DecodeImage func(data []byte, maxSide int) (efferent.Image, error) `yaml:"-"`
+	// EStop, when set (efferent run --serve), is driven over HTTP: POST
+	// /estop engages it — open to anyone who can reach the server, since
+	// stopping must never be refused — and POST /estop/reset releases it,
+	// which needs the token like everything that can move a robot; GET
+	// /estop reports it. Not configurable from YAML.
+	EStop EStop `yaml:"-"`
+}
+
+// EStop is the latch the /estop endpoints drive (a *safety.EStop).
+type EStop interface {
+	Trigger(source string)
+	Reset()
+	Status() safety.EStopStatus
 }
 
 // MinTokenLen is the shortest AuthToken accepted.

@@ -128,6 +128,11 @@ func New(conf Conf, pol policy.Policy, log *slog.Logger) (*Server, error) {
 	mux.HandleFunc("GET /readyz", s.serveReadyz)
 	mux.Handle("GET /metrics", s.requireAuth(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
 	mux.Handle("/act", s.requireAuth(http.HandlerFunc(s.serveAct)))
+	if conf.EStop != nil {
+		mux.HandleFunc("POST /estop", s.serveEStop) // open: stopping is never refused
+		mux.Handle("POST /estop/reset", s.requireAuth(http.HandlerFunc(s.serveEStopReset)))
+		mux.Handle("GET /estop", s.requireAuth(http.HandlerFunc(s.serveEStopStatus)))
+	}
 	mux.Handle("/", s.requireAuth(http.HandlerFunc(s.serveWebsocket)))
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	s.wg.Add(1)

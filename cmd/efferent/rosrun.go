@@ -160,8 +160,9 @@ func runROS(ctx context.Context, f *pflag.FlagSet, cfg Config, prof *robot.Profi
 		defer src.Close()
 		sources[key] = src
 	}
+	estop := newEStop(ctx, log)
 	bridge, err := ros.New(ros.Conf{Profile: prof, Master: master, Cameras: cams, Sources: sources, StateDim: md.StateDim,
-		Instruction: instr, DecodeImage: camcv.DecodeImage, Log: log})
+		Instruction: instr, DecodeImage: camcv.DecodeImage, Log: log, EStop: estop.Trigger})
 	if err != nil {
 		return err
 	}
@@ -178,12 +179,17 @@ func runROS(ctx context.Context, f *pflag.FlagSet, cfg Config, prof *robot.Profi
 	if step == 0 {
 		step = 50 * time.Millisecond
 	}
-	gate, err := profileGate(prof, step)
+	limits, err := profileGate(prof, step)
 	if err != nil {
 		return fmt.Errorf("robot profile %s: gate: %w", prof.Name, err)
 	}
 	sc := schedulerConf(f)
 	sc.Kinds = profileKinds(prof)
+	guards, err := realtimeGuards(ctx, estop, sc, float64(time.Second)/float64(step), false)
+	if err != nil {
+		return err
+	}
+	gate := append(safety.Chain(guards), limits)
 	var clock efferent.Clock = efferent.SystemClock{}
 	if prof.RateHz >= 200 {
 		// Go timers wake with ~1 ms granularity: spin the last 200 µs.

@@ -107,6 +107,8 @@ func runRobot(cmd *cobra.Command, cfg Config) error {
 	if episodes < 0 || init < 0 || init >= sim.NumInitStates {
 		return fmt.Errorf("--episodes %d / --init %d: want episodes ≥ 0 and init in 0..%d", episodes, init, sim.NumInitStates-1)
 	}
+	estop := newEStop(ctx, log)
+	cfg.Server.EStop = estop
 	if serveToo {
 		srv, err := startServer(ctx, cfg, log)
 		if err != nil {
@@ -148,8 +150,12 @@ func runRobot(cmd *cobra.Command, cfg Config) error {
 		}
 		prog := &progress{w: os.Stderr, env: env, episode: ep + 1, every: 10}
 		start := time.Now()
+		guards, err := realtimeGuards(ctx, estop, schedulerConf(f), env.Conf().StepHz, fast)
+		if err != nil {
+			return err
+		}
 		res := eval.Episode(ctx, eval.EpisodeConf{Env: env, Policy: pol, Clock: clock, SyncInference: name == "expert",
-			Scheduler: schedulerConf(f), OnTick: prog.tick})
+			Scheduler: schedulerConf(f), OnTick: prog.tick, Guards: guards})
 		prog.finish()
 		if errors.Is(res.Err, context.Canceled) || ctx.Err() != nil {
 			log.Info("interrupted", "episodes_done", ep, "successes", successes)
