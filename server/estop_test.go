@@ -17,18 +17,10 @@ func TestEStopEndpoints(t *testing.T) {
 	s := start(t, Conf{SkipWarmup: true, AuthToken: tok, EStop: e}, newGate(fakeMeta()))
 	base := "http://" + s.Addr().String()
 	post := func(path, bearer string) (int, safety.EStopStatus) {
-		req, _ := http.NewRequest(http.MethodPost, base+path, nil)
-		if bearer != "" {
-			req.Header.Set("Authorization", "Bearer "+bearer)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		code, body := call(t, http.MethodPost, base+path, bearer)
 		var st safety.EStopStatus
-		_ = json.NewDecoder(resp.Body).Decode(&st)
-		return resp.StatusCode, st
+		_ = json.Unmarshal([]byte(body), &st)
+		return code, st
 	}
 	if code, st := post("/estop", ""); code != 200 || !st.Engaged || !strings.HasPrefix(st.Source, "http ") || !e.Status().Engaged {
 		t.Fatalf("POST /estop without a token: %d %+v", code, st)

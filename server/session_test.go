@@ -150,7 +150,14 @@ func TestReadyz(t *testing.T) {
 
 func get(t *testing.T, url, bearer string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	return call(t, http.MethodGet, url, bearer)
+}
+
+// call makes one HTTP request, with a bearer token when given, and
+// returns the status and body.
+func call(t *testing.T, method, url, bearer string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
 	if bearer != "" {
 		req.Header.Set("Authorization", "Bearer "+bearer)
 	}
