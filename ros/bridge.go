@@ -81,6 +81,10 @@ type Bridge struct {
 	srcOldest time.Time
 
 	verdict atomic.Value // string: the last verdict, for the status topic
+	// The last reported verdict (Report's goroutine, the control tick).
+	reported   bool
+	lastKind   efferent.VerdictKind
+	lastReason string
 
 	// Owner goroutine only.
 	node      *goroslib.Node
@@ -279,10 +283,13 @@ func (b *Bridge) Done() bool { return false }
 // Report records the gate's latest verdict for the status topic; cheap
 // enough for every tick (control.LoopConf.OnTick).
 func (b *Bridge) Report(v efferent.Verdict) {
-	s := verdictText(v)
-	if old, _ := b.verdict.Load().(string); old != s {
-		b.verdict.Store(s)
+	// The text is built only when the verdict changes: this runs on every
+	// controller tick, which must not allocate.
+	if b.reported && v.Kind == b.lastKind && v.Reason == b.lastReason {
+		return
 	}
+	b.reported, b.lastKind, b.lastReason = true, v.Kind, v.Reason
+	b.verdict.Store(verdictText(v))
 }
 
 // Stats returns the counters.

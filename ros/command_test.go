@@ -180,3 +180,18 @@ func imageMsg(h, w uint32, enc string, step uint32, data []byte) *sensor_msgs.Im
 }
 
 func newImage() *efferent.Image { return &efferent.Image{} }
+
+// TestReportAllocatesNothing: the verdict reported on every controller
+// tick costs nothing until it changes.
+func TestReportAllocatesNothing(t *testing.T) {
+	b := &Bridge{}
+	b.verdict.Store("")
+	v := efferent.Verdict{Kind: efferent.Clamped, Reason: "position_limit"}
+	b.Report(v)
+	if a := testing.AllocsPerRun(100, func() { b.Report(v) }); a != 0 {
+		t.Fatalf("%v allocations per unchanged report", a)
+	}
+	if s, _ := b.verdict.Load().(string); s != "clamped: position_limit" {
+		t.Fatalf("status text %q", s)
+	}
+}

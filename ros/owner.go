@@ -199,10 +199,10 @@ func (b *Bridge) run() {
 		case <-poll.C:
 			b.watchMaster()
 		case <-status.C:
-			b.publishStatus(false)
+			b.publishStatus()
 		}
 		if v, _ := b.verdict.Load().(string); v != b.statusAt {
-			b.publishStatus(true)
+			b.publishStatus()
 		}
 	}
 }
@@ -338,7 +338,6 @@ func (b *Bridge) watchMaster() {
 		b.up.Store(false)
 		b.losses.Add(1)
 		b.conf.Log.Warn("ROS master lost: holding the robot until it is back", "master", b.conf.Master, "err", err)
-		b.verdict.Store("held: ROS master lost")
 	case err == nil && (!b.masterUp || pid != b.masterPID):
 		b.conf.Log.Info("ROS master is back: registering again", "master", b.conf.Master, "pid", pid)
 		b.disconnect(b.node)
@@ -361,11 +360,14 @@ func (b *Bridge) watchMaster() {
 
 // publishStatus sends the verdict and instruction on the status topic
 // (periodically, and at once when the verdict changes).
-func (b *Bridge) publishStatus(changed bool) {
+func (b *Bridge) publishStatus() {
 	v, _ := b.verdict.Load().(string)
 	b.statusAt = v
 	if b.pubs.status == nil {
 		return
+	}
+	if !b.masterUp {
+		v = "held: ROS master lost" // (published peer to peer, to whoever is still connected)
 	}
 	level := diagnostic_msgs.DiagnosticStatus_OK
 	switch {
@@ -385,7 +387,6 @@ func (b *Bridge) publishStatus(changed bool) {
 		},
 	}}
 	b.pubs.status.Write(m)
-	_ = changed
 }
 
 var pidRE = regexp.MustCompile(`<i4>(-?\d+)</i4>|<int>(-?\d+)</int>`)

@@ -150,7 +150,7 @@ func runRobot(cmd *cobra.Command, cfg Config) error {
 		}
 		prog := &progress{w: os.Stderr, env: env, episode: ep + 1, every: 10}
 		start := time.Now()
-		guards, err := realtimeGuards(ctx, estop, schedulerConf(f), env.Conf().StepHz, fast)
+		guards, err := realtimeGuards(estop, schedulerConf(f), env.Conf().StepHz, fast)
 		if err != nil {
 			return err
 		}

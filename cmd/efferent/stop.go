@@ -44,7 +44,7 @@ func newEStop(ctx context.Context, log *slog.Logger) *safety.EStop {
 // realtimeGuards are the gates put before the limits in a run: the e-stop
 // always, and in real time the watchdog, timed to two replanning periods
 // (at least 150 ms). In virtual time nothing can stall, so no watchdog.
-func realtimeGuards(_ context.Context, estop *safety.EStop, sc control.SchedulerConf, stepHz float64, virtual bool) ([]safety.Gate, error) {
+func realtimeGuards(estop *safety.EStop, sc control.SchedulerConf, stepHz float64, virtual bool) ([]safety.Gate, error) {
 	guards := []safety.Gate{estop}
 	if virtual {
 		return guards, nil
