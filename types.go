@@ -12,6 +12,19 @@ type Image struct {
 	Pix     []byte
 }
 
+// CopyFrom makes im a copy of src, reusing im.Pix when it is large enough
+// (the per-frame copy of cameras and buffers, without allocating once
+// warm).
+func (im *Image) CopyFrom(src Image) {
+	n := len(src.Pix)
+	if cap(im.Pix) < n {
+		im.Pix = make([]byte, n)
+	}
+	im.Pix = im.Pix[:n]
+	copy(im.Pix, src.Pix)
+	im.H, im.W, im.C = src.H, src.W, src.C
+}
+
 // Validate reports whether the dimensions are positive and Pix has the size
 // they imply.
 func (im Image) Validate() error {

@@ -70,13 +70,7 @@ func (s *Slot) Put(im efferent.Image, at time.Time) {
 	if s.have && !s.taken {
 		s.stats.Dropped++
 	}
-	n := len(im.Pix)
-	if cap(s.frame.Image.Pix) < n {
-		s.frame.Image.Pix = make([]byte, n)
-	}
-	s.frame.Image.Pix = s.frame.Image.Pix[:n]
-	copy(s.frame.Image.Pix, im.Pix)
-	s.frame.Image.H, s.frame.Image.W, s.frame.Image.C = im.H, im.W, im.C
+	s.frame.Image.CopyFrom(im)
 	s.stats.Frames++
 	s.frame.Time, s.frame.Seq = at, s.stats.Frames
 	s.have, s.taken = true, false
@@ -104,13 +98,7 @@ func (s *Slot) Latest(dst *Frame) bool {
 	if !s.have {
 		return false
 	}
-	n := len(s.frame.Image.Pix)
-	if cap(dst.Image.Pix) < n {
-		dst.Image.Pix = make([]byte, n)
-	}
-	dst.Image.Pix = dst.Image.Pix[:n]
-	copy(dst.Image.Pix, s.frame.Image.Pix)
-	dst.Image.H, dst.Image.W, dst.Image.C = s.frame.Image.H, s.frame.Image.W, s.frame.Image.C
+	dst.Image.CopyFrom(s.frame.Image)
 	dst.Time, dst.Seq = s.frame.Time, s.frame.Seq
 	s.taken = true
 	return true

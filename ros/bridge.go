@@ -77,8 +77,7 @@ type Bridge struct {
 	fingers  [2]float64
 	frames   map[string]*frame
 	// srcFrame is the scratch for reading Conf.Sources (Observe only).
-	srcFrame  camera.Frame
-	srcOldest time.Time
+	srcFrame camera.Frame
 
 	verdict atomic.Value // string: the last verdict, for the status topic
 	// The last reported verdict (Report's goroutine, the control tick).
@@ -177,24 +176,20 @@ func (b *Bridge) Observe(obs *efferent.Observation) error {
 			missing = append(missing, "camera "+c.Key+" ("+c.Topic+why+")")
 		}
 	}
+	if obs.Images == nil {
+		obs.Images = make(map[string]efferent.Image, len(b.conf.Cameras)+len(b.conf.Sources))
+	}
+	var oldest time.Time // the observation's time: its oldest frame's
 	for key, src := range b.conf.Sources {
 		if !src.Latest(&b.srcFrame) {
 			missing = append(missing, "camera "+key)
 			continue
 		}
 		im := obs.Images[key]
-		if cap(im.Pix) < len(b.srcFrame.Image.Pix) {
-			im.Pix = make([]byte, len(b.srcFrame.Image.Pix))
-		}
-		im.Pix = im.Pix[:len(b.srcFrame.Image.Pix)]
-		copy(im.Pix, b.srcFrame.Image.Pix)
-		im.H, im.W, im.C = b.srcFrame.Image.H, b.srcFrame.Image.W, 3
-		if obs.Images == nil {
-			obs.Images = map[string]efferent.Image{}
-		}
+		im.CopyFrom(b.srcFrame.Image)
 		obs.Images[key] = im
-		if b.srcOldest.IsZero() || b.srcFrame.Time.Before(b.srcOldest) {
-			b.srcOldest = b.srcFrame.Time
+		if oldest.IsZero() || b.srcFrame.Time.Before(oldest) {
+			oldest = b.srcFrame.Time
 		}
 	}
 	if missing != nil {
@@ -212,28 +207,15 @@ func (b *Bridge) Observe(obs *efferent.Observation) error {
 	} else {
 		copy(obs.State, b.joints)
 	}
-	if obs.Images == nil {
-		obs.Images = make(map[string]efferent.Image, len(b.conf.Cameras))
-	}
-	var oldest time.Time
 	for _, c := range b.conf.Cameras {
 		f := b.frames[c.Key]
 		im := obs.Images[c.Key]
-		if cap(im.Pix) < len(f.img.Pix) {
-			im.Pix = make([]byte, len(f.img.Pix))
-		}
-		im.Pix = im.Pix[:len(f.img.Pix)]
-		copy(im.Pix, f.img.Pix)
-		im.H, im.W, im.C = f.img.H, f.img.W, 3
+		im.CopyFrom(f.img)
 		obs.Images[c.Key] = im
 		if oldest.IsZero() || f.stamp.Before(oldest) {
 			oldest = f.stamp
 		}
 	}
-	if !b.srcOldest.IsZero() && (oldest.IsZero() || b.srcOldest.Before(oldest)) {
-		oldest = b.srcOldest
-	}
-	b.srcOldest = time.Time{}
 	obs.Time = oldest // zero without cameras: the loop stamps the tick
 	obs.Prompt = b.conf.Instruction
 	return nil

@@ -220,13 +220,7 @@ func (p *Preprocessor) finish(dst *efferent.Image) {
 }
 
 func copyInto(dst *efferent.Image, h, w int, pix []byte) {
-	n := h * w * 3
-	if cap(dst.Pix) < n {
-		dst.Pix = make([]byte, n)
-	}
-	dst.Pix = dst.Pix[:n]
-	copy(dst.Pix, pix)
-	dst.H, dst.W, dst.C = h, w, 3
+	dst.CopyFrom(efferent.Image{H: h, W: w, C: 3, Pix: pix[:h*w*3]})
 }
 
 // Close frees the OpenCV matrices. The Preprocessor is unusable after.
