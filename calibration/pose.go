@@ -75,6 +75,21 @@ func RotationFromVector(v [3]float64) [3][3]float64 {
 	}
 }
 
+// RotationFromQuaternion is the rotation of the quaternion (x, y, z, w),
+// ROS's order; it need not be normalised (false when it is zero).
+func RotationFromQuaternion(x, y, z, w float64) ([3][3]float64, bool) {
+	n := math.Sqrt(x*x + y*y + z*z + w*w)
+	if n < 1e-9 {
+		return [3][3]float64{}, false
+	}
+	x, y, z, w = x/n, y/n, z/n, w/n
+	return [3][3]float64{
+		{1 - 2*(y*y+z*z), 2 * (x*y - w*z), 2 * (x*z + w*y)},
+		{2 * (x*y + w*z), 1 - 2*(x*x+z*z), 2 * (y*z - w*x)},
+		{2 * (x*z - w*y), 2 * (y*z + w*x), 1 - 2*(x*x+y*y)},
+	}, true
+}
+
 // VectorFromRotation is the rotation vector of R (the inverse of
 // RotationFromVector, angle in [0, π]).
 func VectorFromRotation(R [3][3]float64) [3]float64 {

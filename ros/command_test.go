@@ -8,6 +8,7 @@ import (
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/sensor_msgs"
 
 	"github.com/efferent/efferent"
+	"github.com/efferent/efferent/calibration"
 	"github.com/efferent/efferent/robot"
 )
 
@@ -46,12 +47,8 @@ func TestQuaternionRoundTrips(t *testing.T) {
 // rotation is q's rotation matrix (test helper, the inverse of
 // quatFromMatrix).
 func rotation(q quat) [3][3]float64 {
-	w, x, y, z := q[0], q[1], q[2], q[3]
-	return [3][3]float64{
-		{1 - 2*(y*y+z*z), 2 * (x*y - w*z), 2 * (x*z + w*y)},
-		{2 * (x*y + w*z), 1 - 2*(x*x+z*z), 2 * (y*z - w*x)},
-		{2 * (x*z - w*y), 2 * (y*z + w*x), 1 - 2*(x*x+y*y)},
-	}
+	r, _ := calibration.RotationFromQuaternion(q[1], q[2], q[3], q[0])
+	return r
 }
 
 // The commanded pose never leaves the workspace, never moves faster than

@@ -183,16 +183,10 @@ func (py poseYAML) pose() (calibration.Pose, error) {
 	case len(py.RotationVector) == 3 && py.Quaternion == nil:
 		p.R = calibration.RotationFromVector([3]float64(py.RotationVector))
 	case len(py.Quaternion) == 4 && py.RotationVector == nil:
-		x, y, z, w := py.Quaternion[0], py.Quaternion[1], py.Quaternion[2], py.Quaternion[3]
-		n := math.Sqrt(x*x + y*y + z*z + w*w)
-		if n < 1e-9 {
+		q := py.Quaternion
+		var ok bool
+		if p.R, ok = calibration.RotationFromQuaternion(q[0], q[1], q[2], q[3]); !ok {
 			return calibration.Pose{}, fmt.Errorf("quaternion: zero")
-		}
-		x, y, z, w = x/n, y/n, z/n, w/n
-		p.R = [3][3]float64{
-			{1 - 2*(y*y+z*z), 2 * (x*y - w*z), 2 * (x*z + w*y)},
-			{2 * (x*y + w*z), 1 - 2*(x*x+z*z), 2 * (y*z - w*x)},
-			{2 * (x*z - w*y), 2 * (y*z + w*x), 1 - 2*(x*x+y*y)},
 		}
 	default:
 		return calibration.Pose{}, fmt.Errorf("give either rotation_vector [rx, ry, rz] or quaternion [x, y, z, w]")
