@@ -70,8 +70,12 @@ type Profile struct {
 	Gripper Gripper `yaml:"gripper"`
 	// Status is where efferent reports its verdict and instruction.
 	Status Status `yaml:"status"`
-	// Limits bound what is commanded.
+	// Limits bound what is commanded: the lab's envelope.
 	Limits Limits `yaml:"limits"`
+	// Hardware is the robot maker's published limits, the ceiling the
+	// envelope is checked against (each limit set in both must be within
+	// the hardware's). Default none: no check.
+	Hardware Limits `yaml:"hardware"`
 	// Home is the robot's rest pose.
 	Home Home `yaml:"home"`
 }
@@ -159,12 +163,29 @@ type Limits struct {
 	JointMin      []float64 `yaml:"joint_min"`
 	JointMax      []float64 `yaml:"joint_max"`
 	JointVelocity []float64 `yaml:"joint_velocity"`
-	// MaxVx, MaxVy (m/s), MaxWz (rad/s) and MaxAccel (m/s², rad/s²)
-	// bound a twist.
-	MaxVx    float64 `yaml:"max_vx"`
-	MaxVy    float64 `yaml:"max_vy"`
-	MaxWz    float64 `yaml:"max_wz"`
+	// MaxVx, MaxVy (m/s) and MaxWz (rad/s) bound a twist.
+	MaxVx float64 `yaml:"max_vx"`
+	MaxVy float64 `yaml:"max_vy"`
+	MaxWz float64 `yaml:"max_wz"`
+	// MaxAccel (m/s²; rad/s² for a twist's wz) and MaxJerk (m/s³) bound
+	// the acceleration and jerk of the commanded end effector's
+	// translation (ee_delta) or of the twist. Required for a twist
+	// (MaxAccel); otherwise 0 = not bounded by the motion gate.
 	MaxAccel float64 `yaml:"max_accel"`
+	MaxJerk  float64 `yaml:"max_jerk"`
+	// MaxRotationAccel (rad/s²) and MaxRotationJerk (rad/s³): the same
+	// for the end effector's rotation.
+	MaxRotationAccel float64 `yaml:"max_rotation_accel"`
+	MaxRotationJerk  float64 `yaml:"max_rotation_jerk"`
+	// JointAcceleration (rad/s²) and JointJerk (rad/s³) per joint
+	// (joint_position). Default none: velocity and position limits only.
+	JointAcceleration []float64 `yaml:"joint_acceleration"`
+	JointJerk         []float64 `yaml:"joint_jerk"`
+	// OnViolation says, per kind of limit, whether an input beyond it is
+	// clamped (followed smoothly within the limits) or rejected (the robot
+	// stops, decelerating within the limits, until the input is acceptable
+	// again). Default clamp for all four.
+	OnViolation OnViolation `yaml:"on_violation"`
 }
 
 // Home is the rest pose.
@@ -409,7 +430,7 @@ func (p *Profile) Validate() error {
 	if p.Status.Period < 10*time.Millisecond || p.Status.Period > time.Minute {
 		return fmt.Errorf("status.period: %v, want 10ms .. 1m", p.Status.Period)
 	}
-	return nil
+	return p.validateMotion()
 }
 
 // ValidTopic reports whether name is a usable ROS topic name.

@@ -54,6 +54,12 @@ func TestBadProfiles(t *testing.T) {
 		{"base: quadruped\nlimits:\n  max_vx: 0\n", "limits.max_vx: 0"},
 		{"base: franka\ngripper:\n  threshold: 2\n", "gripper.threshold 2"},
 		{"base: nosuch\n", `base "nosuch"`},
+		{"base: franka\nlimits:\n  max_speed: 2\n", "limits.max_speed: 2 exceeds the hardware's 1.7"},
+		{"base: franka\nlimits:\n  joint_jerk: [750, 375, 500, 625, 750, 1000, 20000]\n", "limits.joint_jerk[6]: 20000 is beyond the hardware's 10000"},
+		{"base: franka\nlimits:\n  joint_min: [-3, -1.7628, -2.8973, -3.0718, -2.8973, -0.0175, -2.8973]\n", "limits.joint_min[0]: -3 is beyond"},
+		{"base: franka\nlimits:\n  on_violation: {jerk: ignore}\n", `limits.on_violation.jerk: "ignore"`},
+		{"base: franka\nlimits:\n  max_jerk: -1\n", "limits.max_jerk: -1"},
+		{"base: franka\nlimits:\n  joint_acceleration: [1, 2]\n", "limits.joint_acceleration: 2 values, want 7"},
 	}
 	dir := t.TempDir()
 	for i, tc := range cases {

@@ -118,11 +118,15 @@ func (b *Bridge) connect() (err error) {
 		}
 	}
 	if c.EStop != nil {
+		var last bool // e-stop buttons repeat their state: log the press once
 		if err := sub(c.EStopTopic, func(m *std_msgs.Bool) {
 			if m.Data {
-				c.Log.Warn("e-stop engaged over ROS", "topic", c.EStopTopic)
+				if !last {
+					c.Log.Warn("e-stop engaged over ROS", "topic", c.EStopTopic)
+				}
 				c.EStop("ros")
 			}
+			last = m.Data
 		}); err != nil {
 			return err
 		}

@@ -118,6 +118,84 @@ func profileGate(p *robot.Profile, stepPeriod time.Duration) (*safety.LimitGate,
 	return safety.NewLimits(safety.LimitsConf{Min: lo, Max: hi, MaxStep: step, Kinds: profileKinds(p)})
 }
 
+// profileMotion is the motion gate for a profile's mapping (nil when the
+// profile bounds no acceleration): end-effector deltas integrated in
+// metres and radians within the workspace box, joints within their range,
+// twist components as rate commands; each bounded in velocity,
+// acceleration and jerk at the controller period. state is the robot's
+// measured state as Observe reports it (the end effector's position
+// first, or the joints), where the integration and the joints start.
+func profileMotion(p *robot.Profile, state []float64) (*safety.MotionGate, error) {
+	l, d := p.Limits, p.Action.Dim
+	conf := safety.MotionConf{Period: p.Period(), Axes: make([]safety.Axis, d), Initial: make([]float64, d)}
+	var err error
+	for i, r := range []struct {
+		dst *safety.Response
+		s   string
+	}{{&conf.OnPosition, l.OnViolation.Position}, {&conf.OnVelocity, l.OnViolation.Velocity},
+		{&conf.OnAcceleration, l.OnViolation.Acceleration}, {&conf.OnJerk, l.OnViolation.Jerk}} {
+		if *r.dst, err = safety.ParseResponse(r.s); err != nil {
+			return nil, fmt.Errorf("limits.on_violation (%d): %w", i, err)
+		}
+	}
+	limited := false
+	for i := range d {
+		ax := &conf.Axes[i]
+		ax.Kind = safety.Binary
+		switch p.Action.Mapping {
+		case robot.MappingEEDelta:
+			if i >= 6 {
+				continue
+			}
+			ax.Kind, ax.Scale = safety.Delta, p.Action.TranslationScale
+			ax.Velocity, ax.Acceleration, ax.Jerk = l.MaxSpeed, l.MaxAccel, l.MaxJerk
+			if i < 3 {
+				ax.Min, ax.Max = l.WorkspaceMin[i], l.WorkspaceMax[i]
+				if i < len(state) {
+					conf.Initial[i] = state[i]
+				}
+			} else {
+				ax.Scale = p.Action.RotationScale
+				ax.Velocity, ax.Acceleration, ax.Jerk = l.MaxRotationSpeed, l.MaxRotationAccel, l.MaxRotationJerk
+			}
+		case robot.MappingJointPosition:
+			if l.JointAcceleration == nil {
+				continue
+			}
+			ax.Kind = safety.Absolute
+			ax.Min, ax.Max = l.JointMin[i], l.JointMax[i]
+			ax.Velocity, ax.Acceleration = l.JointVelocity[i], l.JointAcceleration[i]
+			if l.JointJerk != nil {
+				ax.Jerk = l.JointJerk[i]
+			}
+			if i < len(state) {
+				conf.Initial[i] = state[i]
+			}
+		case robot.MappingTwist:
+			if i >= 3 || l.MaxJerk == 0 {
+				continue
+			}
+			caps := []float64{l.MaxVx, l.MaxVy, l.MaxWz}
+			ax.Kind, ax.Rate = safety.Absolute, true
+			ax.Min, ax.Max = -caps[i], caps[i]
+			// The command is a velocity: its rate of change is the
+			// acceleration, its second derivative the jerk.
+			ax.Velocity, ax.Acceleration = l.MaxAccel, l.MaxJerk
+		default:
+			continue
+		}
+		if ax.Velocity > 0 && ax.Acceleration > 0 {
+			limited = true
+		} else {
+			ax.Kind, ax.Velocity, ax.Acceleration, ax.Jerk = safety.Binary, 0, 0, 0
+		}
+	}
+	if !limited {
+		return nil, nil
+	}
+	return safety.NewMotion(conf)
+}
+
 // runROS drives a ROS robot with a policy until interrupted.
 func runROS(ctx context.Context, f *pflag.FlagSet, cfg Config, prof *robot.Profile, log *slog.Logger) error {
 	ref, _ := f.GetString("policy")
@@ -190,6 +268,19 @@ func runROS(ctx context.Context, f *pflag.FlagSet, cfg Config, prof *robot.Profi
 		return err
 	}
 	gate := append(safety.Chain(guards), limits)
+	var obs efferent.Observation
+	if err := bridge.Observe(&obs); err != nil {
+		return err
+	}
+	motion, err := profileMotion(prof, obs.State)
+	if err != nil {
+		return fmt.Errorf("robot profile %s: motion gate: %w", prof.Name, err)
+	}
+	if motion != nil {
+		// Last: every hold before it (e-stop, watchdog, refusal) becomes a
+		// controlled stop within the acceleration and jerk limits.
+		gate = append(gate, motion)
+	}
 	var clock efferent.Clock = efferent.SystemClock{}
 	if prof.RateHz >= 200 {
 		// Go timers wake with ~1 ms granularity: spin the last 200 µs.
@@ -205,6 +296,11 @@ func runROS(ctx context.Context, f *pflag.FlagSet, cfg Config, prof *robot.Profi
 	st, bs := loop.Stats(), bridge.Stats()
 	log.Info("stopped", "ticks", st.Ticks, "holds", st.Holds, "inferences", st.Inferences, "infer_errors", st.InferErrors,
 		"published", bs.Published, "dropped", bs.Dropped, "master_losses", bs.MasterLosses, "reconnects", bs.Reconnects)
+	if motion != nil {
+		mc := motion.Counts()
+		log.Info("motion gate", "allowed", mc.Allowed, "position", mc.Position, "velocity", mc.Velocity, "acceleration", mc.Acceleration,
+			"jerk", mc.Jerk, "converging", mc.Converging, "rejected", mc.Rejected, "held", mc.Hold, "nan", mc.NaN)
+	}
 	if ctx.Err() != nil { // interrupted: the way a ROS run ends
 		return nil
 	}

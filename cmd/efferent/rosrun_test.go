@@ -7,6 +7,7 @@ import (
 	"image/jpeg"
 	"math"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/bluenviron/goroslib/v2"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/geometry_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/sensor_msgs"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/std_msgs"
 
 	"github.com/efferent/efferent/internal/rostest"
 	"github.com/efferent/efferent/ros"
@@ -49,7 +51,21 @@ func TestRunFrankaOverROS(t *testing.T) {
 	rostest.Publish(t, robotSide, "/cam/wrist/compressed", 33*time.Millisecond, func() *sensor_msgs.CompressedImage {
 		return &sensor_msgs.CompressedImage{Format: "jpeg", Data: jpg.Bytes()}
 	})
-	var poses, moved atomic.Int64
+	// 2.5 s in, an operator presses the e-stop (a latched std_msgs/Bool).
+	start := time.Now()
+	estopAt := start.Add(2500 * time.Millisecond)
+	rostest.Publish(t, robotSide, "/efferent/estop", 50*time.Millisecond, func() *std_msgs.Bool {
+		return &std_msgs.Bool{Data: time.Now().After(estopAt)}
+	})
+	type stamped struct {
+		at time.Time
+		p  geometry_msgs.Point
+	}
+	var (
+		poses, moved atomic.Int64
+		mu           sync.Mutex
+		stream       []stamped
+	)
 	sub, err := goroslib.NewSubscriber(goroslib.SubscriberConf{Node: m.Node(t, "observer"),
 		Topic: "/cartesian_impedance_example_controller/equilibrium_pose",
 		Callback: func(p *geometry_msgs.PoseStamped) {
@@ -57,6 +73,9 @@ func TestRunFrankaOverROS(t *testing.T) {
 			if x := p.Pose.Position; math.Abs(x.X-0.5)+math.Abs(x.Y)+math.Abs(x.Z-0.3) > 1e-6 {
 				moved.Add(1) // the policy's chunks reached the command
 			}
+			mu.Lock()
+			stream = append(stream, stamped{time.Now(), p.Pose.Position})
+			mu.Unlock()
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -84,6 +103,30 @@ func TestRunFrankaOverROS(t *testing.T) {
 		t.Fatal("every pose is the measured one: no policy action reached the robot")
 	}
 	t.Logf("%d poses received, %d away from the measured pose", poses.Load(), moved.Load())
+	// The e-stop is a controlled stop: no pose moves by more than the lab
+	// speed allows in a tick (with one lost message's slack), and 300 ms
+	// after it the pose stands still.
+	mu.Lock()
+	defer mu.Unlock()
+	maxStep := 2 * 0.25 * 1e-3
+	var held []geometry_msgs.Point
+	for i := 1; i < len(stream); i++ {
+		a, b := stream[i-1].p, stream[i].p
+		if d := math.Sqrt((b.X-a.X)*(b.X-a.X) + (b.Y-a.Y)*(b.Y-a.Y) + (b.Z-a.Z)*(b.Z-a.Z)); d > maxStep+1e-9 {
+			t.Fatalf("pose %d moved %.6f m in one tick, more than %.6f", i, d, maxStep)
+		}
+		if stream[i].at.After(estopAt.Add(300 * time.Millisecond)) {
+			held = append(held, b)
+		}
+	}
+	if len(held) < 300 {
+		t.Fatalf("%d poses after the e-stop settled, want a 1 kHz stream of holds", len(held))
+	}
+	for i, p := range held {
+		if p != held[0] {
+			t.Fatalf("pose %d after the e-stop: %+v, want the held %+v", i, p, held[0])
+		}
+	}
 }
 
 // Cameras map onto the model's keys in order, or by name; every key needs
