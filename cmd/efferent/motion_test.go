@@ -89,6 +89,7 @@ func TestFrankaMotionGate(t *testing.T) {
 			t.Fatal("no stop within 1 s")
 		}
 	}
+	t.Logf("controlled stop from %.2f m/s: %d ticks", l.MaxSpeed, n)
 	if n < 125 || n > 200 {
 		t.Fatalf("stopped in %d ticks, want a controlled stop of ~125–200", n)
 	}

@@ -263,7 +263,7 @@ func runROS(ctx context.Context, f *pflag.FlagSet, cfg Config, prof *robot.Profi
 	}
 	sc := schedulerConf(f)
 	sc.Kinds = profileKinds(prof)
-	guards, err := realtimeGuards(estop, sc, float64(time.Second)/float64(step), false)
+	guards, err := realtimeGuards(f, estop, sc, float64(time.Second)/float64(step), false)
 	if err != nil {
 		return err
 	}

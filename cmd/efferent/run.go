@@ -71,6 +71,7 @@ ros:/topic), commands published at the profile's rate (1 kHz for the Franka,
 	f.Int("init", 0, "initial state of the first episode (0..49)")
 	f.Bool("fast", false, "run in virtual time, as fast as the CPU allows (deterministic)")
 	addSchedulerFlags(f)
+	f.Duration("watchdog", 0, "hold the robot when no new chunk arrives for this long (default: two replanning periods, at least 150 ms)")
 	f.Bool("serve", false, "also serve the model over the openpi protocol on --addr")
 	f.String("addr", "127.0.0.1:8000", "listen address for --serve (host:port)")
 	addAuthFlags(f)
@@ -150,7 +151,7 @@ func runRobot(cmd *cobra.Command, cfg Config) error {
 		}
 		prog := &progress{w: os.Stderr, env: env, episode: ep + 1, every: 10}
 		start := time.Now()
-		guards, err := realtimeGuards(estop, schedulerConf(f), env.Conf().StepHz, fast)
+		guards, err := realtimeGuards(f, estop, schedulerConf(f), env.Conf().StepHz, fast)
 		if err != nil {
 			return err
 		}

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/spf13/pflag"
 
 	"github.com/efferent/efferent/control"
 	"github.com/efferent/efferent/safety"
@@ -42,15 +45,23 @@ func newEStop(ctx context.Context, log *slog.Logger) *safety.EStop {
 }
 
 // realtimeGuards are the gates put before the limits in a run: the e-stop
-// always, and in real time the watchdog, timed to two replanning periods
-// (at least 150 ms). In virtual time nothing can stall, so no watchdog.
-func realtimeGuards(estop *safety.EStop, sc control.SchedulerConf, stepHz float64, virtual bool) ([]safety.Gate, error) {
+// always, and in real time the watchdog, timed by --watchdog or else to two
+// replanning periods (at least 150 ms). In virtual time nothing can stall,
+// so no watchdog.
+func realtimeGuards(f *pflag.FlagSet, estop *safety.EStop, sc control.SchedulerConf, stepHz float64, virtual bool) ([]safety.Gate, error) {
 	guards := []safety.Gate{estop}
 	if virtual {
 		return guards, nil
 	}
-	steps := sc.WithDefaults().ReplanSteps
-	w, err := safety.NewWatchdog(safety.DefaultWatchdog(time.Duration(float64(steps) * float64(time.Second) / stepHz)))
+	timeout, _ := f.GetDuration("watchdog")
+	if timeout < 0 {
+		return nil, fmt.Errorf("--watchdog %v: want a positive duration (0: the default)", timeout)
+	}
+	if timeout == 0 {
+		steps := sc.WithDefaults().ReplanSteps
+		timeout = safety.DefaultWatchdog(time.Duration(float64(steps) * float64(time.Second) / stepHz))
+	}
+	w, err := safety.NewWatchdog(timeout)
 	if err != nil {
 		return nil, err
 	}
