@@ -18,6 +18,8 @@ import (
 	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/control"
 	"github.com/efferent/efferent/eval"
+	"github.com/efferent/efferent/policy"
+	"github.com/efferent/efferent/record"
 	robotpkg "github.com/efferent/efferent/robot"
 	"github.com/efferent/efferent/sim"
 	"github.com/efferent/efferent/sim/render"
@@ -71,6 +73,7 @@ ros:/topic), commands published at the profile's rate (1 kHz for the Franka,
 	f.Int("init", 0, "initial state of the first episode (0..49)")
 	f.Bool("fast", false, "run in virtual time, as fast as the CPU allows (deterministic)")
 	addSchedulerFlags(f)
+	addRecordFlags(f)
 	f.Duration("watchdog", 0, "hold the robot when no new chunk arrives for this long (default: two replanning periods, at least 150 ms)")
 	f.Bool("serve", false, "also serve the model over the openpi protocol on --addr")
 	f.String("addr", "127.0.0.1:8000", "listen address for --serve (host:port)")
@@ -79,7 +82,7 @@ ros:/topic), commands published at the profile's rate (1 kHz for the Franka,
 	return cmd
 }
 
-func runRobot(cmd *cobra.Command, cfg Config) error {
+func runRobot(cmd *cobra.Command, cfg Config) (err error) {
 	f := cmd.Flags()
 	log := cfg.Log.logger()
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -143,6 +146,22 @@ func runRobot(cmd *cobra.Command, cfg Config) error {
 	if fast {
 		clock = nil
 	}
+	rec, err := openRecorder(f, runInfo{Robot: "sim", Policy: name, RateHz: env.Conf().StepHz, Virtual: fast,
+		Scheduler: schedulerConf(f)}, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := closeRecorder(rec, log); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	var runPol policy.Policy = pol
+	tick := func(sp *efferent.Setpoint, v efferent.Verdict) {}
+	if rec != nil {
+		runPol = record.Policy{Policy: pol, Rec: rec}
+		tick = rec.Setpoint
+	}
 	successes := 0
 	for ep := 0; episodes == 0 || ep < episodes; ep++ {
 		in := (init + ep) % sim.NumInitStates
@@ -155,9 +174,19 @@ func runRobot(cmd *cobra.Command, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		res := eval.Episode(ctx, eval.EpisodeConf{Env: env, Policy: pol, Clock: clock, SyncInference: name == "expert",
-			Scheduler: schedulerConf(f), OnTick: prog.tick, Guards: guards})
+		if rec != nil {
+			rec.Event(record.Event{Time: time.Now().UnixNano(), Kind: record.EventEpisodeStart, Task: task.Name,
+				Instruction: task.Instruction, Detail: fmt.Sprintf("init %d", in)})
+		}
+		res := eval.Episode(ctx, eval.EpisodeConf{Env: env, Policy: runPol, Clock: clock, SyncInference: name == "expert",
+			Scheduler: schedulerConf(f), Guards: guards,
+			OnTick: func(sp *efferent.Setpoint, v efferent.Verdict) { prog.tick(sp, v); tick(sp, v) }})
 		prog.finish()
+		if rec != nil {
+			ok := res.Success
+			rec.Event(record.Event{Time: time.Now().UnixNano(), Kind: record.EventEpisodeEnd, Task: task.Name, Success: &ok,
+				Detail: fmt.Sprintf("steps %d", res.Steps)})
+		}
 		if errors.Is(res.Err, context.Canceled) || ctx.Err() != nil {
 			log.Info("interrupted", "episodes_done", ep, "successes", successes)
 			return nil
