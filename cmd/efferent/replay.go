@@ -389,4 +389,3 @@ func (r *replayRobot) Apply(sp *efferent.Setpoint) error {
 }
 
 func (r *replayRobot) Done() bool { return len(r.got) >= r.want }
-
