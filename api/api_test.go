@@ -407,3 +407,25 @@ func BenchmarkDecodeValues(b *testing.B) {
 		})
 	}
 }
+
+// A premise verdict travels as an extra key; a refusal replaces the
+// actions with an error.
+func TestPremiseReply(t *testing.T) {
+	ok := AppendResponse(nil, &Response{Actions: []float64{1, 2}, H: 1, D: 2, HaveSeq: true, Session: 3, Seq: 4,
+		Premise: &Premise{Decision: "ok", Frames: 1}})
+	r, err := DecodeResponse(ok, DefaultLimits())
+	if err != nil || r.Premise == nil || r.Premise.Decision != "ok" || r.Premise.Frames != 1 || len(r.Actions) != 2 || r.Error != "" {
+		t.Fatalf("%+v %v", r, err)
+	}
+	ref := AppendResponse(nil, &Response{HaveSeq: true, Session: 3, Seq: 5, Error: "false premise: no blue mug",
+		Premise: &Premise{Decision: "refuse", Missing: []string{"blue mug"}, Frames: 1}})
+	r, err = DecodeResponse(ref, DefaultLimits())
+	if err != nil || r.Error == "" || r.Actions != nil || r.Premise.Decision != "refuse" || len(r.Premise.Missing) != 1 || r.Premise.Missing[0] != "blue mug" || r.Seq != 5 {
+		t.Fatalf("%+v %v", r, err)
+	}
+	// Without a premise the reply is byte-for-byte what it was.
+	plain := AppendResponse(nil, &Response{Actions: []float64{1, 2}, H: 1, D: 2})
+	if r, err := DecodeResponse(plain, DefaultLimits()); err != nil || r.Premise != nil {
+		t.Fatalf("%+v %v", r, err)
+	}
+}

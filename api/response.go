@@ -26,21 +26,53 @@ type Response struct {
 	// on its connection when the client sent none). Sent when HaveSeq.
 	Session, Seq int64
 	HaveSeq      bool
+	// Premise, when set, is the false-premise checker's verdict on the
+	// instruction, sent as the extra key "premise" (openpi clients ignore
+	// keys they do not know).
+	Premise *Premise
+	// Error, when set, replaces "actions": the request was answered
+	// without running the policy (a refused instruction), so there is
+	// nothing to execute. The connection stays open.
+	Error string
+}
+
+// Premise is the false-premise verdict as sent to clients.
+type Premise struct {
+	// Decision: "ok", "refuse" or "clarify".
+	Decision string `json:"decision"`
+	// Missing names the objects not found (refuse).
+	Missing []string `json:"missing,omitempty"`
+	// Question asks the user (clarify).
+	Question string `json:"question,omitempty"`
+	// Frames is how many frames the decision rests on.
+	Frames int `json:"frames"`
 }
 
 // AppendResponse appends the reply map. With a reused b of sufficient
 // capacity it does not allocate.
 func AppendResponse(b []byte, r *Response) []byte {
+	n := 3
 	if r.HaveSeq {
-		b = appendMapLen(b, 5)
+		n += 2
+	}
+	if r.Premise != nil {
+		n++
+	}
+	b = appendMapLen(b, n)
+	if r.HaveSeq {
 		b = appendInt(appendStr(b, "session"), r.Session)
 		b = appendInt(appendStr(b, "seq"), r.Seq)
-	} else {
-		b = appendMapLen(b, 3)
 	}
-	var shape [2]int
-	shape[0], shape[1] = r.H, r.D
-	b = AppendFloat64Array(appendStr(b, "actions"), shape[:], r.Actions)
+	if r.Premise != nil {
+		b = appendPremise(appendStr(b, "premise"), r.Premise)
+	}
+	if r.Error != "" {
+		b = appendStr(appendStr(b, "error"), r.Error)
+	} else {
+		var shape [2]int
+		shape[0], shape[1] = r.H, r.D
+		b = AppendFloat64Array(appendStr(b, "actions"), shape[:], r.Actions)
+	}
 	if r.BatchSize > 0 {
 		b = appendMapLen(appendStr(b, "policy_timing"), 2)
 		b = appendFloat64(appendStr(b, "infer_ms"), r.PolicyInferMS)
@@ -49,14 +81,37 @@ func AppendResponse(b []byte, r *Response) []byte {
 		b = appendMapLen(appendStr(b, "policy_timing"), 1)
 		b = appendFloat64(appendStr(b, "infer_ms"), r.PolicyInferMS)
 	}
-	n := 1
+	st := 1
 	if r.HavePrevTotal {
-		n = 2
+		st = 2
 	}
-	b = appendMapLen(appendStr(b, "server_timing"), n)
+	b = appendMapLen(appendStr(b, "server_timing"), st)
 	b = appendFloat64(appendStr(b, "infer_ms"), r.ServerInferMS)
 	if r.HavePrevTotal {
 		b = appendFloat64(appendStr(b, "prev_total_ms"), r.PrevTotalMS)
+	}
+	return b
+}
+
+func appendPremise(b []byte, p *Premise) []byte {
+	n := 2
+	if len(p.Missing) > 0 {
+		n++
+	}
+	if p.Question != "" {
+		n++
+	}
+	b = appendMapLen(b, n)
+	b = appendStr(appendStr(b, "decision"), p.Decision)
+	b = appendInt(appendStr(b, "frames"), int64(p.Frames))
+	if len(p.Missing) > 0 {
+		b = appendArrayLen(appendStr(b, "missing"), len(p.Missing))
+		for _, m := range p.Missing {
+			b = appendStr(b, m)
+		}
+	}
+	if p.Question != "" {
+		b = appendStr(appendStr(b, "question"), p.Question)
 	}
 	return b
 }
@@ -70,6 +125,11 @@ type Reply struct {
 	// Session and Seq, when the server sent them (HaveSeq): see Response.
 	Session, Seq int64
 	HaveSeq      bool
+	// Premise is the false-premise verdict, when the server checks
+	// instructions; Error is set (and Actions empty) when the request was
+	// refused.
+	Premise *Premise
+	Error   string
 }
 
 // DecodeResponse parses a reply frame; actions may be any float or int
@@ -82,6 +142,34 @@ func DecodeResponse(frame []byte, lim Limits) (Reply, error) {
 	}
 	if v.Kind != Map {
 		return r, fmt.Errorf("%w: reply is %v, want a map", ErrMalformed, v.Kind)
+	}
+	if p, ok := v.Get("premise"); ok && p.Kind == Map {
+		r.Premise = &Premise{}
+		if d, ok := p.Get("decision"); ok && d.Kind == Str {
+			r.Premise.Decision = d.Str
+		}
+		if q, ok := p.Get("question"); ok && q.Kind == Str {
+			r.Premise.Question = q.Str
+		}
+		if f, ok := p.Get("frames"); ok && f.Kind == Int {
+			r.Premise.Frames = int(f.Int)
+		}
+		if m, ok := p.Get("missing"); ok && m.Kind == List {
+			for _, e := range m.List {
+				if e.Kind == Str {
+					r.Premise.Missing = append(r.Premise.Missing, e.Str)
+				}
+			}
+		}
+	}
+	sess, ok1 := v.Get("session")
+	seq, ok2 := v.Get("seq")
+	if ok1 && ok2 && sess.Kind == Int && seq.Kind == Int {
+		r.Session, r.Seq, r.HaveSeq = sess.Int, seq.Int, true
+	}
+	if e, ok := v.Get("error"); ok && e.Kind == Str {
+		r.Error = e.Str
+		return r, nil
 	}
 	a, ok := v.Get("actions")
 	if !ok {
@@ -107,10 +195,5 @@ func DecodeResponse(frame []byte, lim Limits) (Reply, error) {
 		return m
 	}
 	r.PolicyTiming, r.ServerTiming = timing("policy_timing"), timing("server_timing")
-	sess, ok1 := v.Get("session")
-	seq, ok2 := v.Get("seq")
-	if ok1 && ok2 && sess.Kind == Int && seq.Kind == Int {
-		r.Session, r.Seq, r.HaveSeq = sess.Int, seq.Int, true
-	}
 	return r, nil
 }

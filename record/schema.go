@@ -83,6 +83,8 @@ type Event struct {
 const (
 	EventEpisodeStart = "episode_start"
 	EventEpisodeEnd   = "episode_end"
+	// EventPremise: the false-premise verdict on the instruction (Detail).
+	EventPremise = "premise"
 )
 
 func ns(t time.Time) int64 {

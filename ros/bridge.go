@@ -80,6 +80,7 @@ type Bridge struct {
 	srcFrame camera.Frame
 
 	verdict atomic.Value // string: the last verdict, for the status topic
+	premise atomic.Value // premiseStatus: the false-premise verdict on the instruction
 	// The last reported verdict (Report's goroutine, the control tick).
 	reported   bool
 	lastKind   efferent.VerdictKind
@@ -272,6 +273,17 @@ func (b *Bridge) Report(v efferent.Verdict) {
 	}
 	b.reported, b.lastKind, b.lastReason = true, v.Kind, v.Reason
 	b.verdict.Store(verdictText(v))
+}
+
+// premiseStatus is the false-premise verdict on the instruction, for the
+// status topic.
+type premiseStatus struct{ decision, reason string }
+
+// ReportPremise records the false-premise checker's decision on the
+// instruction ("ok", "refuse", "clarify", "pending") and its reason for
+// the status topic (a refused instruction is published as an error).
+func (b *Bridge) ReportPremise(decision, reason string) {
+	b.premise.Store(premiseStatus{decision, reason})
 }
 
 // Stats returns the counters.

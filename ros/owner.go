@@ -380,6 +380,16 @@ func (b *Bridge) publishStatus() {
 	case len(v) >= 7 && v[:7] == "refused":
 		level = diagnostic_msgs.DiagnosticStatus_ERROR
 	}
+	pv, _ := b.premise.Load().(premiseStatus)
+	switch pv.decision {
+	case "refuse", "clarify":
+		// The instruction itself was refused: nothing will move.
+		level, v = diagnostic_msgs.DiagnosticStatus_ERROR, "instruction refused: "+pv.reason
+	case "pending":
+		if v == "" {
+			level, v = diagnostic_msgs.DiagnosticStatus_WARN, "checking the instruction"
+		}
+	}
 	m := &diagnostic_msgs.DiagnosticArray{}
 	m.Header.Stamp = time.Now()
 	m.Status = []diagnostic_msgs.DiagnosticStatus{{
@@ -388,6 +398,8 @@ func (b *Bridge) publishStatus() {
 			{Key: "verdict", Value: v},
 			{Key: "instruction", Value: b.conf.Instruction},
 			{Key: "master", Value: strconv.FormatBool(b.masterUp)},
+			{Key: "premise", Value: pv.decision},
+			{Key: "premise_reason", Value: pv.reason},
 		},
 	}}
 	b.pubs.status.Write(m)

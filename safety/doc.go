@@ -23,4 +23,7 @@
 // Kind (absolute, delta, binary) describes how each dimension behaves over
 // time; it lives here so that package control, which interpolates by kind,
 // can share it (control imports safety, never the reverse).
+//
+// Subpackage premise checks an instruction's objects are in view before
+// any motion (ok, refuse or clarify); premise/cv is its OpenCV detector.
 package safety

@@ -7,6 +7,7 @@ import (
 
 	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/safety"
+	"github.com/efferent/efferent/safety/premise"
 )
 
 // Conf configures a Server. Zero values mean the documented default.
@@ -76,6 +77,18 @@ type Conf struct {
 	// which needs the token like everything that can move a robot; GET
 	// /estop reports it. Not configurable from YAML.
 	EStop EStop `yaml:"-"`
+	// CheckPremise asks efferent serve to build Premise (the simulator's
+	// checker). Default false: a checker only knows the objects it was
+	// built for, and would refuse other scenes.
+	CheckPremise bool `yaml:"premise"`
+	// Premise, when set (efferent serve --premise), checks each client's
+	// instruction against its camera frames before the policy runs: an
+	// instruction naming an object that is not in view is refused (the
+	// reply carries "premise" and "error" instead of "actions"; REST
+	// answers 422), an ambiguous one gets a question, and an accepted one
+	// is answered as usual with the verdict under "premise". Decided on
+	// each new instruction's first request. Not configurable from YAML.
+	Premise *premise.Checker `yaml:"-"`
 }
 
 // EStop is the latch the /estop endpoints drive (a *safety.EStop).

@@ -36,6 +36,7 @@ type connection struct {
 	// the start of waiting for it to its reply being sent.
 	prevTotal time.Duration
 	havePrev  bool
+	premise   *premiseGate // nil without Conf.Premise
 }
 
 func (c *connection) serve() {
@@ -111,6 +112,27 @@ func (c *connection) handle(log *slog.Logger, waitStart time.Time) bool {
 	if info.HasSeq {
 		seq = info.Seq
 	}
+	var verdict *api.Premise
+	if c.premise != nil {
+		v, refusal, err := s.checkPremise(c.premise, &obs, log)
+		if err != nil {
+			s.metrics.badRequest.Inc()
+			c.fail(log, websocket.CloseInternalServerErr, fmt.Errorf("bad observation: %w", err))
+			return false
+		}
+		if refusal != "" {
+			// No inference, no actions: the instruction cannot be acted
+			// on. The client may send another on this connection.
+			c.reply = api.AppendResponse(c.reply[:0], &api.Response{Premise: &v, Error: refusal,
+				ServerInferMS: ms(s.now().Sub(reqStart)), Session: c.session, Seq: seq, HaveSeq: true})
+			if err := c.ws.WriteMessage(websocket.BinaryMessage, c.reply); err != nil {
+				log.Info("client left before its reply", "seq", seq, "err", err)
+				return false
+			}
+			return true
+		}
+		verdict = &v
+	}
 	j := &c.job
 	j.obs = obs
 	j.obs.Time = reqStart
@@ -134,7 +156,7 @@ func (c *connection) handle(log *slog.Logger, waitStart time.Time) bool {
 		PolicyInferMS: ms(j.inferDur), BatchSize: j.batchSize,
 		ServerInferMS: ms(encStart.Sub(reqStart)),
 		PrevTotalMS:   ms(c.prevTotal), HavePrevTotal: c.havePrev,
-		Session: c.session, Seq: seq, HaveSeq: true,
+		Session: c.session, Seq: seq, HaveSeq: true, Premise: verdict,
 	}
 	c.reply = api.AppendResponse(c.reply[:0], &resp)
 	s.metrics.encode.Observe(s.now().Sub(encStart).Seconds())

@@ -14,6 +14,7 @@ type metrics struct {
 	queueDepth  prometheus.Gauge
 	batchSize   prometheus.Histogram
 	connections prometheus.Gauge
+	premise     *prometheus.CounterVec
 	// Pre-resolved children: the request path does no label lookups.
 	ok, badRequest, busy, failed            prometheus.Counter
 	unauthorized, timeout, abandoned        prometheus.Counter
@@ -39,7 +40,14 @@ func newMetrics() *metrics {
 		Buckets: []float64{1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 128, 256},
 	})
 	m.connections = prometheus.NewGauge(prometheus.GaugeOpts{Name: "efferent_connections", Help: "Open websocket connections."})
-	m.reg.MustRegister(m.requests, m.stage, m.queueDepth, m.batchSize, m.connections,
+	m.premise = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "efferent_premise_decisions_total",
+		Help: "False-premise checker decisions on clients' instructions (with --premise): ok, refuse (a named object is not in view), clarify (cannot tell; a question was sent), pending.",
+	}, []string{"decision"})
+	for _, d := range []string{"ok", "refuse", "clarify", "pending"} {
+		m.premise.WithLabelValues(d)
+	}
+	m.reg.MustRegister(m.requests, m.stage, m.queueDepth, m.batchSize, m.connections, m.premise,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.ok, m.badRequest = m.requests.WithLabelValues("ok"), m.requests.WithLabelValues("bad_request")
 	m.busy, m.failed = m.requests.WithLabelValues("busy"), m.requests.WithLabelValues("error")

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -54,6 +55,23 @@ func (s *Server) serveAct(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, "bad observation: "+err.Error())
 		return
 	}
+	var verdict *api.Premise
+	if g := newPremiseGate(s.conf.Premise); g != nil {
+		// REST requests are independent: each is checked on its own frame.
+		v, refusal, err := s.checkPremise(g, &req.Obs, s.log)
+		if err != nil {
+			s.metrics.badRequest.Inc()
+			writeJSONError(w, http.StatusBadRequest, "bad observation: "+err.Error())
+			return
+		}
+		if refusal != "" {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnprocessableEntity)
+			_ = json.NewEncoder(w).Encode(map[string]any{"error": refusal, "premise": v})
+			return
+		}
+		verdict = &v
+	}
 	j := &job{obs: req.Obs}
 	j.obs.Time = reqStart
 	switch err := s.answer(j, newTimer()); {
@@ -80,6 +98,9 @@ func (s *Server) serveAct(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Efferent-Infer-Ms", strconv.FormatFloat(ms(j.inferDur), 'f', 3, 64))
 	w.Header().Set("X-Efferent-Batch-Size", strconv.Itoa(j.batchSize))
+	if verdict != nil {
+		w.Header().Set("X-Efferent-Premise", verdict.Decision)
+	}
 	_, _ = w.Write(out)
 	s.metrics.ok.Inc()
 	s.metrics.totalTime.Observe(s.now().Sub(reqStart).Seconds())

@@ -373,7 +373,7 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 	defer s.wg.Done()
 	s.metrics.connections.Inc()
 	defer s.metrics.connections.Dec()
-	c := &connection{s: s, ws: conn, remote: r.RemoteAddr, session: s.sessions.Add(1), timer: newTimer()}
+	c := &connection{s: s, ws: conn, remote: r.RemoteAddr, session: s.sessions.Add(1), timer: newTimer(), premise: newPremiseGate(s.conf.Premise)}
 	c.serve()
 }
 

@@ -77,6 +77,9 @@ func loadConfig(flags *pflag.FlagSet) (Config, error) {
 	set("provider", &cfg.ORT.Provider)
 	set("log-level", &cfg.Log.Level)
 	set("token", &cfg.Server.AuthToken)
+	if f := flags.Lookup("premise"); f != nil && f.Changed {
+		cfg.Server.CheckPremise = f.Value.String() == "true"
+	}
 	if f := flags.Lookup("insecure-no-auth"); f != nil && f.Changed {
 		cfg.Server.AllowNoAuth = f.Value.String() == "true"
 	}

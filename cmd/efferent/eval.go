@@ -45,6 +45,7 @@ to --out. Suites: ` + strings.Join(sim.Suites(), ", ") + `, or "all".`,
 	f.Duration("latency", 0, "modelled inference latency in virtual time (ensemble/async modes)")
 	f.Bool("no-render", false, "skip camera rendering (only for policies that ignore images, e.g. the expert)")
 	addModelFlags(f)
+	cmd.AddCommand(evalPremiseCmd())
 	return cmd
 }
 

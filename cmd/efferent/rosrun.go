@@ -253,6 +253,16 @@ func runROS(ctx context.Context, f *pflag.FlagSet, cfg Config, prof *robot.Profi
 	if err != nil {
 		return err
 	}
+	if on, _ := f.GetBool("premise"); on && f.Changed("premise") {
+		// Opt-in on real robots: the shipped checker knows the simulator's
+		// objects only.
+		if err := waitPremise(ctx, bridge, instr, md.ImageKeys, log); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil // interrupted while the instruction was refused
+		}
+	}
 	step := md.StepPeriod
 	if step == 0 {
 		step = 50 * time.Millisecond
@@ -305,4 +315,43 @@ func runROS(ctx context.Context, f *pflag.FlagSet, cfg Config, prof *robot.Profi
 		return nil
 	}
 	return err
+}
+
+// waitPremise checks the instruction on the robot's cameras before
+// anything moves, and while it is refused keeps the robot still, reports
+// the verdict on the status topic and checks again every second (the
+// object may be put in view), until it is accepted or ctx ends.
+func waitPremise(ctx context.Context, bridge *ros.Bridge, instr string, keys []string, log *slog.Logger) error {
+	checker, err := simPremiseChecker(0)
+	if err != nil {
+		return err
+	}
+	observe := func(obs *efferent.Observation) error {
+		// Consecutive frames, not the same one three times.
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		return bridge.Observe(obs)
+	}
+	for {
+		bridge.ReportPremise("pending", "checking the instruction")
+		v, err := checkInstruction(checker.NewSession(), instr, keys, observe, log)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		bridge.ReportPremise(string(v.Decision), v.Reason())
+		if v.Allows() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bluenviron/goroslib/v2"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/diagnostic_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/geometry_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/sensor_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/std_msgs"
@@ -149,5 +150,82 @@ func TestParseCameras(t *testing.T) {
 		if _, _, err := parseCameras(tc.in, keys); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err %v, want %q", tc.in, err, tc.want)
 		}
+	}
+}
+
+// TestRunPremiseOverROS: `efferent run --robot franka --premise` on cameras
+// that show the simulator's scene without the red block the instruction
+// names: the run does not move the arm (every equilibrium pose the bridge
+// streams is the measured one: a hold), and /efferent/status reports the
+// refusal with the missing object.
+func TestRunPremiseOverROS(t *testing.T) {
+	rostest.Need(t)
+	bundledConfig(t)
+	obs := simObservation(t, "spatial/put_the_red_block_in_the_blue_bowl/false_premise")
+	m := rostest.Start(t, 0)
+	robotSide := m.Node(t, "fake_franka")
+	rostest.Publish(t, robotSide, "/franka_state_controller/franka_states", 10*time.Millisecond, func() *ros.FrankaState {
+		return &ros.FrankaState{OTEE: [16]float64{1, 0, 0, 0, 0, -1, 0, 0, 0, 0, -1, 0, 0.5, 0, 0.3, 1}}
+	})
+	rostest.Publish(t, robotSide, "/franka_gripper/joint_states", 20*time.Millisecond, func() *sensor_msgs.JointState {
+		return &sensor_msgs.JointState{Name: []string{"f1", "f2"}, Position: []float64{0.04, 0.04}}
+	})
+	for topic, key := range map[string]string{"/cam/agent": "observation/image", "/cam/wrist": "observation/wrist_image"} {
+		im := obs.Images[key]
+		rostest.Publish(t, robotSide, topic, 33*time.Millisecond, func() *sensor_msgs.Image {
+			return &sensor_msgs.Image{Height: uint32(im.H), Width: uint32(im.W), Encoding: "rgb8", Step: uint32(im.W * 3), Data: im.Pix}
+		})
+	}
+	var poses, moved atomic.Int64
+	var mu sync.Mutex
+	var status []diagnostic_msgs.KeyValue
+	watcher := m.Node(t, "observer")
+	for _, c := range []goroslib.SubscriberConf{
+		{Node: watcher, Topic: "/cartesian_impedance_example_controller/equilibrium_pose",
+			Callback: func(p *geometry_msgs.PoseStamped) {
+				poses.Add(1)
+				if x := p.Pose.Position; math.Abs(x.X-0.5)+math.Abs(x.Y)+math.Abs(x.Z-0.3) > 1e-9 {
+					moved.Add(1)
+				}
+			}},
+		{Node: watcher, Topic: "/efferent/status", Callback: func(a *diagnostic_msgs.DiagnosticArray) {
+			mu.Lock()
+			if len(a.Status) > 0 {
+				status = a.Status[0].Values
+			}
+			mu.Unlock()
+		}},
+	} {
+		sub, err := goroslib.NewSubscriber(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Close()
+	}
+	t.Setenv("EFFERENT_CONFIG", "")
+	cmd := runCmd()
+	cmd.Flags().String("config", "", "")
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs([]string{"--robot", "franka", "--task", obs.Prompt, "--premise", "--ros-master", m.Addr,
+		"--camera", "ros:/cam/agent", "--camera", "ros:/cam/wrist", "--log-level", "warn"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(3*time.Second, cancel)
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		t.Fatalf("run: %v\n%s", err, out.String())
+	}
+	if n := moved.Load(); n != 0 {
+		t.Fatalf("%d of %d equilibrium poses moved away from the measured pose for a refused instruction", n, poses.Load())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	got := map[string]string{}
+	for _, kv := range status {
+		got[kv.Key] = kv.Value
+	}
+	if got["premise"] != "refuse" || !strings.Contains(got["premise_reason"], "red block") {
+		t.Fatalf("status %v, want premise refuse naming the red block", got)
 	}
 }

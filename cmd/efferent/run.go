@@ -21,6 +21,7 @@ import (
 	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/record"
 	robotpkg "github.com/efferent/efferent/robot"
+	"github.com/efferent/efferent/safety/premise"
 	"github.com/efferent/efferent/sim"
 	"github.com/efferent/efferent/sim/render"
 )
@@ -74,6 +75,7 @@ ros:/topic), commands published at the profile's rate (1 kHz for the Franka,
 	f.Bool("fast", false, "run in virtual time, as fast as the CPU allows (deterministic)")
 	addSchedulerFlags(f)
 	addRecordFlags(f)
+	f.Bool("premise", true, "check the instruction against the camera frames before moving (the simulator's false-premise checker); a refused instruction never moves the robot")
 	f.Duration("watchdog", 0, "hold the robot when no new chunk arrives for this long (default: two replanning periods, at least 150 ms)")
 	f.Bool("serve", false, "also serve the model over the openpi protocol on --addr")
 	f.String("addr", "127.0.0.1:8000", "listen address for --serve (host:port)")
@@ -162,11 +164,32 @@ func runRobot(cmd *cobra.Command, cfg Config) (err error) {
 		runPol = record.Policy{Policy: pol, Rec: rec}
 		tick = rec.Setpoint
 	}
-	successes := 0
+	var checker *premise.Checker
+	if on, _ := f.GetBool("premise"); on {
+		if checker, err = simPremiseChecker(0); err != nil {
+			return err
+		}
+	}
+	successes, refused := 0, 0
 	for ep := 0; episodes == 0 || ep < episodes; ep++ {
 		in := (init + ep) % sim.NumInitStates
 		if err := env.Reset(task, in); err != nil {
 			return err
+		}
+		if checker != nil {
+			v, err := checkInstruction(checker.NewSession(), task.Instruction, pol.Metadata().ImageKeys, eval.SimRobot{Env: env}.Observe, log)
+			if err != nil {
+				return err
+			}
+			if rec != nil {
+				rec.Event(record.Event{Time: time.Now().UnixNano(), Kind: record.EventPremise, Task: task.Name,
+					Instruction: task.Instruction, Detail: v.String()})
+			}
+			if !v.Allows() {
+				refused++
+				log.Info("episode skipped: instruction refused", "episode", ep+1, "init", in, "premise", v.Decision)
+				continue
+			}
 		}
 		prog := &progress{w: os.Stderr, env: env, episode: ep + 1, every: 10}
 		start := time.Now()
@@ -188,7 +211,7 @@ func runRobot(cmd *cobra.Command, cfg Config) (err error) {
 				Detail: fmt.Sprintf("steps %d", res.Steps)})
 		}
 		if errors.Is(res.Err, context.Canceled) || ctx.Err() != nil {
-			log.Info("interrupted", "episodes_done", ep, "successes", successes)
+			log.Info("interrupted", "episodes_done", ep, "successes", successes, "refused", refused)
 			return nil
 		}
 		if res.Err != nil {
@@ -199,7 +222,7 @@ func runRobot(cmd *cobra.Command, cfg Config) (err error) {
 		}
 		logEpisode(log, ep+1, in, res, time.Since(start), prog)
 	}
-	log.Info("done", "episodes", episodes, "successes", successes)
+	log.Info("done", "episodes", episodes, "successes", successes, "refused", refused)
 	return nil
 }
 

@@ -38,6 +38,7 @@ first, then one msgpack observation in, one action chunk out.`,
 	f := cmd.Flags()
 	f.String("addr", "127.0.0.1:8000", "listen address (host:port)")
 	addAuthFlags(f)
+	f.Bool("premise", false, "check each client's instruction against its camera frames (the simulator's false-premise checker) before running the policy; refused instructions get no actions (server.premise)")
 	addModelFlags(f)
 	return cmd
 }
@@ -119,6 +120,15 @@ func startServer(ctx context.Context, cfg Config, log *slog.Logger) (*server.Ser
 	}
 	conf := cfg.Server
 	conf.DecodeImage = cv.DecodeImage // PNG/JPEG camera frames through OpenCV
+	if conf.CheckPremise {
+		// One frame: a client waits for each reply before it sends the
+		// next observation, so the first request of an instruction decides.
+		if conf.Premise, err = simPremiseChecker(1); err != nil {
+			pol.Close()
+			return nil, fmt.Errorf("server.premise: %w", err)
+		}
+		log.Info("checking clients' instructions for false premises (the simulator's objects)")
+	}
 	srv, err := server.New(conf, pol, log)
 	if err != nil {
 		pol.Close()

@@ -23,6 +23,12 @@ func (e *ServerError) Error() string {
 // since replies and requests no longer pair up; the chunk is not used.
 var ErrStale = errors.New("remote: reply answers another request")
 
+// ErrRefused: the server answered without actions because it refused the
+// request (an efferent server with --premise: the instruction names an
+// object that is not in view, or needs clarifying). The connection stays
+// usable; the robot holds.
+var ErrRefused = errors.New("remote: request refused")
+
 // ErrReconnecting: Client's connection is down and the next attempt to
 // dial is not due yet; the robot holds meanwhile.
 var ErrReconnecting = errors.New("remote: disconnected, reconnecting")

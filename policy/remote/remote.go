@@ -300,6 +300,9 @@ func (p *Policy) reply(f frame, obs *efferent.Observation, out *efferent.Chunk) 
 		// the client sends no seq: this reply is not for this request.
 		return p.fail(fmt.Errorf("remote %s: %w: reply seq %d, request %d", p.url, ErrStale, r.Seq, p.sent))
 	}
+	if r.Error != "" {
+		return fmt.Errorf("remote %s: %w: %s", p.url, ErrRefused, r.Error)
+	}
 	if r.H < 1 || r.D < 1 {
 		return p.fail(fmt.Errorf("remote %s: reply: %w: actions shape (%d, %d)", p.url, api.ErrBadShape, r.H, r.D))
 	}

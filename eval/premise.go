@@ -1,0 +1,348 @@
+package eval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/efferent/efferent"
+	"github.com/efferent/efferent/safety/premise"
+	"github.com/efferent/efferent/sim"
+)
+
+// PremiseObject is a catalogued simulator object as the premise checker
+// sees it: its words (colour, category) and the colour it is drawn in.
+type PremiseObject struct {
+	premise.Object
+	RGB [3]uint8
+}
+
+// SimPremiseObjects returns the simulator's catalogue as premise objects:
+// "red block" has colour "red" and category "block"; "plate" has no
+// colour word.
+func SimPremiseObjects() []PremiseObject {
+	var out []PremiseObject
+	for _, o := range sim.Catalog() {
+		color := ""
+		if w := strings.Fields(o.Name); len(w) == 2 {
+			color = w[0]
+		}
+		out = append(out, PremiseObject{Object: premise.Object{Name: o.Name, Color: color, Category: o.Kind.String()}, RGB: o.Color})
+	}
+	return out
+}
+
+// SimPremiseVocabulary is the vocabulary of the simulator's task set.
+func SimPremiseVocabulary() (premise.Vocabulary, error) {
+	var objs []premise.Object
+	for _, o := range SimPremiseObjects() {
+		objs = append(objs, o.Object)
+	}
+	return premise.NewVocabulary(objs)
+}
+
+// PremiseConf configures RunPremise. Zero values mean the documented
+// defaults.
+type PremiseConf struct {
+	// Checker decides (required); its Conf.Frames is how many frames each
+	// sample renders.
+	Checker *premise.Checker
+	// NewRenderer makes one renderer per worker (required).
+	NewRenderer func() (sim.Renderer, error)
+	// Suites to evaluate. Default: all four.
+	Suites []string
+	// Episodes is the number of initial states per task (0 … Episodes−1,
+	// the evaluation states). Default 10; at most sim.NumInitStates.
+	Episodes int
+	// Workers run samples in parallel. Default min(CPUs, 4).
+	Workers int
+	// Progress receives a progress line. Default nil: none.
+	Progress io.Writer
+}
+
+// PremiseSway is how far the arm moves per frame while the checker looks:
+// 0.1 of an action (5 mm), in a direction drawn per sample. A robot never
+// holds perfectly still, and the frames differ (the arm occludes
+// different things, the wrist camera moves); the objects stay untouched,
+// since the arm starts 20 cm above the table.
+const PremiseSway = 0.1
+
+// PremiseSample is one instruction/scene pair and the checker's verdict.
+type PremiseSample struct {
+	Task         string           `json:"task"`
+	Suite        string           `json:"suite"`
+	Init         int              `json:"init"`
+	FalsePremise bool             `json:"false_premise"`
+	Missing      string           `json:"missing,omitempty"` // the removed object (false premises)
+	Decision     premise.Decision `json:"decision"`
+	Named        []string         `json:"named_missing,omitempty"` // what the checker said is missing
+	Question     string           `json:"question,omitempty"`
+	Error        string           `json:"error,omitempty"`
+}
+
+// PremiseCounts are the confusion counts of a set of samples: false
+// premises are the positive class, a refusal the positive prediction.
+type PremiseCounts struct {
+	Name string `json:"name"`
+	// True premises: decided ok, refused (a false refusal), asked.
+	TrueOK      int `json:"true_ok"`
+	TrueRefused int `json:"true_refused"`
+	TrueClarify int `json:"true_clarify"`
+	// False premises: refused (detected), passed as ok (missed), asked.
+	FalseRefused int `json:"false_refused"`
+	FalseOK      int `json:"false_ok"`
+	FalseClarify int `json:"false_clarify"`
+	// FalseNamed counts refusals of a false premise that named the object
+	// actually removed.
+	FalseNamed int `json:"false_named"`
+	Errors     int `json:"errors"`
+	// Precision = FalseRefused / all refusals; Recall (detection) =
+	// FalseRefused / false premises; FalseRefusalRate = TrueRefused /
+	// true premises; NoMotionTrueRate counts asking too, since neither
+	// moves the robot.
+	Precision        float64 `json:"precision"`
+	Recall           float64 `json:"recall"`
+	FalseRefusalRate float64 `json:"false_refusal_rate"`
+	NoMotionTrueRate float64 `json:"no_motion_true_rate"`
+}
+
+func (c *PremiseCounts) add(s PremiseSample) {
+	switch {
+	case s.Error != "":
+		c.Errors++
+	case s.FalsePremise && s.Decision == premise.Refuse:
+		c.FalseRefused++
+		for _, n := range s.Named {
+			if n == s.Missing {
+				c.FalseNamed++
+				break
+			}
+		}
+	case s.FalsePremise && s.Decision == premise.OK:
+		c.FalseOK++
+	case s.FalsePremise:
+		c.FalseClarify++
+	case s.Decision == premise.Refuse:
+		c.TrueRefused++
+	case s.Decision == premise.OK:
+		c.TrueOK++
+	default:
+		c.TrueClarify++
+	}
+}
+
+func (c *PremiseCounts) rates() {
+	c.Precision = ratio(c.FalseRefused, c.FalseRefused+c.TrueRefused)
+	c.Recall = ratio(c.FalseRefused, c.FalseRefused+c.FalseOK+c.FalseClarify)
+	trues := c.TrueOK + c.TrueRefused + c.TrueClarify
+	c.FalseRefusalRate = ratio(c.TrueRefused, trues)
+	c.NoMotionTrueRate = ratio(c.TrueRefused+c.TrueClarify, trues)
+}
+
+func ratio(a, b int) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// PremiseReport is the outcome of RunPremise.
+type PremiseReport struct {
+	Suites          []PremiseCounts `json:"suites"`
+	Overall         PremiseCounts   `json:"overall"`
+	EpisodesPerTask int             `json:"episodes_per_task"`
+	Frames          int             `json:"frames"`
+	Present         float64         `json:"present_threshold"`
+	Absent          float64         `json:"absent_threshold"`
+	Sway            float64         `json:"sway"`
+	Complete        bool            `json:"complete"`
+	WallSeconds     float64         `json:"wall_seconds"`
+	// Samples are every sample, in (suite, task, variant, init) order.
+	Samples []PremiseSample `json:"samples"`
+}
+
+// Tally computes the per-suite and overall counts and rates from Samples
+// (suites in order of first appearance).
+func (r *PremiseReport) Tally() {
+	r.Suites, r.Overall = nil, PremiseCounts{Name: "overall"}
+	at := map[string]int{}
+	for _, s := range r.Samples {
+		i, ok := at[s.Suite]
+		if !ok {
+			i = len(r.Suites)
+			at[s.Suite] = i
+			r.Suites = append(r.Suites, PremiseCounts{Name: s.Suite})
+		}
+		r.Suites[i].add(s)
+		r.Overall.add(s)
+	}
+	for i := range r.Suites {
+		r.Suites[i].rates()
+	}
+	r.Overall.rates()
+}
+
+// RunPremise renders, for every task of the suites and its false-premise
+// variant, each of the first Episodes initial states, for Conf.Frames
+// frames (the arm swaying by PremiseSway between them), runs the checker
+// on the task's instruction and tallies its verdicts. ctx ends it early
+// (Complete false; the samples so far are counted).
+func RunPremise(ctx context.Context, conf PremiseConf) (*PremiseReport, error) {
+	if conf.Checker == nil || conf.NewRenderer == nil {
+		return nil, errors.New("eval: PremiseConf.Checker and NewRenderer are required")
+	}
+	if len(conf.Suites) == 0 {
+		conf.Suites = sim.Suites()
+	}
+	if conf.Episodes == 0 {
+		conf.Episodes = 10
+	}
+	if conf.Episodes < 1 || conf.Episodes > sim.NumInitStates {
+		return nil, fmt.Errorf("eval: PremiseConf.Episodes = %d, want 1..%d", conf.Episodes, sim.NumInitStates)
+	}
+	if conf.Workers == 0 {
+		conf.Workers = min(runtime.NumCPU(), 4)
+	}
+	type job struct {
+		task sim.Task
+		init int
+	}
+	var jobs []job
+	for _, su := range conf.Suites {
+		ts, err := sim.Tasks(su)
+		if err != nil {
+			return nil, err
+		}
+		fs, _ := sim.FalsePremiseTasks(su)
+		for i := range ts {
+			for _, t := range []sim.Task{ts[i], fs[i]} {
+				for e := range conf.Episodes {
+					jobs = append(jobs, job{t, e})
+				}
+			}
+		}
+	}
+	cc := conf.Checker.Conf()
+	rep := &PremiseReport{EpisodesPerTask: conf.Episodes, Frames: cc.Frames, Present: cc.Present, Absent: cc.Absent,
+		Sway: PremiseSway, Samples: make([]PremiseSample, len(jobs))}
+	start := time.Now()
+	next := make(chan int)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done := 0
+	errs := make([]error, conf.Workers)
+	for w := range conf.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := conf.NewRenderer()
+			if err != nil {
+				errs[w] = err
+				for range next { // keep the feeder moving
+				}
+				return
+			}
+			if c, ok := r.(interface{ Close() }); ok {
+				defer c.Close()
+			}
+			env, err := sim.New(sim.Conf{}, r)
+			if err != nil {
+				errs[w] = err
+				for range next {
+				}
+				return
+			}
+			for i := range next {
+				rep.Samples[i] = premiseSample(env, conf.Checker, jobs[i].task, jobs[i].init)
+				mu.Lock()
+				done++
+				if conf.Progress != nil && (done%20 == 0 || done == len(jobs)) {
+					fmt.Fprintf(conf.Progress, "\rpremise: %d/%d samples", done, len(jobs))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	n := 0
+feed:
+	for ; n < len(jobs); n++ {
+		select {
+		case next <- n:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if conf.Progress != nil {
+		fmt.Fprintln(conf.Progress)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	rep.Samples = rep.Samples[:n]
+	rep.Complete = n == len(jobs)
+	rep.WallSeconds = time.Since(start).Seconds()
+	rep.Tally()
+	return rep, nil
+}
+
+// premiseSample checks one task at one initial state.
+func premiseSample(env *sim.Env, c *premise.Checker, t sim.Task, init int) PremiseSample {
+	s := PremiseSample{Task: t.Name, Suite: t.Suite, Init: init, FalsePremise: t.FalsePremise, Missing: t.Missing}
+	fail := func(err error) PremiseSample { s.Error = err.Error(); return s }
+	if err := env.Reset(t, init); err != nil {
+		return fail(err)
+	}
+	sess := c.NewSession()
+	r := rngFor(t.Seed(init))
+	act := make([]float64, sim.ActionDim)
+	act[6] = -1 // gripper stays open
+	var obs efferent.Observation
+	var v premise.Verdict
+	for f := 0; ; f++ {
+		if err := env.Observe(&obs); err != nil {
+			return fail(err)
+		}
+		frames := []premise.Frame{
+			{Camera: sim.AgentView, Image: obs.Images[sim.AgentViewKey]},
+			{Camera: sim.WristView, Image: obs.Images[sim.WristViewKey]},
+		}
+		var err error
+		if v, err = sess.Observe(t.Instruction, frames); err != nil {
+			return fail(err)
+		}
+		if v.Decision != premise.Pending {
+			break
+		}
+		if f == 0 {
+			for k := range 3 { // one sway direction per sample
+				act[k] = PremiseSway * (2*r.float() - 1)
+			}
+		}
+		if err := env.Step(act); err != nil {
+			return fail(err)
+		}
+	}
+	s.Decision, s.Named, s.Question = v.Decision, v.Missing, v.Question
+	return s
+}
+
+// rngFor is a small deterministic generator (splitmix64) for the sway.
+type splitmix struct{ s uint64 }
+
+func rngFor(seed uint64) *splitmix { return &splitmix{seed} }
+
+func (r *splitmix) float() float64 {
+	r.s += 0x9e3779b97f4a7c15
+	z := r.s
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return float64(z>>11) / (1 << 53)
+}
