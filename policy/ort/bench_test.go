@@ -104,3 +104,88 @@ func BenchmarkInferBatch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkInferStages splits a chunk inference of the default model (one
+// intra-op thread) into the prefix (the encoder), one action token (a
+// decoder step) and the whole chunk, p50/p99 of each, with the KV cache
+// and without it (every token re-encodes the prefix and re-decodes the
+// tokens before it): what the cache is worth.
+func BenchmarkInferStages(b *testing.B) {
+	for _, cache := range []bool{true, false} {
+		name := "kv-cache"
+		if !cache {
+			name = "no-kv-cache"
+		}
+		b.Run(name, func(b *testing.B) {
+			m, g := embedded(b, models.Default)
+			v, err := Open(m, Conf{IntraOpThreads: 1, NoKVCache: !cache})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer v.Close()
+			obs, _ := g.Cases[0].Observation(m.Obs.ImageHeight, m.Obs.ImageWidth)
+			var ch efferent.Chunk
+			ctx := context.Background()
+			if err := v.Infer(ctx, &obs, &ch); err != nil {
+				b.Fatal(err)
+			}
+			var prefix, token, chunk []time.Duration
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := v.Infer(ctx, &obs, &ch); err != nil {
+					b.Fatal(err)
+				}
+				t := v.LastTiming()
+				prefix, chunk = append(prefix, t.Encoder), append(chunk, t.Total)
+				token = append(token, t.Steps[:t.NSteps]...)
+			}
+			q := func(d []time.Duration, p float64) float64 {
+				slices.Sort(d)
+				return float64(d[min(len(d)-1, int(p*float64(len(d))))].Nanoseconds()) / 1e3
+			}
+			b.ReportMetric(q(prefix, 0.5), "prefix-p50-µs")
+			b.ReportMetric(q(token, 0.5), "token-p50-µs")
+			b.ReportMetric(q(chunk, 0.5), "chunk-p50-µs")
+			b.ReportMetric(q(chunk, 0.99), "chunk-p99-µs")
+		})
+	}
+}
+
+// Without the KV cache the answers are the same (the cache only saves
+// work), and Timing accounts for the stages.
+func TestNoKVCacheSameAnswers(t *testing.T) {
+	for _, name := range models.Names() {
+		m, g := embedded(t, name)
+		cached, err := Open(m, Conf{IntraOpThreads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cached.Close()
+		uncached, err := Open(m, Conf{IntraOpThreads: 1, NoKVCache: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer uncached.Close()
+		for i := range g.Cases {
+			obs, _ := g.Cases[i].Observation(m.Obs.ImageHeight, m.Obs.ImageWidth)
+			var a, b efferent.Chunk
+			if err := cached.Infer(context.Background(), &obs, &a); err != nil {
+				t.Fatal(err)
+			}
+			if err := uncached.Infer(context.Background(), &obs, &b); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(a.Tokens, b.Tokens) || !slices.Equal(a.Actions, b.Actions) {
+				t.Fatalf("%s case %d: tokens %v with the cache, %v without", name, i, a.Tokens, b.Tokens)
+			}
+		}
+		tm := uncached.LastTiming()
+		steps := time.Duration(0)
+		for _, s := range tm.Steps[:tm.NSteps] {
+			steps += s
+		}
+		if tm.NSteps != len(g.Cases[0].Tokens) || tm.Encoder <= 0 || tm.Total < tm.Encoder+steps {
+			t.Fatalf("%s: timing %+v", name, tm)
+		}
+	}
+}

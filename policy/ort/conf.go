@@ -20,6 +20,12 @@ type Conf struct {
 	// IntraOpThreads is ONNX Runtime's intra-op thread count. Default:
 	// the number of CPUs (at most 8); 0 means default.
 	IntraOpThreads int `yaml:"intra_op_threads"`
+	// NoKVCache makes every action token pay for the whole sequence again:
+	// the prefix (images, state, instruction) is re-encoded and the tokens
+	// before it re-decoded, as a decoder without past key/values would.
+	// The answers are the same; it exists so that `efferent bench infer`
+	// can show what the cache saves. Default false.
+	NoKVCache bool `yaml:"-"`
 }
 
 // WithDefaults returns c with zero fields replaced by their defaults.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/policy"
@@ -46,7 +47,29 @@ type VLA struct {
 	valid []int       // the rows of the group whose observation fits
 
 	one policy.One // Infer's batch of one
+
+	noCache bool   // Conf.NoKVCache
+	timing  Timing // the last run's stages
 }
+
+// maxTimedSteps bounds the decoder steps Timing keeps.
+const maxTimedSteps = 32
+
+// Timing is how long the stages of the last Infer (or InferBatch group)
+// took: the encoder (the prefix: images, state, instruction, and its
+// key/values), each decoder step (one action token for every row), the
+// detokenizer, and the whole call.
+type Timing struct {
+	Encoder time.Duration
+	Steps   [maxTimedSteps]time.Duration
+	NSteps  int
+	Detok   time.Duration
+	Total   time.Duration
+}
+
+// LastTiming returns the stages of the last Infer or InferBatch group
+// (same goroutine as Infer).
+func (v *VLA) LastTiming() Timing { return v.timing }
 
 // rowState is one batch row's prompt ids and decoded action tokens.
 // prompt is the instruction ids was encoded from: a robot sends the same
@@ -71,7 +94,7 @@ func Open(m *policy.Manifest, conf Conf) (_ *VLA, err error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &VLA{m: m, meta: m.Metadata()}
+	v := &VLA{m: m, meta: m.Metadata(), noCache: conf.NoKVCache}
 	defer func() {
 		if err != nil {
 			v.Close()
@@ -213,6 +236,8 @@ func (v *VLA) inferGroup(ctx context.Context, obs []*efferent.Observation, out [
 	if n == 0 {
 		return
 	}
+	start := time.Now()
+	defer func() { v.timing.Total = time.Since(start) }()
 	if err := v.runRows(ctx, obs, errs); err != nil {
 		for _, i := range v.valid {
 			errs[i] = err
@@ -220,6 +245,8 @@ func (v *VLA) inferGroup(ctx context.Context, obs []*efferent.Observation, out [
 		return
 	}
 	H, D := v.meta.Horizon, v.meta.Dim
+	detokStart := time.Now()
+	defer func() { v.timing.Detok = time.Since(detokStart) }()
 	for _, i := range v.valid {
 		if errs[i] != nil {
 			continue
@@ -256,9 +283,12 @@ func (v *VLA) runRows(ctx context.Context, obs []*efferent.Observation, errs []e
 	for j, i := range v.valid {
 		v.write(r, j, obs[i], v.rows[i].ids)
 	}
+	t0 := time.Now()
 	if err := r.enc.run(); err != nil {
 		return err
 	}
+	v.timing.Encoder = time.Since(t0)
+	v.timing.NSteps = min(len(r.steps), maxTimedSteps)
 	pm := r.prefixMask.GetData()
 	for i, p := range pm {
 		if p != 0 && p != 1 {
@@ -281,11 +311,20 @@ func (v *VLA) runRows(ctx context.Context, obs []*efferent.Observation, errs []e
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		ts := time.Now()
+		if v.noCache {
+			if err := v.recompute(r, s); err != nil {
+				return err
+			}
+		}
 		for j := range pos {
 			pos[j] = int64(P + s)
 		}
 		if err := b.run(); err != nil {
 			return err
+		}
+		if s < maxTimedSteps {
+			v.timing.Steps[s] = time.Since(ts)
 		}
 		lo, hi := v.detok.Allowed(s)
 		for j, i := range v.valid {
@@ -299,6 +338,37 @@ func (v *VLA) runRows(ctx context.Context, obs []*efferent.Observation, errs []e
 			}
 			v.rows[i].tokens[s] = t
 			ids[j] = t
+		}
+	}
+	return nil
+}
+
+// recompute is what a decoder without a key/value cache pays before step
+// s: the prefix encoded again and steps 0..s−1 decoded again from the
+// tokens already chosen. It leaves the decoder inputs as step s needs them
+// (the same values: the cache only saved the work).
+func (v *VLA) recompute(r *batchRun, s int) error {
+	if err := r.enc.run(); err != nil {
+		return err
+	}
+	ids, pos := r.inputID.GetData(), r.position.GetData()
+	P := v.m.Encoder.PrefixLen
+	for p := 0; p < s; p++ {
+		for j, i := range v.valid {
+			ids[j] = v.m.Decoder.StartToken
+			if p > 0 {
+				ids[j] = v.rows[i].tokens[p-1]
+			}
+			pos[j] = int64(P + p)
+		}
+		if err := r.steps[p].run(); err != nil {
+			return err
+		}
+	}
+	for j, i := range v.valid {
+		ids[j] = v.m.Decoder.StartToken
+		if s > 0 {
+			ids[j] = v.rows[i].tokens[s-1]
 		}
 	}
 	return nil
