@@ -60,7 +60,7 @@ fuzz:
 	@FUZZTIME=$(or $(FUZZTIME),5m) scripts/fuzz.sh
 
 bench: setup
-	$(GO) test -run '^$$' -bench . -benchmem ./tokenizer/... ./policy/... ./api/... ./camera/... ./server/... ./sim/... ./control/... ./safety/...
+	$(GO) test -run '^$$' -bench . -benchmem ./tokenizer/... ./policy/... ./api/... ./camera/... ./server/... ./sim/... ./control/... ./safety/... ./teleop/... ./compare/... ./cmd/efferent/
 
 clean:
 	rm -rf bin

@@ -23,9 +23,9 @@ import (
 func benchCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure efferent: serve (throughput and latency under concurrent clients, with and without batching)",
+		Short: "Measure efferent: tick, detok, preprocess, infer, serve — each prints a table and writes JSON",
 	}
-	cmd.AddCommand(benchServeCmd())
+	cmd.AddCommand(benchServeCmd(), benchTickCmd(), benchDetokCmd(), benchPreprocessCmd(), benchInferCmd())
 	return cmd
 }
 
@@ -74,7 +74,13 @@ configuration applies and --max-batch is not used.`,
 			if dur < 100*time.Millisecond || dur > time.Hour {
 				return fmt.Errorf("--duration %v: want 100ms .. 1h", dur)
 			}
-			return benchServe(cmd.Context(), cfg, url, counts, batches, dur, cmd.OutOrStdout())
+			outDir, _ := f.GetString("out")
+			rep := &benchReport{Name: "serve", Targets: []string{"server overhead (everything but queueing and the model run) < 1 ms per LIBERO-sized request"}}
+			w := cmd.OutOrStdout()
+			if err := benchServe(cmd.Context(), cfg, url, counts, batches, dur, w, rep); err != nil {
+				return err
+			}
+			return writeBench(w, outDir, *rep)
 		},
 	}
 	f := cmd.Flags()
@@ -83,6 +89,7 @@ configuration applies and --max-batch is not used.`,
 	f.String("max-batch", "1,8", "server.max_batch values to compare (1: no batching) for the server started here")
 	f.Duration("batch-wait", 0, "server.batch_wait for the server started here (default: the configured one, 0)")
 	f.Duration("duration", 5*time.Second, "measured time per client count")
+	addBenchOut(f)
 	f.String("addr", "127.0.0.1:0", "listen address of the server started here")
 	f.String("token", "", "bearer token: the one the --url server wants, or the one the server started here requires (default $EFFERENT_TOKEN)")
 	addModelFlags(f)
@@ -116,14 +123,14 @@ type benchResult struct {
 
 // benchServe measures the server at url, or, when url is empty, one started
 // here for each max batch in batches.
-func benchServe(ctx context.Context, cfg Config, url string, counts, batches []int, dur time.Duration, out io.Writer) error {
+func benchServe(ctx context.Context, cfg Config, url string, counts, batches []int, dur time.Duration, out io.Writer, rep *benchReport) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	token := cfg.Server.AuthToken
 	if url != "" {
 		fmt.Fprintf(out, "server: %s (batching as it is configured)\n", url)
-		return benchTable(ctx, url, token, 0, counts, dur, out)
+		return benchTable(ctx, url, token, 0, counts, dur, out, rep)
 	}
 	log := cfg.Log.logger()
 	for _, mb := range batches {
@@ -146,7 +153,7 @@ func benchServe(ctx context.Context, cfg Config, url string, counts, batches []i
 		}
 		fmt.Fprintf(out, "server: %s in this process, model %s, ORT %s, %d intra-op threads\nbatching: %s\n",
 			target, c.Model, c.ORT.Provider, c.ORT.IntraOpThreads, batching)
-		err = benchTable(ctx, target, token, srv.MaxBatch(), counts, dur, out)
+		err = benchTable(ctx, target, token, srv.MaxBatch(), counts, dur, out, rep)
 		srv.Close()
 		if err != nil {
 			return err
@@ -157,25 +164,48 @@ func benchServe(ctx context.Context, cfg Config, url string, counts, batches []i
 
 // benchTable prints one row per client count against the server at url;
 // maxBatch (0: unknown) labels the rows.
-func benchTable(ctx context.Context, url, token string, maxBatch int, counts []int, dur time.Duration, out io.Writer) error {
+func benchTable(ctx context.Context, url, token string, maxBatch int, counts []int, dur time.Duration, out io.Writer, rep *benchReport) error {
 	label := "-"
 	if maxBatch > 0 {
 		label = strconv.Itoa(maxBatch)
 	}
-	fmt.Fprintf(out, "%9s %8s %10s %10s %10s %10s %10s %8s\n", "max_batch", "clients", "requests", "req/s", "p50 ms", "p99 ms", "mean batch", "errors")
+	fmt.Fprintf(out, "%9s %8s %10s %10s %10s %10s %10s %8s   %s\n", "max_batch", "clients", "requests", "req/s", "p50 ms", "p99 ms", "mean batch", "errors",
+		"mean per request, ms: decode queue infer encode | overhead")
 	for _, n := range counts {
 		before := scrapeBatch(ctx, url, token)
 		r := benchClients(ctx, url, token, n, dur)
-		if after := scrapeBatch(ctx, url, token); after.runs > before.runs {
+		after := scrapeBatch(ctx, url, token)
+		if after.runs > before.runs {
 			r.meanBatch = (after.requests - before.requests) / (after.runs - before.runs)
+		}
+		stages := map[string]float64{}
+		for _, st := range []string{"decode", "queue", "infer", "encode", "total"} {
+			if dn := after.stageN[st] - before.stageN[st]; dn > 0 {
+				stages[st] = 1e3 * (after.stageSum[st] - before.stageSum[st]) / dn
+			}
+		}
+		split := "-"
+		if len(stages) == 5 {
+			// Overhead: the request's time on the server except waiting for
+			// and running the model.
+			stages["overhead"] = stages["total"] - stages["queue"] - stages["infer"]
+			split = fmt.Sprintf("%.3f %.3f %.3f %.3f | %.3f", stages["decode"], stages["queue"], stages["infer"], stages["encode"], stages["overhead"])
 		}
 		rps := float64(r.requests) / r.elapsed.Seconds()
 		mean := "-"
 		if r.meanBatch > 0 {
 			mean = strconv.FormatFloat(r.meanBatch, 'f', 2, 64)
 		}
-		fmt.Fprintf(out, "%9s %8d %10d %10.1f %10.2f %10.2f %10s %8d\n", label, n, r.requests, rps,
-			ms(eval.Percentile(r.lat, 50)), ms(eval.Percentile(r.lat, 99)), mean, r.errors)
+		fmt.Fprintf(out, "%9s %8d %10d %10.1f %10.2f %10.2f %10s %8d   %s\n", label, n, r.requests, rps,
+			ms(eval.Percentile(r.lat, 50)), ms(eval.Percentile(r.lat, 99)), mean, r.errors, split)
+		if rep != nil {
+			row := durationRow(fmt.Sprintf("max_batch %s, %d clients", label, n), r.lat)
+			row.Extra = map[string]float64{"req_per_s": rps, "mean_batch": r.meanBatch, "errors": float64(r.errors)}
+			for k, v := range stages {
+				row.Extra[k+"_ms"] = v
+			}
+			rep.Rows = append(rep.Rows, row)
+		}
 		if r.firstErr != nil {
 			fmt.Fprintf(out, "          first error: %v\n", r.firstErr)
 		}
@@ -188,7 +218,11 @@ func benchTable(ctx context.Context, url, token string, maxBatch int, counts []i
 
 // batchCounts is the server's efferent_batch_size histogram: model runs and
 // the requests they answered.
-type batchCounts struct{ runs, requests float64 }
+type batchCounts struct {
+	runs, requests float64
+	// stageSum and stageN: efferent_request_stage_seconds per stage.
+	stageSum, stageN map[string]float64
+}
 
 // scrapeBatch reads the batch-size histogram from the server's /metrics
 // (zero when it cannot: an older server, or no token).
@@ -215,11 +249,20 @@ func scrapeBatch(ctx context.Context, wsURL, token string) batchCounts {
 	if err != nil {
 		return bc
 	}
+	bc.stageSum, bc.stageN = map[string]float64{}, map[string]float64{}
 	for _, line := range strings.Split(string(body), "\n") {
 		if v, ok := strings.CutPrefix(line, "efferent_batch_size_count "); ok {
 			bc.runs, _ = strconv.ParseFloat(v, 64)
 		} else if v, ok := strings.CutPrefix(line, "efferent_batch_size_sum "); ok {
 			bc.requests, _ = strconv.ParseFloat(v, 64)
+		} else if rest, ok := strings.CutPrefix(line, `efferent_request_stage_seconds_sum{stage="`); ok {
+			if stage, v, ok := strings.Cut(rest, `"} `); ok {
+				bc.stageSum[stage], _ = strconv.ParseFloat(v, 64)
+			}
+		} else if rest, ok := strings.CutPrefix(line, `efferent_request_stage_seconds_count{stage="`); ok {
+			if stage, v, ok := strings.Cut(rest, `"} `); ok {
+				bc.stageN[stage], _ = strconv.ParseFloat(v, 64)
+			}
 		}
 	}
 	return bc

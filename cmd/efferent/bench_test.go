@@ -3,10 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/efferent/efferent/robot"
 )
 
 // bench serve against the bundled model, without batching and with up to
@@ -16,13 +21,14 @@ import (
 func TestBenchServe(t *testing.T) {
 	cfg := bundledConfig(t)
 	var out bytes.Buffer
-	if err := benchServe(context.Background(), cfg, "", []int{1, 3}, []int{1, 4}, 300*time.Millisecond, &out); err != nil {
+	rep := &benchReport{Name: "serve"}
+	if err := benchServe(context.Background(), cfg, "", []int{1, 3}, []int{1, 4}, 300*time.Millisecond, &out, rep); err != nil {
 		t.Fatal(err)
 	}
 	rows := map[string]bool{}
 	for _, line := range strings.Split(out.String(), "\n") {
 		f := strings.Fields(line)
-		if len(f) != 8 || (f[1] != "1" && f[1] != "3") {
+		if len(f) != 14 || (f[1] != "1" && f[1] != "3") {
 			continue
 		}
 		rows[f[0]+"/"+f[1]] = true
@@ -38,6 +44,21 @@ func TestBenchServe(t *testing.T) {
 		if err != nil || mean < 1 || mean > maxBatch || (maxBatch == 1 && mean != 1) {
 			t.Fatalf("row %q: mean batch %q, want 1 .. max_batch (exactly 1 without batching)", line, f[6])
 		}
+		// The per-stage split from the server's metrics: decode, queue,
+		// infer, encode, | overhead; the model run dominates.
+		var stage [4]float64
+		for i := range stage {
+			stage[i], err = strconv.ParseFloat(f[8+i], 64)
+			if err != nil || stage[i] < 0 {
+				t.Fatalf("row %q: stage %d %q", line, i, f[8+i])
+			}
+		}
+		if over, err := strconv.ParseFloat(f[13], 64); err != nil || over <= 0 || stage[2] <= 0 || f[12] != "|" {
+			t.Fatalf("row %q: want the infer time and the overhead", line)
+		}
+	}
+	if len(rep.Rows) != 4 || rep.Rows[0].Extra["infer_ms"] <= 0 {
+		t.Fatalf("JSON rows %+v", rep.Rows)
 	}
 	if len(rows) != 4 {
 		t.Fatalf("want a row for 1 and 3 clients at max_batch 1 and 4, got %v:\n%s", rows, out.String())
@@ -45,4 +66,101 @@ func TestBenchServe(t *testing.T) {
 	if !strings.Contains(out.String(), "batching: up to 4 requests per model run") {
 		t.Fatalf("no batching header:\n%s", out.String())
 	}
+}
+
+// Each bench subcommand prints its table and writes its JSON; the numbers
+// are whatever this machine gives (speed is judged in docs/performance.md,
+// not here), but every row must have been measured.
+func TestBenchSubcommands(t *testing.T) {
+	bundledConfig(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		rows int
+	}{
+		{[]string{"tick", "--duration", "300ms"}, 1},
+		{[]string{"detok", "--n", "2000"}, 2},
+		{[]string{"preprocess", "--n", "20"}, 2},
+		{[]string{"infer", "--n", "5"}, 6},
+	} {
+		cmd := benchCmd()
+		cmd.PersistentFlags().String("config", "", "")
+		var out bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		cmd.SetArgs(append(tc.args, "--out", dir))
+		if err := cmd.ExecuteContext(context.Background()); err != nil {
+			t.Fatalf("bench %v: %v\n%s", tc.args, err, out.String())
+		}
+		data, err := os.ReadFile(filepath.Join(dir, tc.args[0]+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep benchReport
+		if err := json.Unmarshal(data, &rep); err != nil || len(rep.Rows) != tc.rows || rep.Machine.Cores < 1 {
+			t.Fatalf("bench %v: %d rows (want %d), %v\n%s", tc.args, len(rep.Rows), tc.rows, err, data)
+		}
+		for _, r := range rep.Rows {
+			if r.N < 1 || r.P50 <= 0 || r.P99 < r.P50 || r.Max < r.P99 {
+				t.Fatalf("bench %v: row %+v", tc.args, r)
+			}
+		}
+		if tc.args[0] == "tick" && rep.Rows[0].Extra["ticks"] != 300 {
+			t.Fatalf("tick: %v ticks, want 300", rep.Rows[0].Extra["ticks"])
+		}
+	}
+}
+
+// BenchmarkTick1kHz is `efferent bench tick` as a Go benchmark: the Franka
+// profile's whole real-time path at 1 kHz for 10 s of wall clock
+// (EFFERENT_TICK_SECONDS overrides), once per invocation.
+func BenchmarkTick1kHz(b *testing.B) {
+	secs := 10.0
+	if v, err := strconv.ParseFloat(os.Getenv("EFFERENT_TICK_SECONDS"), 64); err == nil && v > 0 {
+		secs = v
+	}
+	prof, err := robot.Load("franka")
+	if err != nil {
+		b.Fatal(err)
+	}
+	row, err := benchTick(context.Background(), prof, time.Duration(secs*float64(time.Second)), 200*time.Microsecond)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(row.P50, "p50-µs")
+	b.ReportMetric(row.P99, "p99-µs")
+	b.ReportMetric(row.Max, "max-µs")
+	b.ReportMetric(row.Extra["missed_deadlines"], "missed")
+	b.ReportMetric(row.Allocs, "allocs/tick")
+}
+
+// BenchmarkServeRoundTrip: one openpi client against the bundled model
+// served in this process, round trip p50/p99 and the server's mean stage
+// times per request (decode, queue, infer, encode, overhead = all but
+// queue and infer).
+func BenchmarkServeRoundTrip(b *testing.B) {
+	cfg := bundledBenchConfig(b)
+	rep := &benchReport{}
+	var out bytes.Buffer
+	if err := benchServe(context.Background(), cfg, "", []int{1}, []int{1}, 3*time.Second, &out, rep); err != nil {
+		b.Fatal(err)
+	}
+	r := rep.Rows[0]
+	b.ReportMetric(0, "ns/op")
+	b.ReportMetric(r.P50, "p50-µs")
+	b.ReportMetric(r.P99, "p99-µs")
+	for _, k := range []string{"decode", "infer", "encode", "overhead"} {
+		b.ReportMetric(1e3*r.Extra[k+"_ms"], k+"-µs")
+	}
+}
+
+func bundledBenchConfig(b *testing.B) Config {
+	b.Helper()
+	b.Setenv("EFFERENT_CONFIG", "")
+	cfg, err := loadConfig(flagsFor(b, "--addr", "127.0.0.1:0", "--log-level", "warn").fs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cfg
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // flagsFor parses args with serve's flag set, as cobra would.
-func flagsFor(t *testing.T, args ...string) *flagSet {
+func flagsFor(t testing.TB, args ...string) *flagSet {
 	t.Helper()
 	cmd := serveCmd()
 	cmd.Flags().String("config", "", "")

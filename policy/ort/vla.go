@@ -450,3 +450,6 @@ func (v *VLA) Close() error {
 	}
 	return nil
 }
+
+// Detokenizer returns the model's action detokenizer (for benchmarks).
+func (v *VLA) Detokenizer() tokenizer.Detokenizer { return v.detok }

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// benchReport is what every `efferent bench` subcommand prints as a table
+// and writes as <out>/<name>.json.
+type benchReport struct {
+	Name    string      `json:"name"`
+	Machine machineInfo `json:"machine"`
+	When    time.Time   `json:"when"`
+	Rows    []benchRow  `json:"rows"`
+	// Targets are the goals the numbers are checked against, as text.
+	Targets []string `json:"targets,omitempty"`
+}
+
+// benchRow is one measured case. Times are microseconds.
+type benchRow struct {
+	Case    string             `json:"case"`
+	N       int                `json:"n"`
+	P50     float64            `json:"p50_us"`
+	P99     float64            `json:"p99_us"`
+	Max     float64            `json:"max_us"`
+	Mean    float64            `json:"mean_us"`
+	Allocs  float64            `json:"allocs_per_op"`
+	Extra   map[string]float64 `json:"extra,omitempty"`
+	Verdict string             `json:"verdict,omitempty"` // "meets …" / "misses …" against the target
+}
+
+type machineInfo struct {
+	CPU   string `json:"cpu"`
+	Cores int    `json:"cores"`
+	OS    string `json:"os"`
+	Go    string `json:"go"`
+	GPU   string `json:"gpu,omitempty"`
+}
+
+func thisMachine() machineInfo {
+	m := machineInfo{Cores: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version()}
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				if _, v, ok := strings.Cut(line, ":"); ok {
+					m.CPU = strings.TrimSpace(v)
+					break
+				}
+			}
+		}
+	}
+	if data, err := os.ReadFile("/proc/driver/nvidia/gpus"); err == nil {
+		m.GPU = strings.TrimSpace(string(data))
+	}
+	return m
+}
+
+// durationRow summarises samples.
+func durationRow(name string, d []time.Duration) benchRow {
+	r := benchRow{Case: name, N: len(d)}
+	if len(d) == 0 {
+		return r
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	us := func(x time.Duration) float64 { return float64(x.Nanoseconds()) / 1e3 }
+	var sum time.Duration
+	for _, x := range s {
+		sum += x
+	}
+	// Nearest rank.
+	rank := func(p float64) time.Duration { return s[min(len(s)-1, int(p*float64(len(s))))] }
+	r.P50, r.P99, r.Max, r.Mean = us(rank(0.5)), us(rank(0.99)), us(s[len(s)-1]), us(sum/time.Duration(len(s)))
+	return r
+}
+
+func addBenchOut(f *pflag.FlagSet) {
+	f.String("out", "efferent-bench", "directory for the JSON result")
+}
+
+// writeBench prints rep as a table and writes it as JSON under dir.
+func writeBench(w io.Writer, dir string, rep benchReport) error {
+	rep.Machine, rep.When = thisMachine(), time.Now().UTC()
+	fmt.Fprintf(w, "%s on %s (%d cores)\n", rep.Name, rep.Machine.CPU, rep.Machine.Cores)
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "case\tn\tp50 µs\tp99 µs\tmax µs\tmean µs\tallocs/op\t")
+	for _, r := range rep.Rows {
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\n", r.Case, r.N, r.P50, r.P99, r.Max, r.Mean, r.Allocs, r.Verdict)
+	}
+	tw.Flush()
+	for _, r := range rep.Rows {
+		if len(r.Extra) == 0 {
+			continue
+		}
+		keys := make([]string, 0, len(r.Extra))
+		for k := range r.Extra {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		fmt.Fprintf(w, "%s:", r.Case)
+		for _, k := range keys {
+			fmt.Fprintf(w, " %s %g", k, r.Extra[k])
+		}
+		fmt.Fprintln(w)
+	}
+	for _, t := range rep.Targets {
+		fmt.Fprintln(w, "target:", t)
+	}
+	if dir == "" {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(dir, rep.Name+".json")
+	if err := os.WriteFile(path, append(data, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "wrote", path)
+	return nil
+}
+
+// meets formats a target check.
+func meets(ok bool, what string) string {
+	if ok {
+		return "meets " + what
+	}
+	return "MISSES " + what
+}
