@@ -200,6 +200,7 @@ func benchTable(ctx context.Context, url, token string, maxBatch int, counts []i
 			ms(eval.Percentile(r.lat, 50)), ms(eval.Percentile(r.lat, 99)), mean, r.errors, split)
 		if rep != nil {
 			row := durationRow(fmt.Sprintf("max_batch %s, %d clients", label, n), r.lat)
+			row.Allocs = -1
 			row.Extra = map[string]float64{"req_per_s": rps, "mean_batch": r.meanBatch, "errors": float64(r.errors)}
 			for k, v := range stages {
 				row.Extra[k+"_ms"] = v

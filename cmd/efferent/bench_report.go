@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -34,7 +35,7 @@ type benchRow struct {
 	P99     float64            `json:"p99_us"`
 	Max     float64            `json:"max_us"`
 	Mean    float64            `json:"mean_us"`
-	Allocs  float64            `json:"allocs_per_op"`
+	Allocs  float64            `json:"allocs_per_op"` // −1: not measured
 	Extra   map[string]float64 `json:"extra,omitempty"`
 	Verdict string             `json:"verdict,omitempty"` // "meets …" / "misses …" against the target
 }
@@ -95,7 +96,11 @@ func writeBench(w io.Writer, dir string, rep benchReport) error {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "case\tn\tp50 µs\tp99 µs\tmax µs\tmean µs\tallocs/op\t")
 	for _, r := range rep.Rows {
-		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\n", r.Case, r.N, r.P50, r.P99, r.Max, r.Mean, r.Allocs, r.Verdict)
+		allocs := "-" // not measured (another process's, e.g. a server's)
+		if r.Allocs >= 0 {
+			allocs = strconv.FormatFloat(r.Allocs, 'f', 2, 64)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t%s\n", r.Case, r.N, r.P50, r.P99, r.Max, r.Mean, allocs, r.Verdict)
 	}
 	tw.Flush()
 	for _, r := range rep.Rows {

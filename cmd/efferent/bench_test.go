@@ -78,7 +78,7 @@ func TestBenchSubcommands(t *testing.T) {
 		args []string
 		rows int
 	}{
-		{[]string{"tick", "--duration", "300ms"}, 1},
+		{[]string{"tick", "--duration", "300ms", "--probe", "0"}, 1},
 		{[]string{"detok", "--n", "2000"}, 2},
 		{[]string{"preprocess", "--n", "20"}, 2},
 		{[]string{"infer", "--n", "5"}, 6},
