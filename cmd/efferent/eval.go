@@ -62,11 +62,9 @@ func runEval(cmd *cobra.Command, cfg Config) error {
 	latency, _ := f.GetDuration("latency")
 	noRender, _ := f.GetBool("no-render")
 
-	suites := []string{suite}
-	if suite == "all" {
-		suites = sim.Suites()
-	} else if !slices.Contains(sim.Suites(), suite) {
-		return fmt.Errorf("--suite %q: want one of %s or all", suite, strings.Join(sim.Suites(), ", "))
+	suites, err := parseSuites(suite)
+	if err != nil {
+		return err
 	}
 	if episodes < 1 {
 		return fmt.Errorf("--episodes %d: want at least 1", episodes)
@@ -111,4 +109,15 @@ func runEval(cmd *cobra.Command, cfg Config) error {
 		log.Info("report written", "dir", out)
 	}
 	return err
+}
+
+// parseSuites turns --suite (a suite name or "all") into suite names.
+func parseSuites(suite string) ([]string, error) {
+	if suite == "all" {
+		return sim.Suites(), nil
+	}
+	if !slices.Contains(sim.Suites(), suite) {
+		return nil, fmt.Errorf("--suite %q: want one of %s or all", suite, strings.Join(sim.Suites(), ", "))
+	}
+	return []string{suite}, nil
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -82,11 +81,9 @@ func runEvalPremise(cmd *cobra.Command, cfg Config) error {
 	frames, _ := f.GetInt("frames")
 	workers, _ := f.GetInt("workers")
 	out, _ := f.GetString("out")
-	suites := []string{suite}
-	if suite == "all" {
-		suites = sim.Suites()
-	} else if !slices.Contains(sim.Suites(), suite) {
-		return fmt.Errorf("--suite %q: want one of %s or all", suite, strings.Join(sim.Suites(), ", "))
+	suites, err := parseSuites(suite)
+	if err != nil {
+		return err
 	}
 	if frames < 1 {
 		return fmt.Errorf("--frames %d: want at least 1", frames)

@@ -31,13 +31,7 @@ func TestRunFrankaOverROS(t *testing.T) {
 	rostest.Need(t)
 	bundledConfig(t) // skips in -short: loads the model
 	m := rostest.Start(t, 0)
-	robotSide := m.Node(t, "fake_franka")
-	rostest.Publish(t, robotSide, "/franka_state_controller/franka_states", 10*time.Millisecond, func() *ros.FrankaState {
-		return &ros.FrankaState{OTEE: [16]float64{1, 0, 0, 0, 0, -1, 0, 0, 0, 0, -1, 0, 0.5, 0, 0.3, 1}}
-	})
-	rostest.Publish(t, robotSide, "/franka_gripper/joint_states", 20*time.Millisecond, func() *sensor_msgs.JointState {
-		return &sensor_msgs.JointState{Name: []string{"f1", "f2"}, Position: []float64{0.04, 0.04}}
-	})
+	robotSide := fakeFranka(t, m)
 	pix := make([]byte, 224*224*3)
 	for i := range pix {
 		pix[i] = byte(i * 7)
@@ -163,13 +157,7 @@ func TestRunPremiseOverROS(t *testing.T) {
 	bundledConfig(t)
 	obs := simObservation(t, "spatial/put_the_red_block_in_the_blue_bowl/false_premise")
 	m := rostest.Start(t, 0)
-	robotSide := m.Node(t, "fake_franka")
-	rostest.Publish(t, robotSide, "/franka_state_controller/franka_states", 10*time.Millisecond, func() *ros.FrankaState {
-		return &ros.FrankaState{OTEE: [16]float64{1, 0, 0, 0, 0, -1, 0, 0, 0, 0, -1, 0, 0.5, 0, 0.3, 1}}
-	})
-	rostest.Publish(t, robotSide, "/franka_gripper/joint_states", 20*time.Millisecond, func() *sensor_msgs.JointState {
-		return &sensor_msgs.JointState{Name: []string{"f1", "f2"}, Position: []float64{0.04, 0.04}}
-	})
+	robotSide := fakeFranka(t, m)
 	for topic, key := range map[string]string{"/cam/agent": "observation/image", "/cam/wrist": "observation/wrist_image"} {
 		im := obs.Images[key]
 		rostest.Publish(t, robotSide, topic, 33*time.Millisecond, func() *sensor_msgs.Image {
@@ -228,4 +216,17 @@ func TestRunPremiseOverROS(t *testing.T) {
 	if got["premise"] != "refuse" || !strings.Contains(got["premise_reason"], "red block") {
 		t.Fatalf("status %v, want premise refuse naming the red block", got)
 	}
+}
+
+// fakeFranka is a node publishing a Franka's state at (0.5, 0, 0.3),
+// pointing down, with open fingers.
+func fakeFranka(t *testing.T, m *rostest.Master) *goroslib.Node {
+	robotSide := m.Node(t, "fake_franka")
+	rostest.Publish(t, robotSide, "/franka_state_controller/franka_states", 10*time.Millisecond, func() *ros.FrankaState {
+		return &ros.FrankaState{OTEE: [16]float64{1, 0, 0, 0, 0, -1, 0, 0, 0, 0, -1, 0, 0.5, 0, 0.3, 1}}
+	})
+	rostest.Publish(t, robotSide, "/franka_gripper/joint_states", 20*time.Millisecond, func() *sensor_msgs.JointState {
+		return &sensor_msgs.JointState{Name: []string{"f1", "f2"}, Position: []float64{0.04, 0.04}}
+	})
+	return robotSide
 }

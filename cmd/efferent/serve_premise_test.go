@@ -52,15 +52,7 @@ func TestServePremise(t *testing.T) {
 	cfg.Server.CheckPremise = true
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addrs := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, func(a string) { addrs <- a }) }()
-	var addr string
-	select {
-	case addr = <-addrs:
-	case err := <-done:
-		t.Fatalf("serve: %v", err)
-	}
+	addr, done := startServe(t, ctx, cfg)
 	missing := simObservation(t, "spatial/put_the_red_block_in_the_blue_bowl/false_premise")
 	present := simObservation(t, "spatial/put_the_red_block_in_the_blue_bowl")
 

@@ -20,15 +20,7 @@ import (
 func TestServeBundledModel(t *testing.T) {
 	cfg := bundledConfig(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	addrs := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, func(a string) { addrs <- a }) }()
-	var addr string
-	select {
-	case addr = <-addrs:
-	case err := <-done:
-		t.Fatalf("serve ended before listening: %v", err)
-	}
+	addr, done := startServe(t, ctx, cfg)
 	res, err := http.Get("http://" + addr + "/healthz")
 	if err != nil {
 		t.Fatal(err)
@@ -104,4 +96,20 @@ func bundledConfig(t *testing.T) Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// startServe runs `efferent serve` with cfg until ctx ends and returns its
+// address and the channel serve's result arrives on.
+func startServe(t *testing.T, ctx context.Context, cfg Config) (string, <-chan error) {
+	t.Helper()
+	addrs := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, func(a string) { addrs <- a }) }()
+	select {
+	case addr := <-addrs:
+		return addr, done
+	case err := <-done:
+		t.Fatalf("serve ended before listening: %v", err)
+	}
+	return "", nil
 }

@@ -27,18 +27,9 @@ func BenchmarkInfer(b *testing.B) {
 }
 
 func benchmarkInfer(b *testing.B, name string, threads int) {
-	m, g := embedded(b, name)
-	v, err := Open(m, Conf{IntraOpThreads: threads})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer v.Close()
-	obs, _ := g.Cases[0].Observation(m.Obs.ImageHeight, m.Obs.ImageWidth)
+	v, obs := openWarm(b, name, Conf{IntraOpThreads: threads})
 	var ch efferent.Chunk
 	ctx := context.Background()
-	if err := v.Infer(ctx, &obs, &ch); err != nil { // warm-up
-		b.Fatal(err)
-	}
 	lat := make([]time.Duration, 0, b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -51,6 +42,23 @@ func benchmarkInfer(b *testing.B, name string, threads int) {
 	}
 	b.StopTimer()
 	reportPercentiles(b, lat)
+}
+
+// openWarm opens the embedded model name, closed when b ends, and returns
+// it after one warm-up inference on the first golden case's observation.
+func openWarm(b *testing.B, name string, conf Conf) (*VLA, efferent.Observation) {
+	m, g := embedded(b, name)
+	v, err := Open(m, conf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { v.Close() })
+	obs, _ := g.Cases[0].Observation(m.Obs.ImageHeight, m.Obs.ImageWidth)
+	var ch efferent.Chunk
+	if err := v.Infer(context.Background(), &obs, &ch); err != nil {
+		b.Fatal(err)
+	}
+	return v, obs
 }
 
 func reportPercentiles(b *testing.B, lat []time.Duration) {
@@ -117,18 +125,9 @@ func BenchmarkInferStages(b *testing.B) {
 			name = "no-kv-cache"
 		}
 		b.Run(name, func(b *testing.B) {
-			m, g := embedded(b, models.Default)
-			v, err := Open(m, Conf{IntraOpThreads: 1, NoKVCache: !cache})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer v.Close()
-			obs, _ := g.Cases[0].Observation(m.Obs.ImageHeight, m.Obs.ImageWidth)
+			v, obs := openWarm(b, models.Default, Conf{IntraOpThreads: 1, NoKVCache: !cache})
 			var ch efferent.Chunk
 			ctx := context.Background()
-			if err := v.Infer(ctx, &obs, &ch); err != nil {
-				b.Fatal(err)
-			}
 			var prefix, token, chunk []time.Duration
 			b.ReportAllocs()
 			for b.Loop() {
