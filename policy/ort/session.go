@@ -61,7 +61,7 @@ func openGraph(m *policy.Manifest, file string, conf Conf, library string, ins, 
 	if len(ins) != len(inInfo) {
 		return nil, fmt.Errorf("%w: %s: graph has inputs %v, manifest feeds only %v", ErrGraph, file, slices.Sorted(maps.Keys(g.inputs)), names(ins))
 	}
-	opts, err := sessionOptions(conf, library)
+	opts, err := NewSessionOptions(conf, library)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +139,11 @@ func shapeString(s []int64) string {
 	return string(append(b, ']'))
 }
 
-func sessionOptions(conf Conf, library string) (*onnx.SessionOptions, error) {
+// NewSessionOptions returns ONNX Runtime session options for conf (threads
+// and execution provider, refusing a provider the library lacks with a
+// hint) — the same for every graph efferent runs, policies or detectors.
+// The caller destroys them.
+func NewSessionOptions(conf Conf, library string) (*onnx.SessionOptions, error) {
 	opts, err := onnx.NewSessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("ort: session options: %w", err)
