@@ -23,9 +23,10 @@ build: setup
 # The embedded default: the built-in simulator driven closed loop on a
 # default task by the bundled trained model (efferent-tiny, under ONNX
 # Runtime on the CPU), episode after episode, with the openpi-compatible
-# server on 127.0.0.1:8000 serving the same model.
+# server on 127.0.0.1:8000 serving the same model and the viewer (cameras,
+# actions, verdicts, teleop, e-stop) at http://127.0.0.1:8000/viewer/.
 run: build
-	./$(BIN) run --robot sim --episodes 0 --serve $(ARGS)
+	./$(BIN) run --robot sim --episodes 0 --serve --viewer $(ARGS)
 
 # All tests, tiered: static checks, unit tests (pure Go), integration tests
 # (real ONNX Runtime, real OpenCV, real websockets on 127.0.0.1, a real ROS

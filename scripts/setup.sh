@@ -12,7 +12,8 @@
 #                    (default: ${XDG_CACHE_HOME:-$HOME/.cache}/efferent)
 #   SETUP_TEST=1     also install what the integration tests need: Debian's
 #                    ROS 1 master, rostopic and the message packages it reads
-#                    (efferent itself needs no ROS install)
+#                    (efferent itself needs no ROS install), and Chromium for
+#                    the viewer's headless browser test
 set -euo pipefail
 
 ORT_VERSION=1.24.1
@@ -38,7 +39,7 @@ sudo_if_needed() {
 APT_PKGS=(build-essential pkg-config libopencv-dev ca-certificates)
 if [ "${SETUP_TEST:-}" = 1 ]; then
 	APT_PKGS+=(python3-rosmaster python3-rostopic python3-rosnode python3-std-msgs python3-sensor-msgs
-		python3-geometry-msgs python3-diagnostic-msgs)
+		python3-geometry-msgs python3-diagnostic-msgs chromium)
 fi
 missing=()
 for p in "${APT_PKGS[@]}"; do

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/efferent/efferent"
@@ -89,6 +90,11 @@ type Conf struct {
 	// is answered as usual with the verdict under "premise". Decided on
 	// each new instruction's first request. Not configurable from YAML.
 	Premise *premise.Checker `yaml:"-"`
+	// Routes are extra handlers mounted on the server's mux, pattern (as
+	// http.ServeMux takes it) → handler: efferent run/serve --viewer mounts
+	// the viewer at "/viewer/". They are mounted as given, so each does its
+	// own authentication. Not configurable from YAML.
+	Routes map[string]http.Handler `yaml:"-"`
 }
 
 // EStop is the latch the /estop endpoints drive (a *safety.EStop).

@@ -133,6 +133,9 @@ func New(conf Conf, pol policy.Policy, log *slog.Logger) (*Server, error) {
 		mux.Handle("POST /estop/reset", s.requireAuth(http.HandlerFunc(s.serveEStopReset)))
 		mux.Handle("GET /estop", s.requireAuth(http.HandlerFunc(s.serveEStopStatus)))
 	}
+	for pattern, h := range conf.Routes {
+		mux.Handle(pattern, h)
+	}
 	mux.Handle("/", s.requireAuth(http.HandlerFunc(s.serveWebsocket)))
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	s.wg.Add(1)

@@ -28,6 +28,9 @@ type Config struct {
 	ORT ort.Conf `yaml:"ort"`
 	// Log configures logging.
 	Log LogConf `yaml:"log"`
+	// Viewer serves the viewer page beside the server or run (--viewer;
+	// a flag only).
+	Viewer bool `yaml:"-"`
 }
 
 // LogConf configures the process log (stderr).
@@ -79,6 +82,9 @@ func loadConfig(flags *pflag.FlagSet) (Config, error) {
 	set("token", &cfg.Server.AuthToken)
 	if f := flags.Lookup("premise"); f != nil && f.Changed {
 		cfg.Server.CheckPremise = f.Value.String() == "true"
+	}
+	if f := flags.Lookup("viewer"); f != nil {
+		cfg.Viewer = f.Value.String() == "true"
 	}
 	if f := flags.Lookup("insecure-no-auth"); f != nil && f.Changed {
 		cfg.Server.AllowNoAuth = f.Value.String() == "true"

@@ -26,6 +26,10 @@ type runInfo struct {
 	// State is the robot's state when the gate was built (ROS robots:
 	// where the motion gate starts).
 	State []float64 `json:"state,omitempty"`
+	// Teleop: the teleop gate was first in the chain (--viewer); while a
+	// teleoperator had taken over, the setpoints came from the /teleop
+	// commands, not from the chunks.
+	Teleop bool `json:"teleop,omitempty"`
 }
 
 func addRecordFlags(f *pflag.FlagSet) {

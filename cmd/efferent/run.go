@@ -21,9 +21,11 @@ import (
 	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/record"
 	robotpkg "github.com/efferent/efferent/robot"
+	"github.com/efferent/efferent/safety"
 	"github.com/efferent/efferent/safety/premise"
 	"github.com/efferent/efferent/sim"
 	"github.com/efferent/efferent/sim/render"
+	"github.com/efferent/efferent/viewer"
 )
 
 // addSchedulerFlags adds the chunk-scheduling flags of run and eval.
@@ -49,8 +51,11 @@ func runCmd() *cobra.Command {
 		Long: `run drives the built-in simulator (--robot sim) with a policy through the
 control loop and safety gate, in real time at the policy rate (or as fast as
 possible with --fast), printing a progress line. With --serve it also serves
-the configured model over the openpi protocol on --addr, which is what
-` + "`make run`" + ` starts.
+the configured model over the openpi protocol on --addr; with --viewer, a
+web page at http://ADDR/viewer/ shows the cameras, the policy's chunks and
+the executed actions, the safety verdicts, and lets a teleoperator drive
+beside the policy or take over (keyboard, gamepad), press the e-stop and
+change the instruction. ` + "`make run`" + ` starts both.
 
 --robot franka or quadruped (or a profile YAML: see robot/profiles) drives a
 ROS 1 robot instead: state and cameras from its topics (--camera
@@ -78,7 +83,9 @@ ros:/topic), commands published at the profile's rate (1 kHz for the Franka,
 	f.Bool("premise", true, "check the instruction against the camera frames before moving (the simulator's false-premise checker); a refused instruction never moves the robot")
 	f.Duration("watchdog", 0, "hold the robot when no new chunk arrives for this long (default: two replanning periods, at least 150 ms)")
 	f.Bool("serve", false, "also serve the model over the openpi protocol on --addr")
-	f.String("addr", "127.0.0.1:8000", "listen address for --serve (host:port)")
+	addViewerFlags(f)
+	f.String("out", "", "with --viewer: directory for the comparison of the policy with the teleoperator, per episode (comparison-epN.png/.html/.json; default next to --record's file, else none)")
+	f.String("addr", "127.0.0.1:8000", "listen address for --serve and --viewer (host:port)")
 	addAuthFlags(f)
 	addModelFlags(f)
 	return cmd
@@ -96,6 +103,7 @@ func runRobot(cmd *cobra.Command, cfg Config) (err error) {
 	init, _ := f.GetInt("init")
 	fast, _ := f.GetBool("fast")
 	serveToo, _ := f.GetBool("serve")
+	viewerOn, _ := f.GetBool("viewer")
 
 	if robotRef != "sim" {
 		prof, err := robotpkg.Load(robotRef)
@@ -103,6 +111,9 @@ func runRobot(cmd *cobra.Command, cfg Config) (err error) {
 			return fmt.Errorf("--robot: %w", err)
 		}
 		if prof.Command.Type != robotpkg.TypeSim {
+			if viewerOn {
+				return fmt.Errorf("--viewer: only the simulator (--robot sim) has the viewer so far")
+			}
 			return runROS(ctx, f, cfg, prof, log)
 		}
 	}
@@ -115,6 +126,16 @@ func runRobot(cmd *cobra.Command, cfg Config) (err error) {
 	}
 	estop := newEStop(ctx, log)
 	cfg.Server.EStop = estop
+	var view *simViewer
+	if viewerOn {
+		if view, err = newSimViewer(ctx, f, cfg, log, estop, fast, serveToo); err != nil {
+			return err
+		}
+		defer view.Close()
+		if serveToo {
+			cfg.Server.Routes = view.v.Routes()
+		}
+	}
 	if serveToo {
 		srv, err := startServer(ctx, cfg, log)
 		if err != nil {
@@ -126,6 +147,9 @@ func runRobot(cmd *cobra.Command, cfg Config) (err error) {
 			_ = srv.Close()
 			<-done
 		}()
+		if view != nil {
+			logViewerURL(log, srv.Addr().String(), cfg.Server.AuthToken != "")
+		}
 	}
 	newPolicy, name, err := policyFactory(ctx, ref, cfg, log)
 	if err != nil {
@@ -149,7 +173,7 @@ func runRobot(cmd *cobra.Command, cfg Config) (err error) {
 		clock = nil
 	}
 	rec, err := openRecorder(f, runInfo{Robot: "sim", Policy: name, RateHz: env.Conf().StepHz, Virtual: fast,
-		Scheduler: schedulerConf(f)}, log)
+		Scheduler: schedulerConf(f), Teleop: view != nil}, log)
 	if err != nil {
 		return err
 	}
@@ -164,6 +188,16 @@ func runRobot(cmd *cobra.Command, cfg Config) (err error) {
 		runPol = record.Policy{Policy: pol, Rec: rec}
 		tick = rec.Setpoint
 	}
+	if view != nil {
+		view.rec.Store(rec)
+		runPol = viewer.Policy{Policy: runPol, V: view.v}
+		recTick := tick
+		tick = func(sp *efferent.Setpoint, v efferent.Verdict) {
+			recTick(sp, v)
+			view.v.Tick(sp, v)
+			view.lastTick.Store(sp.Time.UnixNano())
+		}
+	}
 	var checker *premise.Checker
 	if on, _ := f.GetBool("premise"); on {
 		if checker, err = simPremiseChecker(0); err != nil {
@@ -173,6 +207,12 @@ func runRobot(cmd *cobra.Command, cfg Config) (err error) {
 	successes, refused := 0, 0
 	for ep := 0; episodes == 0 || ep < episodes; ep++ {
 		in := (init + ep) % sim.NumInitStates
+		if view != nil {
+			if next := view.task(task); next.Name != task.Name {
+				task = next
+				log.Info("instruction changed", "task", task.Name, "instruction", task.Instruction, "max_steps", task.MaxSteps)
+			}
+		}
 		if err := env.Reset(task, in); err != nil {
 			return err
 		}
@@ -184,6 +224,9 @@ func runRobot(cmd *cobra.Command, cfg Config) (err error) {
 			if rec != nil {
 				rec.Event(record.Event{Time: time.Now().UnixNano(), Kind: record.EventPremise, Task: task.Name,
 					Instruction: task.Instruction, Detail: v.String()})
+			}
+			if view != nil {
+				view.v.Premise(task.Instruction, string(v.Decision), v.Reason())
 			}
 			if !v.Allows() {
 				refused++
@@ -201,14 +244,37 @@ func runRobot(cmd *cobra.Command, cfg Config) (err error) {
 			rec.Event(record.Event{Time: time.Now().UnixNano(), Kind: record.EventEpisodeStart, Task: task.Name,
 				Instruction: task.Instruction, Detail: fmt.Sprintf("init %d", in)})
 		}
-		res := eval.Episode(ctx, eval.EpisodeConf{Env: env, Policy: runPol, Clock: clock, SyncInference: name == "expert",
+		epCtx, endEpisode := ctx, func() {}
+		if view != nil {
+			// The teleop gate comes first: the teleoperator's commands pass
+			// the e-stop, watchdog and limits like the policy's.
+			guards = append([]safety.Gate{view.mux}, guards...)
+			epCtx, endEpisode = view.episode(ctx)
+			view.start(ep+1, task, in)
+		}
+		res := eval.Episode(epCtx, eval.EpisodeConf{Env: env, Policy: runPol, Clock: clock, SyncInference: name == "expert",
 			Scheduler: schedulerConf(f), Guards: guards,
 			OnTick: func(sp *efferent.Setpoint, v efferent.Verdict) { prog.tick(sp, v); tick(sp, v) }})
+		// Ended by an instruction change (not by the run's end, nor after
+		// it finished by itself).
+		switched := errors.Is(res.Err, context.Canceled) && epCtx.Err() != nil && ctx.Err() == nil
+		endEpisode()
 		prog.finish()
 		if rec != nil {
 			ok := res.Success
 			rec.Event(record.Event{Time: time.Now().UnixNano(), Kind: record.EventEpisodeEnd, Task: task.Name, Success: &ok,
 				Detail: fmt.Sprintf("steps %d", res.Steps)})
+		}
+		if view != nil {
+			detail := ""
+			if switched {
+				detail = "ended early: instruction changed"
+			}
+			view.end(ep+1, task, res, detail)
+		}
+		if switched {
+			log.Info("episode ended early: the instruction changed", "episode", ep+1, "steps", res.Steps)
+			continue
 		}
 		if errors.Is(res.Err, context.Canceled) || ctx.Err() != nil {
 			log.Info("interrupted", "episodes_done", ep, "successes", successes, "refused", refused)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -17,6 +18,7 @@ import (
 	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/policy/ort"
 	"github.com/efferent/efferent/server"
+	"github.com/efferent/efferent/viewer"
 )
 
 func serveCmd() *cobra.Command {
@@ -25,7 +27,9 @@ func serveCmd() *cobra.Command {
 		Short: "Serve a policy over the openpi websocket protocol (ws://127.0.0.1:8000 by default)",
 		Long: `serve loads a model (a directory with manifest.yaml, or an embedded model by
 name) under ONNX Runtime and answers openpi-protocol clients: metadata frame
-first, then one msgpack observation in, one action chunk out.`,
+first, then one msgpack observation in, one action chunk out. With --viewer,
+http://ADDR/viewer/ shows what the server sees: the last request's camera
+frames and instruction, the chunk it answered and the inference latency.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd.Flags())
@@ -38,6 +42,7 @@ first, then one msgpack observation in, one action chunk out.`,
 	f := cmd.Flags()
 	f.String("addr", "127.0.0.1:8000", "listen address (host:port)")
 	addAuthFlags(f)
+	addViewerFlags(f)
 	f.Bool("premise", false, "check each client's instruction against its camera frames (the simulator's false-premise checker) before running the policy; refused instructions get no actions (server.premise)")
 	addModelFlags(f)
 	return cmd
@@ -86,11 +91,29 @@ func serve(ctx context.Context, cfg Config, listening func(addr string)) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	srv, err := startServer(ctx, cfg, log)
+	var wrap func(policy.Policy) policy.Policy
+	var started atomic.Pointer[server.Server]
+	if cfg.Viewer {
+		v, err := viewer.New(viewerConf(cfg, "efferent serve", log))
+		if err != nil {
+			return fmt.Errorf("--viewer: %w", err)
+		}
+		defer v.Close()
+		cfg.Server.Routes = v.Routes()
+		// The page shows clients' requests, not the warm-up's blank ones
+		// (the worker warms up before it turns ready).
+		warmingUp := func() bool { s := started.Load(); return s == nil || !s.Ready() }
+		wrap = func(p policy.Policy) policy.Policy { return viewer.Tap(p, v, warmingUp) }
+	}
+	srv, err := startServerWith(ctx, cfg, log, wrap)
 	if err != nil {
 		return err
 	}
+	started.Store(srv)
 	addr := srv.Addr().String()
+	if cfg.Viewer {
+		logViewerURL(log, addr, cfg.Server.AuthToken != "")
+	}
 	if listening != nil {
 		listening(addr)
 	}
@@ -106,9 +129,18 @@ func serve(ctx context.Context, cfg Config, listening func(addr string)) error {
 // (clients can connect once it returns; Run serves them, and /readyz turns
 // ready once the server's worker has warmed the model up).
 func startServer(ctx context.Context, cfg Config, log *slog.Logger) (*server.Server, error) {
+	return startServerWith(ctx, cfg, log, nil)
+}
+
+// startServerWith is startServer with the policy wrapped by wrap (nil: as
+// it is), the hook through which serve --viewer sees every request.
+func startServerWith(ctx context.Context, cfg Config, log *slog.Logger, wrap func(policy.Policy) policy.Policy) (*server.Server, error) {
 	pol, m, err := openPolicy(cfg.Model, cfg.ORT)
 	if err != nil {
 		return nil, err
+	}
+	if wrap != nil {
+		pol = wrap(pol)
 	}
 	lib, _ := ort.Init(cfg.ORT.Library)
 	md := pol.Metadata()
