@@ -20,7 +20,9 @@
 //	                reason, dim} — after the gate, one per controller tick
 //	/teleop         efferent.Teleop: {time, mode, values, source}
 //	/event          efferent.Event: {time, kind, task, instruction,
-//	                success, detail} — episode_start, episode_end, ...
+//	                success, detail} — run (the configuration), episode_start,
+//	                premise (the instruction's verdict), comparison (policy
+//	                against teleoperator), episode_end
 //
 // The log time of each message is its own time field.
 //

@@ -85,6 +85,9 @@ const (
 	EventEpisodeEnd   = "episode_end"
 	// EventPremise: the false-premise verdict on the instruction (Detail).
 	EventPremise = "premise"
+	// EventComparison: the policy against the teleoperator over an episode
+	// (Detail: compare.Summary as JSON, NaN as null).
+	EventComparison = "comparison"
 )
 
 func ns(t time.Time) int64 {

@@ -23,6 +23,7 @@ import (
 	"github.com/efferent/efferent/record"
 	robotpkg "github.com/efferent/efferent/robot"
 	"github.com/efferent/efferent/safety"
+	"github.com/efferent/efferent/teleop"
 )
 
 func replayCmd() *cobra.Command {
@@ -225,6 +226,20 @@ func replayControl(ctx context.Context, info runInfo, ep *record.Episode) (repla
 	if err != nil {
 		return r, err
 	}
+	if len(ep.Teleop) > 0 {
+		// The teleoperator's commands go back in at their times through
+		// the same teleop gate, first in the chain as in the run.
+		md := pol.Metadata()
+		grip := -1
+		if md.Dim == 7 {
+			grip = 6
+		}
+		mux, err := teleop.New(teleop.Conf{Dim: md.Dim, Gripper: grip})
+		if err != nil {
+			return r, err
+		}
+		gate = safety.Chain{&teleopReplay{mux: mux, cmds: ep.Teleop}, gate}
+	}
 	sc := info.Scheduler
 	sc.Kinds = kinds
 	robot := &replayRobot{obs: ep.Observations, want: len(ep.Setpoints)}
@@ -389,3 +404,23 @@ func (r *replayRobot) Apply(sp *efferent.Setpoint) error {
 }
 
 func (r *replayRobot) Done() bool { return len(r.got) >= r.want }
+
+// teleopReplay feeds the recorded teleop commands to a teleop gate as the
+// controller time reaches them.
+type teleopReplay struct {
+	mux  *teleop.Mux
+	cmds []record.Teleop
+	next int
+}
+
+func (g *teleopReplay) Check(sp *efferent.Setpoint) efferent.Verdict {
+	for g.next < len(g.cmds) && g.cmds[g.next].Time <= sp.Time.UnixNano() {
+		c := &g.cmds[g.next]
+		g.next++
+		if mode, err := teleop.ParseMode(c.Mode); err == nil {
+			g.mux.SetMode(mode)
+		}
+		_ = g.mux.Command(time.Unix(0, c.Time), c.Values, c.Source) // a bad one was refused in the run too
+	}
+	return g.mux.Check(sp)
+}

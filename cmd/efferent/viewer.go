@@ -25,11 +25,6 @@ import (
 	"github.com/efferent/efferent/viewer"
 )
 
-// EventComparison is the recording's event for the comparison of the
-// policy with the teleoperator over an episode (Detail: the summary as
-// JSON, NaN as null).
-const EventComparison = "comparison"
-
 // simDims are the names of the simulator's 7-d LIBERO action.
 var simDims = []string{"x", "y", "z", "roll", "pitch", "yaw", "gripper"}
 
@@ -220,7 +215,7 @@ func (s *simViewer) end(ep int, task sim.Task, res eval.EpisodeResult, detail st
 		"gripper_agreement", round3(sum.GripperAgreement), "mae", roundAll(sum.MAE), "teleop_driven_ticks", c.Driven)
 	s.v.Event(viewer.Event{Kind: viewer.EventComparison, Episode: ep, Task: task.Name, Compare: &sum})
 	if rec := s.rec.Load(); rec != nil {
-		rec.Event(record.Event{Time: time.Now().UnixNano(), Kind: EventComparison, Task: task.Name,
+		rec.Event(record.Event{Time: time.Now().UnixNano(), Kind: record.EventComparison, Task: task.Name,
 			Instruction: task.Instruction, Detail: summaryJSON(sum)})
 	}
 	if s.outBase == nil {

@@ -370,7 +370,7 @@ func TestViewerTeleopAndInstruction(t *testing.T) {
 	}
 	var comparisons int
 	for _, e := range rec.Events {
-		if e.Kind == EventComparison && strings.Contains(e.Detail, `"n":`) {
+		if e.Kind == record.EventComparison && strings.Contains(e.Detail, `"n":`) {
 			comparisons++
 		}
 	}
