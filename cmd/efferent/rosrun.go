@@ -17,6 +17,8 @@ import (
 	"github.com/efferent/efferent/robot"
 	"github.com/efferent/efferent/ros"
 	"github.com/efferent/efferent/safety"
+	"github.com/efferent/efferent/teleop"
+	"github.com/efferent/efferent/viewer"
 )
 
 func addROSFlags(f *pflag.FlagSet) {
@@ -239,6 +241,14 @@ func runROS(ctx context.Context, f *pflag.FlagSet, cfg Config, prof *robot.Profi
 		sources[key] = src
 	}
 	estop := newEStop(ctx, log)
+	var view *robotViewer
+	if on, _ := f.GetBool("viewer"); on {
+		if view, err = newRobotViewer(ctx, cfg, prof, estop, log); err != nil {
+			return err
+		}
+		defer view.close()
+		pol = viewer.Policy{Policy: pol, V: view.v}
+	}
 	bridge, err := ros.New(ros.Conf{Profile: prof, Master: master, Cameras: cams, Sources: sources, StateDim: md.StateDim,
 		Instruction: instr, DecodeImage: camcv.DecodeImage, Log: log, EStop: estop.Trigger})
 	if err != nil {
@@ -256,7 +266,7 @@ func runROS(ctx context.Context, f *pflag.FlagSet, cfg Config, prof *robot.Profi
 	if on, _ := f.GetBool("premise"); on && f.Changed("premise") {
 		// Opt-in on real robots: the shipped checker knows the simulator's
 		// objects only.
-		if err := waitPremise(ctx, bridge, instr, md.ImageKeys, log); err != nil {
+		if err := waitPremise(ctx, bridge, view, instr, md.ImageKeys, log); err != nil {
 			return err
 		}
 		if ctx.Err() != nil {
@@ -276,6 +286,10 @@ func runROS(ctx context.Context, f *pflag.FlagSet, cfg Config, prof *robot.Profi
 	guards, err := realtimeGuards(f, estop, sc, float64(time.Second)/float64(step), false)
 	if err != nil {
 		return err
+	}
+	if view != nil {
+		// The teleop gate first: a teleoperator passes every gate after it.
+		guards = append([]safety.Gate{view.mux}, guards...)
 	}
 	gate := append(safety.Chain(guards), limits)
 	var obs efferent.Observation
@@ -297,7 +311,12 @@ func runROS(ctx context.Context, f *pflag.FlagSet, cfg Config, prof *robot.Profi
 		clock = control.PreciseClock{Spin: 200 * time.Microsecond}
 	}
 	loop, err := control.New(control.LoopConf{Clock: clock, Policy: pol, Robot: bridge, Gate: gate, Scheduler: sc,
-		RateHz: prof.RateHz, OnTick: func(_ *efferent.Setpoint, v efferent.Verdict) { bridge.Report(v) }})
+		RateHz: prof.RateHz, OnTick: func(sp *efferent.Setpoint, v efferent.Verdict) {
+			bridge.Report(v)
+			if view != nil {
+				view.v.Tick(sp, v)
+			}
+		}})
 	if err != nil {
 		return err
 	}
@@ -321,7 +340,7 @@ func runROS(ctx context.Context, f *pflag.FlagSet, cfg Config, prof *robot.Profi
 // anything moves, and while it is refused keeps the robot still, reports
 // the verdict on the status topic and checks again every second (the
 // object may be put in view), until it is accepted or ctx ends.
-func waitPremise(ctx context.Context, bridge *ros.Bridge, instr string, keys []string, log *slog.Logger) error {
+func waitPremise(ctx context.Context, bridge *ros.Bridge, view *robotViewer, instr string, keys []string, log *slog.Logger) error {
 	checker, err := simPremiseChecker(0)
 	if err != nil {
 		return err
@@ -345,6 +364,9 @@ func waitPremise(ctx context.Context, bridge *ros.Bridge, instr string, keys []s
 			return err
 		}
 		bridge.ReportPremise(string(v.Decision), v.Reason())
+		if view != nil {
+			view.v.Premise(instr, string(v.Decision), v.Reason())
+		}
 		if v.Allows() {
 			return nil
 		}
@@ -354,4 +376,61 @@ func waitPremise(ctx context.Context, bridge *ros.Bridge, instr string, keys []s
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// robotViewer is --viewer on a ROS robot: the page on its own listener at
+// --addr (the token as for the server), the teleop gate, the run's e-stop.
+type robotViewer struct {
+	v    *viewer.Viewer
+	mux  *teleop.Mux
+	stop func()
+}
+
+func newRobotViewer(ctx context.Context, cfg Config, prof *robot.Profile, estop *safety.EStop, log *slog.Logger) (*robotViewer, error) {
+	dims := profileDims(prof)
+	grip := -1
+	if prof.Action.Mapping == robot.MappingEEDelta {
+		grip = 6
+	}
+	mux, err := teleop.New(teleop.Conf{Dim: prof.Action.Dim, Gripper: grip})
+	if err != nil {
+		return nil, err
+	}
+	conf := viewerConf(cfg, "efferent run --robot "+prof.Name, log)
+	conf.Teleop, conf.EStop, conf.Dims = mux, estop, dims
+	v, err := viewer.New(conf)
+	if err != nil {
+		return nil, fmt.Errorf("--viewer: %w", err)
+	}
+	stop, err := serveViewer(ctx, v, cfg.Server.Addr, conf.Token != "", log)
+	if err != nil {
+		_ = v.Close()
+		return nil, err
+	}
+	return &robotViewer{v: v, mux: mux, stop: stop}, nil
+}
+
+func (r *robotViewer) close() {
+	r.stop()
+	_ = r.v.Close()
+}
+
+// profileDims names a profile's action dimensions for the viewer.
+func profileDims(p *robot.Profile) []string {
+	dims := make([]string, p.Action.Dim)
+	for i := range dims {
+		switch {
+		case p.Action.Mapping == robot.MappingEEDelta && i < len(simDims):
+			dims[i] = simDims[i]
+		case p.Action.Mapping == robot.MappingTwist && i < 3:
+			dims[i] = []string{"vx", "vy", "wz"}[i]
+		case p.Action.Mapping == robot.MappingJointPosition && i < len(p.Command.JointNames):
+			dims[i] = p.Command.JointNames[i]
+		case p.Action.Mapping == robot.MappingJointPosition:
+			dims[i] = fmt.Sprintf("joint%d", i+1)
+		default:
+			dims[i] = fmt.Sprintf("d%d", i)
+		}
+	}
+	return dims
 }

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/jpeg"
 	"math"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/geometry_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/sensor_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/std_msgs"
+	"github.com/gorilla/websocket"
 
 	"github.com/efferent/efferent/internal/rostest"
 	"github.com/efferent/efferent/ros"
@@ -229,4 +231,37 @@ func fakeFranka(t *testing.T, m *rostest.Master) *goroslib.Node {
 		return &sensor_msgs.JointState{Name: []string{"f1", "f2"}, Position: []float64{0.04, 0.04}}
 	})
 	return robotSide
+}
+
+// TestRunFrankaViewerOverROS: `efferent run --robot franka --viewer` serves
+// the page on its own listener and streams the ROS cameras to it.
+func TestRunFrankaViewerOverROS(t *testing.T) {
+	rostest.Need(t)
+	bundledConfig(t)
+	obs := simObservation(t, "spatial/put_the_red_block_in_the_blue_bowl")
+	m := rostest.Start(t, 0)
+	robotSide := fakeFranka(t, m)
+	for topic, key := range map[string]string{"/cam/agent": "observation/image", "/cam/wrist": "observation/wrist_image"} {
+		im := obs.Images[key]
+		rostest.Publish(t, robotSide, topic, 33*time.Millisecond, func() *sensor_msgs.Image {
+			return &sensor_msgs.Image{Height: uint32(im.H), Width: uint32(im.W), Encoding: "rgb8", Step: uint32(im.W * 3), Data: im.Pix}
+		})
+	}
+	port := freePort(t, "127.0.0.1")
+	base := "http://127.0.0.1:" + port
+	stop, logs := startRun(t, base+"/viewer/", "--robot", "franka", "--task", obs.Prompt, "--ros-master", m.Addr,
+		"--camera", "ros:/cam/agent", "--camera", "ros:/cam/wrist", "--viewer", "--addr", "127.0.0.1:"+port, "--log-level", "warn")
+	c, _, err := websocket.DefaultDialer.Dial("ws://127.0.0.1:"+port+"/viewer/ws", http.Header{"Origin": {base}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	hello := viewerMessage(t, c, "hello", 10*time.Second)
+	if title, _ := hello["title"].(string); !strings.Contains(title, "franka") {
+		t.Fatalf("hello %v", hello)
+	}
+	viewerMessage(t, c, "frame", 20*time.Second)
+	if err := stop(); err != nil {
+		t.Fatalf("run: %v\n%s", err, logs)
+	}
 }

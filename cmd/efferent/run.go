@@ -111,9 +111,6 @@ func runRobot(cmd *cobra.Command, cfg Config) (err error) {
 			return fmt.Errorf("--robot: %w", err)
 		}
 		if prof.Command.Type != robotpkg.TypeSim {
-			if viewerOn {
-				return fmt.Errorf("--viewer: only the simulator (--robot sim) has the viewer so far")
-			}
 			return runROS(ctx, f, cfg, prof, log)
 		}
 	}

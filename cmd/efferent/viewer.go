@@ -121,23 +121,31 @@ func newSimViewer(ctx context.Context, f *pflag.FlagSet, cfg Config, log *slog.L
 		return nil, fmt.Errorf("--viewer: %w", err)
 	}
 	if !routes {
-		ln, err := net.Listen("tcp", cfg.Server.Addr)
-		if err != nil {
+		if s.stopServe, err = serveViewer(ctx, s.v, cfg.Server.Addr, conf.Token != "", log); err != nil {
 			_ = s.v.Close()
-			return nil, fmt.Errorf("--viewer: %w", err)
+			return nil, err
 		}
-		sctx, cancel := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- s.v.Serve(sctx, ln) }()
-		s.stopServe = func() {
-			cancel()
-			if err := <-done; err != nil {
-				log.Warn("viewer: serving ended", "err", err)
-			}
-		}
-		logViewerURL(log, ln.Addr().String(), conf.Token != "")
 	}
 	return s, nil
+}
+
+// serveViewer serves v on its own listener at addr until the returned stop
+// is called (or ctx ends).
+func serveViewer(ctx context.Context, v *viewer.Viewer, addr string, token bool, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--viewer: %w", err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- v.Serve(sctx, ln) }()
+	logViewerURL(log, ln.Addr().String(), token)
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			log.Warn("viewer: serving ended", "err", err)
+		}
+	}, nil
 }
 
 // Close stops the listener and the viewer.
