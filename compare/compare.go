@@ -6,8 +6,10 @@
 package compare
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 )
 
 // Conf says how to read the vectors.
@@ -111,4 +113,36 @@ func (s *Stats) Summary() Summary {
 		out.GripperAgreement = float64(s.gripAgree) / float64(s.gripN)
 	}
 	return out
+}
+
+// num is a float in JSON: NaN and ±Inf (nothing compared yet) are null,
+// which encoding/json would refuse.
+type num float64
+
+func (n num) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(n)) || math.IsInf(float64(n), 0) {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, float64(n), 'g', -1, 64), nil
+}
+
+func nums(xs []float64) []num {
+	out := make([]num, len(xs))
+	for i, x := range xs {
+		out[i] = num(x)
+	}
+	return out
+}
+
+// MarshalJSON writes the summary with its undefined values (NaN) as null.
+func (s Summary) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		N                int   `json:"n"`
+		MAE              []num `json:"mae"`
+		RMSE             []num `json:"rmse"`
+		MaxAbs           []num `json:"max_abs"`
+		Cosine           num   `json:"cosine"`
+		CosineN          int   `json:"cosine_n"`
+		GripperAgreement num   `json:"gripper_agreement"`
+	}{s.N, nums(s.MAE), nums(s.RMSE), nums(s.MaxAbs), num(s.Cosine), s.CosineN, num(s.GripperAgreement)})
 }

@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"encoding/json"
 	"math"
 	"testing"
 )
@@ -28,5 +29,14 @@ func TestStats(t *testing.T) {
 	}
 	if _, err := New(Conf{Dim: 2, Gripper: 2}); err == nil {
 		t.Fatal("gripper out of range accepted")
+	}
+}
+
+// Undefined values (nothing compared) are JSON null, not an error.
+func TestSummaryJSON(t *testing.T) {
+	s, _ := New(Conf{Dim: 2, Gripper: -1})
+	b, err := json.Marshal(s.Summary())
+	if err != nil || string(b) != `{"n":0,"mae":[0,0],"rmse":[0,0],"max_abs":[0,0],"cosine":null,"cosine_n":0,"gripper_agreement":null}` {
+		t.Fatalf("%s %v", b, err)
 	}
 }

@@ -28,7 +28,7 @@ type Comparison struct {
 	Instruction string `json:"instruction,omitempty"`
 	// Dims names the action dims (default d0, d1, …).
 	Dims    []string        `json:"dims,omitempty"`
-	Summary compare.Summary `json:"-"`
+	Summary compare.Summary `json:"summary"`
 }
 
 func (c Comparison) dimName(d int) string {
@@ -151,24 +151,6 @@ func at(xs []float64, i int) float64 {
 	return math.NaN()
 }
 
-// jnum is a float in JSON, null when not finite.
-type jnum float64
-
-func (n jnum) MarshalJSON() ([]byte, error) {
-	if math.IsNaN(float64(n)) || math.IsInf(float64(n), 0) {
-		return []byte("null"), nil
-	}
-	return json.Marshal(float64(n))
-}
-
-func jnums(xs []float64) []jnum {
-	out := make([]jnum, len(xs))
-	for i, x := range xs {
-		out[i] = jnum(x)
-	}
-	return out
-}
-
 // WriteComparison writes base+".json", base+".png" and base+".html" (the
 // chart and a table of every number, self-contained), creating the
 // directory. It tries every file and reports every failure.
@@ -181,16 +163,7 @@ func WriteComparison(base string, c Comparison) error {
 		return fmt.Errorf("eval: %w", err)
 	}
 	s := c.Summary
-	j, err := json.MarshalIndent(struct {
-		Comparison
-		N                int    `json:"n"`
-		MAE              []jnum `json:"mae"`
-		RMSE             []jnum `json:"rmse"`
-		MaxAbs           []jnum `json:"max_abs"`
-		Cosine           jnum   `json:"cosine"`
-		CosineN          int    `json:"cosine_n"`
-		GripperAgreement jnum   `json:"gripper_agreement"`
-	}{c, s.N, jnums(s.MAE), jnums(s.RMSE), jnums(s.MaxAbs), jnum(s.Cosine), s.CosineN, jnum(s.GripperAgreement)}, "", "  ")
+	j, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}

@@ -60,16 +60,19 @@ func TestWriteComparison(t *testing.T) {
 	}
 	js, _ := os.ReadFile(base + ".json")
 	var back struct {
-		N                int       `json:"n"`
-		MAE              []float64 `json:"mae"`
-		Cosine           *float64  `json:"cosine"`
-		GripperAgreement *float64  `json:"gripper_agreement"`
-		Dims             []string  `json:"dims"`
+		Summary struct {
+			N                int       `json:"n"`
+			MAE              []float64 `json:"mae"`
+			Cosine           *float64  `json:"cosine"`
+			GripperAgreement *float64  `json:"gripper_agreement"`
+		} `json:"summary"`
+		Dims []string `json:"dims"`
 	}
 	if err := json.Unmarshal(js, &back); err != nil {
 		t.Fatalf("%v: %s", err, js)
 	}
-	if back.N != 50 || math.Abs(back.MAE[0]-0.2) > 1e-9 || back.GripperAgreement == nil || *back.GripperAgreement != 0.5 || len(back.Dims) != 7 {
+	s := back.Summary
+	if s.N != 50 || math.Abs(s.MAE[0]-0.2) > 1e-9 || s.GripperAgreement == nil || *s.GripperAgreement != 0.5 || len(back.Dims) != 7 {
 		t.Fatalf("json %s", js)
 	}
 	html, _ := os.ReadFile(base + ".html")

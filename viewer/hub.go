@@ -375,7 +375,7 @@ func (v *Viewer) controlStatus() *controlStatus {
 		}
 		cs.Teleop = ts
 		if sum := mx.Summary(); sum.N > 0 {
-			cs.Compare = summaryOf(&sum)
+			cs.Compare = &sum
 		}
 	}
 	if e := v.conf.EStop; e != nil {

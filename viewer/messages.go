@@ -47,25 +47,6 @@ func appendMs(b []byte, unixNano int64) []byte {
 	return strconv.AppendFloat(b, ms(unixNano), 'f', 3, 64)
 }
 
-// summaryJSON is a compare.Summary for the page (NaN → null).
-type summaryJSON struct {
-	N                int   `json:"n"`
-	MAE              []num `json:"mae"`
-	RMSE             []num `json:"rmse"`
-	MaxAbs           []num `json:"max_abs"`
-	Cosine           num   `json:"cosine"`
-	CosineN          int   `json:"cosine_n"`
-	GripperAgreement num   `json:"gripper_agreement"`
-}
-
-func summaryOf(s *compare.Summary) *summaryJSON {
-	if s == nil {
-		return nil
-	}
-	return &summaryJSON{N: s.N, MAE: nums(s.MAE), RMSE: nums(s.RMSE), MaxAbs: nums(s.MaxAbs),
-		Cosine: num(s.Cosine), CosineN: s.CosineN, GripperAgreement: num(s.GripperAgreement)}
-}
-
 // helloMsg is the first message on a connection.
 type helloMsg struct {
 	Type         string       `json:"type"` // "hello"
@@ -98,13 +79,13 @@ type eventMsg struct {
 	Detail      string       `json:"detail,omitempty"`
 	Success     *bool        `json:"success,omitempty"`
 	Steps       int          `json:"steps,omitempty"`
-	Compare     *summaryJSON `json:"compare,omitempty"`
+	Compare     *compare.Summary `json:"compare,omitempty"`
 }
 
 func eventMessage(e Event) outMsg {
 	return jsonMsg(eventMsg{Type: "event", Kind: e.Kind, T: num(ms(e.Time.UnixNano())), Episode: e.Episode, Task: e.Task,
 		Instruction: e.Instruction, Decision: e.Decision, Detail: e.Detail, Success: e.Success, Steps: e.Steps,
-		Compare: summaryOf(e.Compare)})
+		Compare: e.Compare})
 }
 
 type replyMsg struct {
@@ -161,7 +142,7 @@ type controlStatus struct {
 	Mode    string        `json:"mode,omitempty"`
 	Teleop  *teleopStatus `json:"teleop,omitempty"`
 	EStop   *estopStatus  `json:"estop,omitempty"`
-	Compare *summaryJSON  `json:"compare,omitempty"`
+	Compare *compare.Summary `json:"compare,omitempty"`
 }
 
 type teleopStatus struct {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/efferent/efferent/compare"
 	"github.com/efferent/efferent/eval"
 	"github.com/efferent/efferent/record"
 	"github.com/efferent/efferent/safety"
@@ -224,7 +223,7 @@ func (s *simViewer) end(ep int, task sim.Task, res eval.EpisodeResult, detail st
 	s.v.Event(viewer.Event{Kind: viewer.EventComparison, Episode: ep, Task: task.Name, Compare: &sum})
 	if rec := s.rec.Load(); rec != nil {
 		rec.Event(record.Event{Time: time.Now().UnixNano(), Kind: record.EventComparison, Task: task.Name,
-			Instruction: task.Instruction, Detail: summaryJSON(sum)})
+			Instruction: task.Instruction, Detail: jsonText(sum)})
 	}
 	if s.outBase == nil {
 		return
@@ -254,24 +253,9 @@ func roundAll(xs []float64) []float64 {
 	return out
 }
 
-// summaryJSON is the summary as JSON with NaN as null (encoding/json
-// refuses NaN).
-func summaryJSON(s compare.Summary) string {
-	null := func(x float64) *float64 {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return nil
-		}
-		return &x
-	}
-	b, err := json.Marshal(struct {
-		N                int       `json:"n"`
-		MAE              []float64 `json:"mae"`
-		RMSE             []float64 `json:"rmse"`
-		MaxAbs           []float64 `json:"max_abs"`
-		Cosine           *float64  `json:"cosine"`
-		CosineN          int       `json:"cosine_n"`
-		GripperAgreement *float64  `json:"gripper_agreement"`
-	}{s.N, s.MAE, s.RMSE, s.MaxAbs, null(s.Cosine), s.CosineN, null(s.GripperAgreement)})
+// jsonText is v as JSON text for an event's detail.
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Sprintf(`{"error": %q}`, err.Error())
 	}
