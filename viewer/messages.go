@@ -69,16 +69,16 @@ type controlsInfo struct {
 }
 
 type eventMsg struct {
-	Type        string       `json:"type"` // "event"
-	Kind        string       `json:"kind"`
-	T           num          `json:"t"`
-	Episode     int          `json:"episode,omitempty"`
-	Task        string       `json:"task,omitempty"`
-	Instruction string       `json:"instruction,omitempty"`
-	Decision    string       `json:"decision,omitempty"`
-	Detail      string       `json:"detail,omitempty"`
-	Success     *bool        `json:"success,omitempty"`
-	Steps       int          `json:"steps,omitempty"`
+	Type        string           `json:"type"` // "event"
+	Kind        string           `json:"kind"`
+	T           num              `json:"t"`
+	Episode     int              `json:"episode,omitempty"`
+	Task        string           `json:"task,omitempty"`
+	Instruction string           `json:"instruction,omitempty"`
+	Decision    string           `json:"decision,omitempty"`
+	Detail      string           `json:"detail,omitempty"`
+	Success     *bool            `json:"success,omitempty"`
+	Steps       int              `json:"steps,omitempty"`
 	Compare     *compare.Summary `json:"compare,omitempty"`
 }
 
@@ -139,9 +139,9 @@ type dropCounts struct {
 }
 
 type controlStatus struct {
-	Mode    string        `json:"mode,omitempty"`
-	Teleop  *teleopStatus `json:"teleop,omitempty"`
-	EStop   *estopStatus  `json:"estop,omitempty"`
+	Mode    string           `json:"mode,omitempty"`
+	Teleop  *teleopStatus    `json:"teleop,omitempty"`
+	EStop   *estopStatus     `json:"estop,omitempty"`
 	Compare *compare.Summary `json:"compare,omitempty"`
 }
 
