@@ -228,6 +228,16 @@ func runRobot(cmd *cobra.Command, cfg Config) (err error) {
 			if !v.Allows() {
 				refused++
 				log.Info("episode skipped: instruction refused", "episode", ep+1, "init", in, "premise", v.Decision)
+				if !fast {
+					// In real time a refused instruction is not retried
+					// faster than a person could change the scene.
+					select {
+					case <-ctx.Done():
+						log.Info("interrupted", "episodes_done", ep, "successes", successes, "refused", refused)
+						return nil
+					case <-time.After(time.Second):
+					}
+				}
 				continue
 			}
 		}
