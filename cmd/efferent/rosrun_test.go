@@ -20,6 +20,7 @@ import (
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/std_msgs"
 	"github.com/gorilla/websocket"
 
+	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/internal/rostest"
 	"github.com/efferent/efferent/ros"
 )
@@ -160,12 +161,7 @@ func TestRunPremiseOverROS(t *testing.T) {
 	obs := simObservation(t, "spatial/put_the_red_block_in_the_blue_bowl/false_premise")
 	m := rostest.Start(t, 0)
 	robotSide := fakeFranka(t, m)
-	for topic, key := range map[string]string{"/cam/agent": "observation/image", "/cam/wrist": "observation/wrist_image"} {
-		im := obs.Images[key]
-		rostest.Publish(t, robotSide, topic, 33*time.Millisecond, func() *sensor_msgs.Image {
-			return &sensor_msgs.Image{Height: uint32(im.H), Width: uint32(im.W), Encoding: "rgb8", Step: uint32(im.W * 3), Data: im.Pix}
-		})
-	}
+	publishCameras(t, robotSide, obs)
 	var poses, moved atomic.Int64
 	var mu sync.Mutex
 	var status []diagnostic_msgs.KeyValue
@@ -241,12 +237,7 @@ func TestRunFrankaViewerOverROS(t *testing.T) {
 	obs := simObservation(t, "spatial/put_the_red_block_in_the_blue_bowl")
 	m := rostest.Start(t, 0)
 	robotSide := fakeFranka(t, m)
-	for topic, key := range map[string]string{"/cam/agent": "observation/image", "/cam/wrist": "observation/wrist_image"} {
-		im := obs.Images[key]
-		rostest.Publish(t, robotSide, topic, 33*time.Millisecond, func() *sensor_msgs.Image {
-			return &sensor_msgs.Image{Height: uint32(im.H), Width: uint32(im.W), Encoding: "rgb8", Step: uint32(im.W * 3), Data: im.Pix}
-		})
-	}
+	publishCameras(t, robotSide, obs)
 	port := freePort(t, "127.0.0.1")
 	base := "http://127.0.0.1:" + port
 	stop, logs := startRun(t, base+"/viewer/", "--robot", "franka", "--task", obs.Prompt, "--ros-master", m.Addr,
@@ -263,5 +254,16 @@ func TestRunFrankaViewerOverROS(t *testing.T) {
 	viewerMessage(t, c, "frame", 20*time.Second)
 	if err := stop(); err != nil {
 		t.Fatalf("run: %v\n%s", err, logs)
+	}
+}
+
+// publishCameras publishes obs's two cameras as rgb8 Images on /cam/agent
+// and /cam/wrist at 30 Hz.
+func publishCameras(t *testing.T, n *goroslib.Node, obs efferent.Observation) {
+	for topic, key := range map[string]string{"/cam/agent": "observation/image", "/cam/wrist": "observation/wrist_image"} {
+		im := obs.Images[key]
+		rostest.Publish(t, n, topic, 33*time.Millisecond, func() *sensor_msgs.Image {
+			return &sensor_msgs.Image{Height: uint32(im.H), Width: uint32(im.W), Encoding: "rgb8", Step: uint32(im.W * 3), Data: im.Pix}
+		})
 	}
 }
