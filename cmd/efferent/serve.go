@@ -65,11 +65,7 @@ func addModelFlags(f *pflag.FlagSet) {
 // openPolicy loads the model and wraps it so images of any size are resized
 // as its manifest says.
 func openPolicy(ref string, conf ort.Conf) (policy.Policy, *policy.Manifest, error) {
-	fsys, source, err := models.Resolve(ref)
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := policy.LoadManifest(fsys, source)
+	m, err := loadManifest(ref)
 	if err != nil {
 		return nil, nil, err
 	}
