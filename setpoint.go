@@ -18,6 +18,11 @@ type Setpoint struct {
 	// Hold is set when no valid chunk covers this tick: Values then hold
 	// the robot still (the profile says what "still" means per dimension).
 	Hold bool
+	// HoldReason says why the producer asked for the hold when it was a
+	// decision rather than a gap (e.g. HoldStaleInput); empty for a plain
+	// gap between chunks. The gates answer it as their verdict's reason,
+	// and no gate turns such a hold back into motion.
+	HoldReason string
 }
 
 // VerdictKind is what the safety gate decided about one setpoint.

@@ -66,6 +66,15 @@ type LoopConf struct {
 	// InferLatency (Virtual mode only) is the modelled inference latency.
 	// Default 0: the chunk is executed from the tick that requested it.
 	InferLatency time.Duration
+	// ChunkWait (real mode) is how long a tick may wait for a chunk that
+	// is due now and requested but not yet here, before it holds instead.
+	// Inference is requested early, by the latency measured so far
+	// (Scheduler.SetLead), less this wait: a controller slower than the
+	// policy's inference (the simulator at 20 Hz) observes at the tick
+	// where the last chunk ends and waits the few milliseconds, as virtual
+	// time does; a fast one (1 kHz) asks ahead and never waits. Default
+	// half the controller period; negative: never wait.
+	ChunkWait time.Duration
 }
 
 // Validate checks what can be checked without the policy; New checks the
@@ -114,6 +123,21 @@ type Stats struct {
 	LateP50, LateP99, LateMax time.Duration
 	// LastChunkError is the last Push or inference error ("" if none).
 	LastChunkError string
+	// Lead is how early the next inference is requested (the recent
+	// inference latency, less ChunkWait; see Scheduler.SetLead); Waits
+	// counts ticks that waited for a chunk due then (ChunkWait) and
+	// WaitMisses those among them it did not come in time for.
+	Lead              time.Duration
+	Waits, WaitMisses uint64
+	// Stale inputs (a Robot implementing Freshness): StaleEvents counts
+	// how often an input went stale, StaleHolds the ticks held for it,
+	// NotReady the observations the robot refused with ErrStaleInput, and
+	// Discarded the chunks thrown away because they were requested before
+	// the input went stale. StaleInput and StaleAge name the stale input
+	// and its age while one is stale ("" and 0 otherwise).
+	StaleEvents, StaleHolds, NotReady, Discarded uint64
+	StaleInput                                   string
+	StaleAge                                     time.Duration
 }
 
 // ErrClosed is returned by Run after Close.
@@ -165,9 +189,29 @@ type Loop struct {
 	episode atomic.Uint64
 	running atomic.Bool
 
+	// Chunk timing (tick goroutine): the last few inference latencies
+	// give the lead; waitTimer bounds a tick's wait for a due chunk.
+	recent    [8]time.Duration
+	nRecent   int
+	waitTimer *time.Timer
+
+	// Freshness (tick goroutine): fresh is the robot's, nil when it has
+	// none; fence is the last observation requested before an input went
+	// stale (its chunk, and older ones, are discarded).
+	fresh    Freshness
+	staleNow bool
+	fence    uint64
+	staleMu  sync.Mutex // guards staleIn, staleAge for Stats
+	staleIn  string
+	staleAge time.Duration
+
 	ticks, holds, overruns          atomic.Uint64
 	verdicts                        [4]atomic.Uint64
 	inferences, inferErrs, reqDrops atomic.Uint64
+	waits, waitMisses               atomic.Uint64
+	staleEvents, staleHolds         atomic.Uint64
+	notReady, discarded             atomic.Uint64
+	lead                            atomic.Int64
 	inferLat, tickLate              durRing
 	lastErr                         atomic.Pointer[string]
 }
@@ -209,6 +253,9 @@ func New(conf LoopConf) (*Loop, error) {
 		return nil, fmt.Errorf("control: LoopConf.Scheduler.ControlPeriod = %v disagrees with RateHz %g (%v); leave it zero", sc.ControlPeriod, conf.RateHz, period)
 	}
 	sc.ControlPeriod = period
+	if conf.ChunkWait == 0 {
+		conf.ChunkWait = period / 2
+	}
 	sched, err := NewScheduler(sc)
 	if err != nil {
 		return nil, fmt.Errorf("control: LoopConf.Scheduler: %s", strings.TrimPrefix(err.Error(), "control: "))
@@ -225,6 +272,15 @@ func New(conf LoopConf) (*Loop, error) {
 		sp:       efferent.Setpoint{Values: make([]float64, sched.Dim())},
 		inferLat: newDurRing(1024),
 		tickLate: newDurRing(16384),
+	}
+	l.fresh, _ = conf.Robot.(Freshness)
+	if conf.Virtual {
+		// The modelled latency is known: ask that much ahead.
+		sched.SetLead(conf.InferLatency)
+		l.lead.Store(int64(conf.InferLatency))
+	} else {
+		l.waitTimer = time.NewTimer(time.Hour)
+		l.waitTimer.Stop()
 	}
 	if !conf.Virtual {
 		const nObs, nChunks = 2, 4
@@ -262,6 +318,7 @@ func (l *Loop) Reset() error {
 	l.episode.Add(1)
 	l.sched.Reset()
 	l.vBusy = false
+	l.staleNow = false
 	return nil
 }
 
@@ -319,32 +376,38 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 }
 
-// tick runs one controller tick: deliver arrived chunks, request an
-// inference if due, compute the setpoint, gate it, apply it.
+// tick runs one controller tick: check the inputs' freshness, deliver
+// arrived chunks, request an inference if due (waiting a little for it
+// when it is due now), compute the setpoint, gate it, apply it.
 func (l *Loop) tick(ctx context.Context, now time.Time) error {
+	stale := l.checkFresh(now)
 	if l.conf.Virtual {
 		if l.vBusy && !now.Before(l.vAt) {
 			l.vBusy = false
-			l.push(now, &l.vChunk)
-		}
-	} else {
-		for done := false; !done; {
-			select {
-			case r := <-l.resCh:
-				l.deliver(now, r)
-			default:
-				done = true
+			if l.vChunk.Seq > l.fence {
+				l.push(now, &l.vChunk)
+			} else {
+				l.discarded.Add(1)
 			}
 		}
+	} else {
+		l.drain(now)
 	}
-	if l.sched.NeedInference(now) {
+	if !stale && l.sched.NeedInference(now) {
 		l.sched.Requested(now)
 		if err := l.request(ctx, now); err != nil {
 			return err
 		}
 	}
+	if !l.conf.Virtual && !stale && l.conf.ChunkWait > 0 && l.sched.Pending() && !l.sched.Covers(now) {
+		l.waitChunk(ctx, now)
+	}
 	sp := &l.sp
 	l.sched.Tick(now, sp)
+	if stale {
+		sp.Hold, sp.HoldReason = true, efferent.HoldStaleInput
+		l.staleHolds.Add(1)
+	}
 	v := l.conf.Gate.Check(sp)
 	l.ticks.Add(1)
 	if sp.Hold {
@@ -362,6 +425,73 @@ func (l *Loop) tick(ctx context.Context, now time.Time) error {
 	return nil
 }
 
+// drain delivers every inference result that has arrived (real mode).
+func (l *Loop) drain(now time.Time) {
+	for {
+		select {
+		case r := <-l.resCh:
+			l.deliver(now, r)
+		default:
+			return
+		}
+	}
+}
+
+// waitChunk waits for the requested chunk that is due at now, at most
+// ChunkWait after now by the loop's clock (real mode).
+func (l *Loop) waitChunk(ctx context.Context, now time.Time) {
+	d := now.Add(l.conf.ChunkWait).Sub(l.clock.Now())
+	if d <= 0 {
+		return
+	}
+	l.waits.Add(1)
+	l.waitTimer.Reset(d)
+	defer l.waitTimer.Stop()
+	for {
+		select {
+		case r := <-l.resCh:
+			l.deliver(now, r)
+			if l.sched.Covers(now) || !l.sched.Pending() {
+				return
+			}
+		case <-l.waitTimer.C:
+			l.waitMisses.Add(1)
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// checkFresh asks the robot whether an input is stale (Freshness). On the
+// tick an input goes stale the plan is dropped and what is in flight is
+// fenced off; it reports whether the tick must hold.
+func (l *Loop) checkFresh(now time.Time) bool {
+	if l.fresh == nil {
+		return false
+	}
+	in, age, stale := l.fresh.Stale(now)
+	if !stale {
+		if l.staleNow {
+			l.staleNow = false
+			l.staleMu.Lock()
+			l.staleIn, l.staleAge = "", 0
+			l.staleMu.Unlock()
+		}
+		return false
+	}
+	if !l.staleNow {
+		l.staleNow = true
+		l.staleEvents.Add(1)
+		l.sched.Drop()
+		l.fence = l.obsSeq // whatever was observed so far must not move the robot
+	}
+	l.staleMu.Lock()
+	l.staleIn, l.staleAge = in, age
+	l.staleMu.Unlock()
+	return true
+}
+
 // request observes and hands the observation to inference (synchronously
 // in Virtual mode).
 func (l *Loop) request(ctx context.Context, now time.Time) error {
@@ -373,7 +503,7 @@ func (l *Loop) request(ctx context.Context, now time.Time) error {
 		}
 		obs := &l.vObs
 		if err := l.observe(obs, now); err != nil {
-			return err
+			return l.observeFailed(err)
 		}
 		t0 := time.Now()
 		err := l.conf.Policy.Infer(ctx, obs, &l.vChunk)
@@ -406,13 +536,26 @@ func (l *Loop) request(ctx context.Context, now time.Time) error {
 		}
 		if err := l.observe(obs, now); err != nil {
 			l.freeObs <- obs
-			return err
+			return l.observeFailed(err)
 		}
 		l.reqCh <- inferRequest{obs, l.episode.Load()} // the loop is the only sender and the slot is free
 	default:
 		l.reqDrops.Add(1)
 		l.sched.Abandon()
 	}
+	return nil
+}
+
+// observeFailed handles an Observe error: an input that is not ready
+// (efferent.ErrStaleInput) abandons the request and the robot holds until
+// the next one; anything else ends the run.
+func (l *Loop) observeFailed(err error) error {
+	if !errors.Is(err, efferent.ErrStaleInput) {
+		return err
+	}
+	l.notReady.Add(1)
+	l.setErr(err)
+	l.sched.Abandon()
 	return nil
 }
 
@@ -437,14 +580,36 @@ func (l *Loop) deliver(now time.Time, r inferResult) {
 	}
 	l.inferences.Add(1)
 	l.inferLat.add(r.latency)
-	if r.err != nil {
+	l.updateLead(r.latency)
+	switch {
+	case r.err != nil:
 		l.inferErrs.Add(1)
 		l.setErr(r.err)
 		l.sched.Abandon()
-	} else {
+	case r.chunk.Seq <= l.fence:
+		// Observed before an input went stale: its request was dropped
+		// with the plan then (Scheduler.Drop), so nothing is pending on it.
+		l.discarded.Add(1)
+	default:
 		l.push(now, r.chunk)
 	}
 	l.freeChunks <- r.chunk
+}
+
+// updateLead sets the scheduler's lead from the inference latencies seen
+// last: their maximum plus a quarter and a controller period of margin
+// (the tick that requests comes up to a period after the ideal moment),
+// less what a tick may wait (ChunkWait).
+func (l *Loop) updateLead(lat time.Duration) {
+	l.recent[l.nRecent%len(l.recent)] = lat
+	l.nRecent++
+	var m time.Duration
+	for _, d := range l.recent[:min(l.nRecent, len(l.recent))] {
+		m = max(m, d)
+	}
+	lead := max(m+m/4+l.period-max(l.conf.ChunkWait, 0), 0)
+	l.sched.SetLead(lead)
+	l.lead.Store(int64(l.sched.Lead()))
 }
 
 func (l *Loop) push(now time.Time, c *efferent.Chunk) {
@@ -499,7 +664,17 @@ func (l *Loop) Stats() Stats {
 		InferErrors:     l.inferErrs.Load(),
 		RequestsDropped: l.reqDrops.Load(),
 		Chunks:          l.sched.Stats(),
+		Lead:            time.Duration(l.lead.Load()),
+		Waits:           l.waits.Load(),
+		WaitMisses:      l.waitMisses.Load(),
+		StaleEvents:     l.staleEvents.Load(),
+		StaleHolds:      l.staleHolds.Load(),
+		NotReady:        l.notReady.Load(),
+		Discarded:       l.discarded.Load(),
 	}
+	l.staleMu.Lock()
+	st.StaleInput, st.StaleAge = l.staleIn, l.staleAge
+	l.staleMu.Unlock()
 	for i := range st.Verdicts {
 		st.Verdicts[i] = l.verdicts[i].Load()
 	}

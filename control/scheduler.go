@@ -124,7 +124,8 @@ type chunkSlot struct {
 // step k (for absolute dims the curve passes through it there and heads for
 // action k+1 during the step; delta dims spread it over the step; binary
 // dims hold it). In replan mode step 0 starts at the tick the chunk is
-// pushed (the robot held while waiting, so nothing is skipped); in
+// pushed, or, when it comes while the one before still runs (requested
+// SetLead early), where that one ends — nothing is skipped; in
 // ensemble and async modes step 0 starts at the chunk's ObsTime, so the
 // part of a late chunk that is already in the past is skipped.
 //
@@ -161,6 +162,12 @@ type Scheduler struct {
 	haveReq   bool
 	reqOrigin time.Time
 	nextReq   time.Time
+	// lead: how long before a chunk is needed its request goes out (the
+	// expected inference latency; SetLead).
+	lead time.Duration
+	// queued (replan): plans[1-cur] is the next chunk, already here,
+	// starting where the executing one ends (at its origin).
+	queued bool
 
 	// ensemble mode
 	slots       []chunkSlot
@@ -234,13 +241,32 @@ func (s *Scheduler) Stats() SchedulerStats {
 // Reset forgets every chunk, request and emitted value (a new episode);
 // the counters keep counting.
 func (s *Scheduler) Reset() {
-	s.plans[0].valid, s.plans[1].valid = false, false
+	s.Drop()
 	copy(s.last, s.hold0)
 	s.lastSeq = 0
 	s.haveNewest, s.newestSeq, s.newestObs = false, 0, time.Time{}
+}
+
+// Drop forgets every chunk and the outstanding request but keeps the last
+// emitted values (what a hold holds) and the newest chunk accepted (so a
+// reply to an older observation is still refused): the loop drops its
+// plan this way when an input goes stale, and motion then resumes only
+// from a chunk pushed afterwards.
+func (s *Scheduler) Drop() {
+	s.plans[0].valid, s.plans[1].valid = false, false
+	s.queued = false
 	s.pending, s.haveReq = false, false
 	s.head, s.count, s.haveGrid = 0, 0, false
 }
+
+// SetLead sets how long before a chunk is needed the request for it goes
+// out: the loop sets the inference latency it expects, so the chunk is
+// there when the one executing ends (NeedInference looks lead ahead).
+// Negative values count as 0.
+func (s *Scheduler) SetLead(d time.Duration) { s.lead = max(d, 0) }
+
+// Lead returns the lead SetLead set.
+func (s *Scheduler) Lead() time.Duration { return s.lead }
 
 // Push gives the scheduler a chunk that arrived at now (the current tick).
 // The chunk is copied into preallocated storage, so c may be reused as
@@ -315,12 +341,33 @@ func (s *Scheduler) check(now time.Time, c *efferent.Chunk) error {
 	return nil
 }
 
+// pushReplan starts c at now, or, when it arrives while the executing
+// chunk still runs (it was requested early, SetLead), queues it to start
+// exactly where that one ends: execute-then-replan without a held tick.
 func (s *Scheduler) pushReplan(now time.Time, c *efferent.Chunk) {
+	s.advance(now)
+	cur := &s.plans[s.cur]
+	origin := now
+	if _, _, ok := cur.locate(now, s.p); ok {
+		origin = cur.origin.Add(time.Duration(cur.end) * s.p)
+	}
 	nw := &s.plans[1-s.cur]
 	copy(nw.y, c.Actions)
-	nw.origin, nw.n, nw.begin, nw.end = now, c.H, 0, min(s.replanSteps, c.H)
+	nw.origin, nw.n, nw.begin, nw.end = origin, c.H, 0, min(s.replanSteps, c.H)
 	nw.seq, nw.valid = c.Seq, true
+	if origin.After(now) {
+		s.queued = true
+		return
+	}
+	s.queued = false
 	s.cur = 1 - s.cur
+}
+
+// advance switches to the queued chunk once its start has come.
+func (s *Scheduler) advance(now time.Time) {
+	if s.queued && !now.Before(s.plans[1-s.cur].origin) {
+		s.cur, s.queued = 1-s.cur, false
+	}
 }
 
 // pushAsync aligns c by its ObsTime and blends it into the rest of the
@@ -380,6 +427,7 @@ func (s *Scheduler) pushAsync(now time.Time, c *efferent.Chunk) bool {
 	nw.seq, nw.valid = c.Seq, true
 	s.cur = 1 - s.cur
 	s.skipped.Add(uint64(kCur))
+	s.queued = false
 	return true
 }
 
@@ -473,6 +521,7 @@ func (s *Scheduler) pushEnsemble(now time.Time, c *efferent.Chunk) bool {
 	nw.n, nw.begin, nw.end = int(maxEnd-p0), int(first-p0), int(maxEnd-p0)
 	nw.seq, nw.valid = c.Seq, true
 	s.cur = 1 - s.cur
+	s.queued = false
 	return true
 }
 
@@ -488,6 +537,8 @@ func (s *Scheduler) Tick(now time.Time, sp *efferent.Setpoint) {
 	vals := sp.Values[:D]
 	sp.Values = vals
 	sp.Time = now
+	sp.HoldReason = ""
+	s.advance(now)
 	pl := &s.plans[s.cur]
 	j, u, ok := pl.locate(now, s.p)
 	if !ok {
@@ -516,9 +567,16 @@ func (s *Scheduler) Tick(now time.Time, sp *efferent.Setpoint) {
 	sp.Hold, sp.Seq = false, pl.seq
 }
 
-// Covers reports whether a chunk covers now (Tick would not hold).
+// Covers reports whether a chunk covers now (Tick would not hold), the
+// executing one or the one queued after it.
 func (s *Scheduler) Covers(now time.Time) bool {
-	_, _, ok := s.plans[s.cur].locate(now, s.p)
+	if _, _, ok := s.plans[s.cur].locate(now, s.p); ok {
+		return true
+	}
+	if !s.queued {
+		return false
+	}
+	_, _, ok := s.plans[1-s.cur].locate(now, s.p)
 	return ok
 }
 
@@ -526,6 +584,9 @@ func (s *Scheduler) Covers(now time.Time) bool {
 // not finished at now, counting the one in progress (0 when none).
 func (s *Scheduler) RemainingSteps(now time.Time) int {
 	pl := &s.plans[s.cur]
+	if s.queued && !now.Before(s.plans[1-s.cur].origin) {
+		pl = &s.plans[1-s.cur]
+	}
 	if !pl.valid {
 		return 0
 	}
@@ -541,38 +602,44 @@ func (s *Scheduler) RemainingSteps(now time.Time) int {
 }
 
 // NeedInference says whether the loop should request an inference (a new
-// observation) at now:
+// observation) at now. Each mode looks SetLead's lead ahead, so that the
+// chunk is there when it is needed (at = now + lead):
 //
-//   - replan: no request outstanding and no chunk covers now (the
-//     ReplanSteps actions of the last chunk are done);
-//   - ensemble: a new policy step has begun since the last request (one
+//   - replan: no request outstanding, no chunk queued, and no chunk covers
+//     at (the ReplanSteps actions of the last chunk are done by then);
+//   - ensemble: a new policy step begins by at since the last request (one
 //     request per step, whether or not an earlier one is outstanding: a
 //     loop whose inference is busy counts the request as dropped);
 //   - async: no request outstanding and RemainingSteps(now) ≤
-//     AsyncThreshold.
+//     AsyncThreshold, or nothing left at at.
 //
 // After requesting, call Requested; when the request fails before reaching
 // the policy, or the inference fails, call Abandon.
 func (s *Scheduler) NeedInference(now time.Time) bool {
+	s.advance(now)
+	at := now.Add(s.lead)
 	switch s.mode {
 	case ModeEnsemble:
-		return !s.haveReq || !now.Before(s.nextReq)
+		return !s.haveReq || !at.Before(s.nextReq)
 	case ModeAsync:
-		return !s.pending && s.RemainingSteps(now) <= s.threshold
+		// The threshold already asks early; the lead matters only when
+		// the latency outlasts it.
+		return !s.pending && (s.RemainingSteps(now) <= s.threshold || s.RemainingSteps(at) == 0)
 	default:
-		return !s.pending && !s.Covers(now)
+		return !s.pending && !s.queued && !s.Covers(at)
 	}
 }
 
 // Requested records that an inference was requested at now: the request
 // is outstanding until Push or Abandon, and (ensemble) the next one is due
-// at the next policy step.
+// at the next policy step (lead ahead, as NeedInference looks).
 func (s *Scheduler) Requested(now time.Time) {
 	s.pending = true
+	at := now.Add(s.lead)
 	if !s.haveReq {
-		s.reqOrigin, s.haveReq = now, true
+		s.reqOrigin, s.haveReq = at, true
 	}
-	k := divFloor(now.Sub(s.reqOrigin), s.p) + 1
+	k := divFloor(at.Sub(s.reqOrigin), s.p) + 1
 	s.nextReq = s.reqOrigin.Add(time.Duration(k) * s.p)
 }
 

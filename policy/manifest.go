@@ -91,6 +91,15 @@ type StateInput struct {
 	Key   string `yaml:"key"`
 	Input string `yaml:"input"`
 	Dim   int    `yaml:"dim"`
+	// RobotBase (optional, 3 values, metres) is where a real robot's base
+	// frame origin lies in the frame of the training states, for models
+	// whose state starts with an end-effector position (LIBERO's 8-d
+	// state). efferent run adds it to the first three state values when it
+	// drives a ROS robot (whose measured pose is in its base frame); the
+	// simulator, eval and serve feed the training frame already and leave
+	// the state alone. Rotation between the frames is not supported: the
+	// base frame's axes must be the training frame's.
+	RobotBase []float64 `yaml:"robot_base"`
 }
 
 // PromptSpec describes the instruction on the wire.
@@ -323,6 +332,16 @@ func (m *Manifest) Validate() error {
 	if m.Obs.State.Dim <= 0 || m.Obs.State.Dim > 1024 {
 		return fieldErr("observation.state.dim", "is %d, want 1..1024", m.Obs.State.Dim)
 	}
+	if rb := m.Obs.State.RobotBase; rb != nil {
+		if len(rb) != 3 || m.Obs.State.Dim < 3 {
+			return fieldErr("observation.state.robot_base", "has %d values, want 3 (x, y, z) and a state of at least 3", len(rb))
+		}
+		for i, v := range rb {
+			if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > 100 {
+				return fieldErr(fmt.Sprintf("observation.state.robot_base[%d]", i), "is %v, want a finite position in metres", v)
+			}
+		}
+	}
 	if m.Obs.Prompt.MaxBytes < 0 || m.Obs.Prompt.MaxBytes > 1<<20 {
 		return fieldErr("observation.prompt.max_bytes", "is %d, want 1..1048576", m.Obs.Prompt.MaxBytes)
 	}
@@ -461,7 +480,7 @@ func (m *Manifest) Metadata() Metadata {
 	return Metadata{
 		Name: m.Name, Version: m.Version, Weights: m.Weights,
 		ImageKeys: keys, ImageHeight: m.Obs.ImageHeight, ImageWidth: m.Obs.ImageWidth, Resize: m.Obs.Resize,
-		StateKey: m.Obs.State.Key, StateDim: m.Obs.State.Dim,
+		StateKey: m.Obs.State.Key, StateDim: m.Obs.State.Dim, RobotBase: m.Obs.State.RobotBase,
 		PromptKey: m.Obs.Prompt.Key, PromptRequired: m.Obs.Prompt.Required, MaxPromptBytes: m.Obs.Prompt.MaxBytes,
 		Horizon: m.Action.Horizon, Dim: m.Action.Dim, StepPeriod: m.Action.StepPeriod(),
 		TokenizerKind: m.Action.Tokenizer.Kind,

@@ -41,6 +41,10 @@ type Metadata struct {
 	// StateKey and StateDim describe the proprioceptive state vector.
 	StateKey string
 	StateDim int
+	// RobotBase is the manifest's observation.state.robot_base: where a
+	// ROS robot's base frame lies in the training states' frame (added to
+	// the first three state values on ROS runs); nil when not declared.
+	RobotBase []float64
 	// PromptKey names the instruction; PromptRequired says whether an empty
 	// one is an error; MaxPromptBytes bounds its size on the wire.
 	PromptKey      string

@@ -64,8 +64,12 @@ type Profile struct {
 	Action Action `yaml:"action"`
 	// Command is the topic and message type commands go out on.
 	Command Command `yaml:"command"`
-	// State names the topics the robot's state comes from.
+	// State names the topics the robot's state comes from, and how fresh
+	// they must be.
 	State State `yaml:"state"`
+	// Cameras says how fresh camera frames must be (the cameras themselves
+	// are given on the command line: efferent run --camera).
+	Cameras Cameras `yaml:"cameras"`
 	// Gripper is the gripper's interface (arms). Default type none.
 	Gripper Gripper `yaml:"gripper"`
 	// Status is where efferent reports its verdict and instruction.
@@ -93,6 +97,12 @@ type Action struct {
 	// MaxLead (ee_delta): how far, in metres, the commanded pose may run
 	// ahead of the measured one before it is held back. Default 0.05.
 	MaxLead float64 `yaml:"max_lead"`
+	// PolicyDims maps a policy whose actions have other dims onto this
+	// profile: entry i is the index of the policy's action dim that drives
+	// the profile's dim i (e.g. [0, 1, 5] drives a twist's vx, vy, wz by a
+	// 7-d policy's dims 0, 1 and 5); the policy's other dims are dropped.
+	// Default none: the policy's action dim must equal Dim.
+	PolicyDims []int `yaml:"policy_dims"`
 }
 
 // Command is where commands go.
@@ -123,6 +133,114 @@ type State struct {
 	JointStates string `yaml:"joint_states"`
 	// GripperJointStates: sensor_msgs/JointState of the fingers.
 	GripperJointStates string `yaml:"gripper_joint_states"`
+
+	// Freshness (see Input): the robot state topic the observation reads
+	// (franka_state or pose for ee_delta, joint_states otherwise) and the
+	// gripper's.
+
+	// RateHz is the state topic's nominal rate. Default: the controller's
+	// rate_hz.
+	RateHz float64 `yaml:"rate_hz"`
+	// MaxAge: a state older than this holds the robot. Default
+	// DefaultMaxAge(RateHz).
+	MaxAge time.Duration `yaml:"max_age"`
+	// GripperRateHz is the gripper state topic's nominal rate. Default 10.
+	GripperRateHz float64 `yaml:"gripper_rate_hz"`
+	// GripperMaxAge: a gripper state older than this holds the robot.
+	// Default DefaultMaxAge(GripperRateHz).
+	GripperMaxAge time.Duration `yaml:"gripper_max_age"`
+}
+
+// Cameras is the freshness of the camera frames the observation carries
+// (ROS topics and other sources alike).
+type Cameras struct {
+	// RateHz is a camera's nominal frame rate. Default 30.
+	RateHz float64 `yaml:"rate_hz"`
+	// MaxAge: a camera whose newest frame is older than this holds the
+	// robot. Default DefaultMaxAge(RateHz).
+	MaxAge time.Duration `yaml:"max_age"`
+	// Keys overrides RateHz and MaxAge per observation key (e.g. a wrist
+	// camera at 15 Hz); a key's unset values follow its own rate, then the
+	// defaults above.
+	Keys map[string]CameraFreshness `yaml:"keys"`
+	// Topics are the default camera topics (sensor_msgs/Image, or
+	// CompressedImage for a topic ending in /compressed) by observation
+	// key, used when efferent run is given no --camera. The shipped franka
+	// profile names efferent sim ros's cameras, so that the simulated
+	// robot needs no flag. Default none.
+	Topics map[string]string `yaml:"topics"`
+}
+
+// CameraFreshness is one camera's nominal rate and maximum age.
+type CameraFreshness struct {
+	RateHz float64       `yaml:"rate_hz"`
+	MaxAge time.Duration `yaml:"max_age"`
+}
+
+// DefaultMaxAge is the maximum age derived from an input's nominal rate:
+// four periods (three messages may go missing before the robot holds,
+// which rides out scheduling and transport jitter), at least 50 ms (a
+// 1 kHz state topic would otherwise hold the robot on every hiccup of a
+// loaded host).
+func DefaultMaxAge(rateHz float64) time.Duration {
+	if !(rateHz > 0) {
+		return 0
+	}
+	return max(50*time.Millisecond, time.Duration(4*float64(time.Second)/rateHz))
+}
+
+// CameraMaxAge is the maximum age of the camera with observation key key.
+func (p *Profile) CameraMaxAge(key string) time.Duration {
+	c, ok := p.Cameras.Keys[key]
+	switch {
+	case ok && c.MaxAge > 0:
+		return c.MaxAge
+	case ok && c.RateHz > 0:
+		return DefaultMaxAge(c.RateHz)
+	}
+	return p.Cameras.MaxAge
+}
+
+// StopTime bounds how long the motion gate's controlled stop takes from
+// full speed (ee_delta, translation and rotation: max_speed/max_accel +
+// 2·max_accel/max_jerk, the second term for ramping an acceleration under
+// way down and the braking one up under the jerk limit), plus two
+// controller periods for the tick that notices and the one that sends.
+// Zero when the profile bounds no acceleration: a hold is immediate.
+func (p *Profile) StopTime() time.Duration {
+	l := p.Limits
+	stop := func(v, a, j float64) float64 {
+		if !(v > 0 && a > 0) {
+			return 0
+		}
+		t := v / a
+		if j > 0 {
+			t += 2 * a / j
+		}
+		return t
+	}
+	var t float64
+	switch p.Action.Mapping {
+	case MappingEEDelta:
+		t = max(stop(l.MaxSpeed, l.MaxAccel, l.MaxJerk), stop(l.MaxRotationSpeed, l.MaxRotationAccel, l.MaxRotationJerk))
+	case MappingTwist:
+		// The command is a velocity, braked at max_accel under max_jerk.
+		t = stop(max(l.MaxVx, l.MaxVy, l.MaxWz), l.MaxAccel, l.MaxJerk)
+	case MappingJointPosition:
+		for i := range l.JointAcceleration {
+			j := 0.0
+			if i < len(l.JointJerk) {
+				j = l.JointJerk[i]
+			}
+			if i < len(l.JointVelocity) {
+				t = max(t, stop(l.JointVelocity[i], l.JointAcceleration[i], j))
+			}
+		}
+	}
+	if t == 0 {
+		return 0
+	}
+	return time.Duration(t*float64(time.Second)) + 2*p.Period()
 }
 
 // Gripper is the gripper interface of an arm.
@@ -297,6 +415,24 @@ func (p *Profile) applyDefaults() {
 	if p.Status.Period == 0 {
 		p.Status.Period = 500 * time.Millisecond
 	}
+	if p.State.RateHz == 0 {
+		p.State.RateHz = p.RateHz
+	}
+	if p.State.MaxAge == 0 {
+		p.State.MaxAge = DefaultMaxAge(p.State.RateHz)
+	}
+	if p.State.GripperRateHz == 0 {
+		p.State.GripperRateHz = 10
+	}
+	if p.State.GripperMaxAge == 0 {
+		p.State.GripperMaxAge = DefaultMaxAge(p.State.GripperRateHz)
+	}
+	if p.Cameras.RateHz == 0 {
+		p.Cameras.RateHz = 30
+	}
+	if p.Cameras.MaxAge == 0 {
+		p.Cameras.MaxAge = DefaultMaxAge(p.Cameras.RateHz)
+	}
 	if p.Command.Type == TypeJointTrajectory && len(p.Command.JointNames) == 0 {
 		for i := range p.Action.Dim {
 			p.Command.JointNames = append(p.Command.JointNames, fmt.Sprintf("joint%d", i+1))
@@ -430,7 +566,56 @@ func (p *Profile) Validate() error {
 	if p.Status.Period < 10*time.Millisecond || p.Status.Period > time.Minute {
 		return fmt.Errorf("status.period: %v, want 10ms .. 1m", p.Status.Period)
 	}
+	if err := p.validateFreshness(); err != nil {
+		return err
+	}
+	for i, d := range p.Action.PolicyDims {
+		if d < 0 || d >= 256 {
+			return fmt.Errorf("action.policy_dims[%d]: %d, want a policy action index 0 .. 255", i, d)
+		}
+	}
+	if n := len(p.Action.PolicyDims); n != 0 && n != p.Action.Dim {
+		return fmt.Errorf("action.policy_dims: %d entries, want one per profile dim (action.dim %d)", n, p.Action.Dim)
+	}
 	return p.validateMotion()
+}
+
+// validateFreshness checks the inputs' rates and maximum ages.
+func (p *Profile) validateFreshness() error {
+	check := func(rateKey string, rate float64, ageKey string, age time.Duration) error {
+		if !(rate > 0 && rate <= 10000) {
+			return fmt.Errorf("%s: %g, want 0 (default) .. 10000", rateKey, rate)
+		}
+		if age < time.Millisecond || age > 10*time.Second {
+			return fmt.Errorf("%s: %v, want 1ms .. 10s", ageKey, age)
+		}
+		return nil
+	}
+	s := p.State
+	if err := check("state.rate_hz", s.RateHz, "state.max_age", s.MaxAge); err != nil {
+		return err
+	}
+	if err := check("state.gripper_rate_hz", s.GripperRateHz, "state.gripper_max_age", s.GripperMaxAge); err != nil {
+		return err
+	}
+	if err := check("cameras.rate_hz", p.Cameras.RateHz, "cameras.max_age", p.Cameras.MaxAge); err != nil {
+		return err
+	}
+	for key, topic := range p.Cameras.Topics {
+		if key == "" || !ValidTopic(topic) {
+			return fmt.Errorf("cameras.topics.%s: %q is not a ROS topic name", key, topic)
+		}
+	}
+	for key, c := range p.Cameras.Keys {
+		rate := c.RateHz
+		if rate == 0 {
+			rate = p.Cameras.RateHz
+		}
+		if err := check("cameras.keys."+key+".rate_hz", rate, "cameras.keys."+key+".max_age", p.CameraMaxAge(key)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ValidTopic reports whether name is a usable ROS topic name.

@@ -74,3 +74,58 @@ func TestBadProfiles(t *testing.T) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
+
+// Every input's maximum age has a default derived from its nominal rate,
+// and a user's file changes only what it sets.
+func TestFreshnessDefaults(t *testing.T) {
+	f, err := Load("franka")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.State.RateHz != 30 || f.State.MaxAge != 4*time.Second/30 || f.State.GripperMaxAge != 4*time.Second/30 || f.Cameras.MaxAge != 4*time.Second/30 {
+		t.Fatalf("franka freshness: %+v cameras %+v", f.State, f.Cameras)
+	}
+	q, _ := Load("quadruped")
+	if q.State.MaxAge != 80*time.Millisecond {
+		t.Fatalf("quadruped state max_age %v, want 80ms (4 periods of 50 Hz)", q.State.MaxAge)
+	}
+	if got := DefaultMaxAge(1000); got != 50*time.Millisecond {
+		t.Fatalf("DefaultMaxAge(1000) = %v, want the 50ms floor", got)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "lab.yaml")
+	os.WriteFile(file, []byte("base: franka\nstate: {rate_hz: 1000}\ncameras:\n  max_age: 250ms\n  keys:\n    wrist: {rate_hz: 10}\n    side: {max_age: 1s}\n"), 0o644)
+	p, err := Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.State.MaxAge != 50*time.Millisecond || p.State.FrankaState == "" || p.State.GripperMaxAge != 4*time.Second/30 {
+		t.Fatalf("override: %+v", p.State)
+	}
+	for key, want := range map[string]time.Duration{"wrist": 400 * time.Millisecond, "side": time.Second, "front": 250 * time.Millisecond} {
+		if got := p.CameraMaxAge(key); got != want {
+			t.Fatalf("CameraMaxAge(%s) = %v, want %v", key, got, want)
+		}
+	}
+	// Franka: translation 0.25/2 + 2·2/100 = 0.165 s, rotation 0.8/4 +
+	// 2·4/200 = 0.24 s, plus two 1 ms periods.
+	if got := f.StopTime(); got != 242*time.Millisecond {
+		t.Fatalf("franka StopTime %v, want 242ms", got)
+	}
+	for i, tc := range []struct{ yaml, want string }{
+		{"base: franka\nstate: {max_age: 20s}\n", "state.max_age: 20s"},
+		{"base: franka\nstate: {gripper_rate_hz: -1}\n", "state.gripper_rate_hz: -1"},
+		{"base: franka\ncameras: {keys: {wrist: {max_age: 11s}}}\n", "cameras.keys.wrist.max_age"},
+		{"base: quadruped\naction: {policy_dims: [0, 1]}\n", "action.policy_dims: 2 entries"},
+		{"base: quadruped\naction: {policy_dims: [0, 1, -5]}\n", "action.policy_dims[2]: -5"},
+	} {
+		os.WriteFile(file, []byte(tc.yaml), 0o644)
+		if _, err := Load(file); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("case %d: err = %v, want %q", i, err, tc.want)
+		}
+	}
+	os.WriteFile(file, []byte("base: quadruped\naction: {policy_dims: [0, 1, 5]}\n"), 0o644)
+	if p, err := Load(file); err != nil || len(p.Action.PolicyDims) != 3 {
+		t.Fatalf("policy_dims: %v %v", p, err)
+	}
+}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,9 +17,12 @@ import (
 	"github.com/efferent/efferent/robot"
 )
 
-// ErrNotReady is wrapped by Observe (and WaitReady) while a state or
-// camera topic the observation needs has not delivered a message yet.
-var ErrNotReady = errors.New("ros: robot state not received yet")
+// ErrNotReady is wrapped by Observe (and WaitReady) while an input the
+// observation needs (the master, a state or camera topic, a camera) has
+// not delivered a message since the bridge (re)connected, or its newest
+// is older than its maximum age. Observe's error then also wraps
+// efferent.ErrStaleInput: the control loop holds the robot and goes on.
+var ErrNotReady = errors.New("ros: robot inputs not ready")
 
 // ErrMaster is wrapped when the ROS master cannot be reached at start.
 var ErrMaster = errors.New("ros: master unreachable")
@@ -52,6 +55,15 @@ type Stats struct {
 	MasterLosses, Reconnects uint64
 	// MasterUp reports whether the master answered the last check.
 	MasterUp bool
+	// StaleEvents counts how often an input went stale (see Inputs for
+	// which); StaleHolds the commands sent held because one was (every
+	// period while it lasts); ClockSkews the messages judged by their
+	// arrival because their stamp was off.
+	StaleEvents, StaleHolds, ClockSkews uint64
+	// StaleInput and StaleAge name the stale input and its age while one
+	// is stale ("" and 0 otherwise), as of the owner's last check.
+	StaleInput string
+	StaleAge   time.Duration
 	// SpeedClamps, LeadClamps, WorkspaceClamps, TwistClamps: the bounds
 	// the command mapping applied.
 	SpeedClamps, LeadClamps, WorkspaceClamps, TwistClamps uint64
@@ -78,6 +90,23 @@ type Bridge struct {
 	frames   map[string]*frame
 	// srcFrame is the scratch for reading Conf.Sources (Observe only).
 	srcFrame camera.Frame
+	// Freshness (see freshness.go), guarded by fmu, not mu: Stale runs
+	// on every controller tick and must not wait for an image's
+	// conversion under mu (lock order: mu, then fmu). inputs[0] is the
+	// master, then the
+	// robot state, the gripper state, the ROS cameras, the other cameras
+	// (by key). stateIn and gripIn are nil when not observed; stateFrom
+	// says which state callback refreshes stateIn. since is the last
+	// (re)connection; masterOK and lostAt the master's state.
+	fmu             sync.Mutex
+	inputs          []*input
+	stateIn, gripIn *input
+	stateFrom       string
+	srcKeys         []string
+	srcIns          []*input
+	since           time.Time
+	masterOK        bool
+	lostAt          time.Time
 
 	verdict atomic.Value // string: the last verdict, for the status topic
 	premise atomic.Value // premiseStatus: the false-premise verdict on the instruction
@@ -99,9 +128,29 @@ type Bridge struct {
 	staleNow  bool
 	applied   bool // a setpoint has arrived (before that, holds are expected)
 	statusAt  string
+	// Freshness as the owner last checked it: staleOn while an input is
+	// stale (staleIdx, staleAge); everFresh once every input was fresh
+	// (stale episodes are logged from then on); stopTime bounds the
+	// motion gate's controlled stop (robot.Profile.StopTime).
+	staleOn     bool
+	staleIdx    int
+	staleAge    time.Duration
+	everFresh   bool
+	stopTime    time.Duration
+	statusStale bool
+	staleSince  time.Time
+	freezeAt    time.Time // while stale: no motion from then on
+	lastJoints  []float64 // joint_position: the last commanded positions
+	failSince   time.Time // the first of consecutive failed master checks
+	// staleName (the stale input's name, nil when fresh) and staleAgeNs:
+	// the owner's last check, for Stats (a pointer to the input's name:
+	// storing it allocates nothing).
+	staleName  atomic.Pointer[string]
+	staleAgeNs atomic.Int64
 
 	published, holds, watchdogHolds, dropped atomic.Uint64
 	gripperCmds, losses, reconnects          atomic.Uint64
+	staleHolds, staleEvents                  atomic.Uint64
 	up                                       atomic.Bool
 	clamps                                   [4]atomic.Uint64 // speed, lead, workspace, twist
 }
@@ -109,9 +158,10 @@ type Bridge struct {
 // frame is the latest image of one camera.
 type frame struct {
 	img   efferent.Image
-	stamp time.Time
+	stamp time.Time // the time it is judged by (input.refresh)
 	have  bool
 	err   string // why the last message could not be used
+	in    *input
 }
 
 // New connects to the master, creates the node, its publishers and
@@ -130,9 +180,7 @@ func New(conf Conf) (*Bridge, error) {
 	}
 	b := &Bridge{conf: conf, prof: conf.Profile, in: make(chan setpoint, 64), done: make(chan struct{}),
 		frames: map[string]*frame{}}
-	for _, c := range conf.Cameras {
-		b.frames[c.Key] = &frame{}
-	}
+	b.initInputs()
 	b.verdict.Store("starting")
 	switch conf.Profile.Action.Mapping {
 	case robot.MappingEEDelta:
@@ -141,7 +189,9 @@ func New(conf Conf) (*Bridge, error) {
 		b.twist = newTwistLimiter(conf.Profile)
 	}
 	b.grip.threshold = conf.Profile.Gripper.Threshold
-	pid, err := masterPID(conf.Master, conf.NodeName, time.Second)
+	b.stopTime = conf.Profile.StopTime()
+	b.staleIdx = -1
+	pid, err := masterPID(context.Background(), conf.Master, conf.NodeName, time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("%w at %s (start one, or set ROS_MASTER_URI / --ros-master): %v", ErrMaster, conf.Master, err)
 	}
@@ -150,52 +200,56 @@ func New(conf Conf) (*Bridge, error) {
 	}
 	b.masterPID, b.masterUp = pid, true
 	b.up.Store(true)
+	b.fmu.Lock()
+	b.masterOK = true
+	b.resetInputsLocked(time.Now())
+	b.fmu.Unlock()
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	go b.run()
 	return b, nil
 }
 
 // Observe implements control.Robot: the latest state and camera frames.
-// Until every topic the observation needs has delivered, it returns an
-// error wrapping ErrNotReady that names them.
+// While an input the observation needs is missing or older than its
+// maximum age (see Stale), it returns an error wrapping ErrNotReady and
+// efferent.ErrStaleInput that names each such input and its age.
 func (b *Bridge) Observe(obs *efferent.Observation) error {
+	now := time.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	var missing []string
-	if b.arm != nil && !b.havePose {
-		missing = append(missing, "end-effector pose ("+firstNonEmpty(b.prof.State.FrankaState, b.prof.State.Pose)+")")
-	}
-	if b.arm == nil && b.prof.State.JointStates != "" && b.joints == nil {
-		missing = append(missing, "joint states ("+b.prof.State.JointStates+")")
-	}
-	for _, c := range b.conf.Cameras {
-		if f := b.frames[c.Key]; !f.have {
-			why := ""
-			if f.err != "" {
-				why = ": " + f.err
-			}
-			missing = append(missing, "camera "+c.Key+" ("+c.Topic+why+")")
-		}
-	}
 	if obs.Images == nil {
 		obs.Images = make(map[string]efferent.Image, len(b.conf.Cameras)+len(b.conf.Sources))
 	}
 	var oldest time.Time // the observation's time: its oldest frame's
-	for key, src := range b.conf.Sources {
-		if !src.Latest(&b.srcFrame) {
-			missing = append(missing, "camera "+key)
-			continue
+	for i, key := range b.srcKeys {
+		in := b.srcIns[i]
+		if !in.src.Latest(&b.srcFrame) {
+			continue // Stale reports it: no frame yet
 		}
 		im := obs.Images[key]
 		im.CopyFrom(b.srcFrame.Image)
 		obs.Images[key] = im
-		if oldest.IsZero() || b.srcFrame.Time.Before(oldest) {
-			oldest = b.srcFrame.Time
+		// The frame's capture time refines when its arrival was noticed
+		// (a source started with an old frame, a stalled capture), within
+		// the same clock guard as a ROS stamp.
+		t := b.srcFrame.Time
+		b.fmu.Lock()
+		b.pollSourcesLocked(now)
+		if !t.IsZero() && !t.After(now) && now.Sub(t) <= clockSkew(in.maxAge) && t.Before(in.last) {
+			in.last = t
 		}
+		if oldest.IsZero() || in.last.Before(oldest) {
+			oldest = in.last
+		}
+		b.fmu.Unlock()
 	}
-	if missing != nil {
-		return fmt.Errorf("%w: %s", ErrNotReady, strings.Join(missing, ", "))
+	b.fmu.Lock()
+	if i, _ := b.staleLocked(now); i >= 0 {
+		err := b.staleError(now)
+		b.fmu.Unlock()
+		return err
 	}
+	b.fmu.Unlock()
 	if cap(obs.State) < b.conf.StateDim {
 		obs.State = make([]float64, b.conf.StateDim)
 	}
@@ -220,6 +274,51 @@ func (b *Bridge) Observe(obs *efferent.Observation) error {
 	obs.Time = oldest // zero without cameras: the loop stamps the tick
 	obs.Prompt = b.conf.Instruction
 	return nil
+}
+
+// initInputs lists the inputs the observation needs, in Stale's order,
+// with their precomputed names and maximum ages.
+func (b *Bridge) initInputs() {
+	p, c := b.prof, b.conf
+	add := func(name string, maxAge time.Duration) *input {
+		in := &input{name: name, maxAge: maxAge}
+		b.inputs = append(b.inputs, in)
+		return in
+	}
+	add("ROS master ("+c.Master+")", 0)
+	if p.Action.Mapping == robot.MappingEEDelta {
+		if p.State.FrankaState != "" {
+			b.stateFrom = "franka_state"
+		} else {
+			b.stateFrom = "pose"
+		}
+		b.stateIn = add("robot state ("+firstNonEmpty(p.State.FrankaState, p.State.Pose)+")", p.State.MaxAge)
+		if p.State.GripperJointStates != "" {
+			b.gripIn = add("gripper state ("+p.State.GripperJointStates+")", p.State.GripperMaxAge)
+		}
+	} else if p.State.JointStates != "" {
+		b.stateFrom = "joint_states"
+		b.stateIn = add("robot state ("+p.State.JointStates+")", p.State.MaxAge)
+	}
+	for _, cam := range c.Cameras {
+		age := cam.MaxAge
+		if age == 0 {
+			age = p.CameraMaxAge(cam.Key)
+		}
+		f := &frame{}
+		f.in = add("camera "+cam.Key+" ("+cam.Topic+")", age)
+		f.in.frame = f
+		b.frames[cam.Key] = f
+	}
+	for key := range c.Sources {
+		b.srcKeys = append(b.srcKeys, key)
+	}
+	slices.Sort(b.srcKeys)
+	for _, key := range b.srcKeys {
+		in := add("camera "+key+" (non-ROS source)", p.CameraMaxAge(key))
+		in.src = c.Sources[key]
+		b.srcIns = append(b.srcIns, in)
+	}
 }
 
 // WaitReady waits until Observe can succeed, polling every 20 ms, and
@@ -288,13 +387,25 @@ func (b *Bridge) ReportPremise(decision, reason string) {
 
 // Stats returns the counters.
 func (b *Bridge) Stats() Stats {
-	return Stats{
+	st := Stats{
 		Published: b.published.Load(), Holds: b.holds.Load(), WatchdogHolds: b.watchdogHolds.Load(),
 		Dropped: b.dropped.Load(), GripperCommands: b.gripperCmds.Load(),
 		MasterLosses: b.losses.Load(), Reconnects: b.reconnects.Load(), MasterUp: b.up.Load(),
 		SpeedClamps: b.clamps[0].Load(), LeadClamps: b.clamps[1].Load(), WorkspaceClamps: b.clamps[2].Load(),
 		TwistClamps: b.clamps[3].Load(),
+		StaleEvents: b.staleEvents.Load(), StaleHolds: b.staleHolds.Load(), ClockSkews: b.clockSkews(),
 	}
+	if n := b.staleName.Load(); n != nil {
+		st.StaleInput, st.StaleAge = *n, time.Duration(b.staleAgeNs.Load())
+	}
+	return st
+}
+
+func (b *Bridge) clockSkews() (n uint64) {
+	for _, in := range b.inputs {
+		n += in.skews.Load()
+	}
+	return n
 }
 
 // Close stops the owner goroutine, which unregisters the node. Safe to

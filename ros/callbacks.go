@@ -18,8 +18,12 @@ func (b *Bridge) onFrankaState(m *FrankaState) {
 		}
 	}
 	p := poseFromColumnMajor(m.OTEE)
+	now := time.Now()
 	b.mu.Lock()
 	b.measured, b.havePose = p, true
+	if b.stateFrom == "franka_state" {
+		b.refresh(b.stateIn, m.Header.Stamp, now)
+	}
 	b.mu.Unlock()
 }
 
@@ -32,34 +36,48 @@ func (b *Bridge) onPose(m *geometry_msgs.PoseStamped) {
 		}
 	}
 	p.q = p.q.normalized()
+	now := time.Now()
 	b.mu.Lock()
 	b.measured, b.havePose = p, true
+	if b.stateFrom == "pose" {
+		b.refresh(b.stateIn, m.Header.Stamp, now)
+	}
 	b.mu.Unlock()
 }
 
 func (b *Bridge) onJointState(m *sensor_msgs.JointState) {
+	now := time.Now()
 	b.mu.Lock()
 	b.joints = append(b.joints[:0], m.Position...)
+	if b.stateFrom == "joint_states" {
+		b.refresh(b.stateIn, m.Header.Stamp, now)
+	}
 	b.mu.Unlock()
 }
 
 func (b *Bridge) onGripperState(m *sensor_msgs.JointState) {
+	if len(m.Position) == 0 {
+		return
+	}
+	// LIBERO's state has the fingers as (+q, −q); franka_gripper publishes
+	// both panda_finger_joint1/2 as their opening q ≥ 0. The second is
+	// stored as −|q| (a driver that already negates it gives the same),
+	// and a single value stands for both fingers.
+	q1, q2 := m.Position[0], m.Position[0]
+	if len(m.Position) > 1 {
+		q2 = m.Position[1]
+	}
+	now := time.Now()
 	b.mu.Lock()
-	for i := range min(2, len(m.Position)) {
-		b.fingers[i] = m.Position[i]
+	b.fingers[0], b.fingers[1] = q1, -math.Abs(q2)
+	if b.gripIn != nil {
+		b.refresh(b.gripIn, m.Header.Stamp, now)
 	}
 	b.mu.Unlock()
 }
 
-// stampOf is a message's header stamp, or now when it has none.
-func stampOf(t time.Time) time.Time {
-	if t.IsZero() || t.Unix() == 0 {
-		return time.Now()
-	}
-	return t
-}
-
 func (b *Bridge) onImage(f *frame, m *sensor_msgs.Image) {
+	now := time.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	// Converting under the lock keeps one buffer per camera; at camera
@@ -69,10 +87,11 @@ func (b *Bridge) onImage(f *frame, m *sensor_msgs.Image) {
 		f.err = err.Error()
 		return
 	}
-	f.have, f.err, f.stamp = true, "", stampOf(m.Header.Stamp)
+	f.have, f.err, f.stamp = true, "", b.refresh(f.in, m.Header.Stamp, now)
 }
 
 func (b *Bridge) onCompressed(f *frame, m *sensor_msgs.CompressedImage) {
+	now := time.Now() // its arrival, before the decoding's time
 	im, err := b.conf.DecodeImage(m.Data, maxImageSide)
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -80,5 +99,5 @@ func (b *Bridge) onCompressed(f *frame, m *sensor_msgs.CompressedImage) {
 		f.err = "compressed image (" + m.Format + "): " + err.Error()
 		return
 	}
-	f.img, f.have, f.err, f.stamp = im, true, "", stampOf(m.Header.Stamp)
+	f.img, f.have, f.err, f.stamp = im, true, "", b.refresh(f.in, m.Header.Stamp, now)
 }

@@ -2,6 +2,7 @@ package ros
 
 import (
 	"math"
+	"time"
 
 	"github.com/efferent/efferent/robot"
 )
@@ -15,6 +16,18 @@ type armIntegrator struct {
 	dt     float64 // controller period, s
 	target pose
 	have   bool // target is anchored (a measured pose has been seen)
+
+	// While an input is stale the commanded pose may only slow down: each
+	// step at most as long as the one before (lastT, lastR: translation in
+	// m, rotation in rad), and not at all from freezeAt on. The loop's
+	// motion gate brakes within the limits meanwhile (robot.Profile.
+	// StopTime bounds it, and freezeAt is that far after the onset), so
+	// its braking passes unchanged; a producer that does not brake (a
+	// loop that does not know the input is stale) cannot move the arm
+	// faster than it already was, nor for longer than a controlled stop.
+	stale        bool
+	freezeAt     time.Time
+	lastT, lastR float64
 
 	// Counters of the bounds that acted (owner goroutine only).
 	speedClamps, leadClamps, workspaceClamps uint64
@@ -31,14 +44,24 @@ func (a *armIntegrator) anchor(measured pose) {
 	a.clampWorkspace()
 }
 
+// beginStale starts the braking envelope (see stale): no motion from
+// freezeAt on.
+func (a *armIntegrator) beginStale(freezeAt time.Time) {
+	a.stale, a.freezeAt = true, freezeAt
+}
+
+// endStale ends the braking envelope: the inputs are fresh again.
+func (a *armIntegrator) endStale() { a.stale = false }
+
 // step advances the target by v (nil or hold: no motion) and returns it.
 // ok is false until a measured pose has anchored the target: nothing may
 // be commanded before the robot's pose is known.
-func (a *armIntegrator) step(measured pose, v []float64, hold bool) (pose, bool) {
+func (a *armIntegrator) step(measured pose, v []float64, hold bool, now time.Time) (pose, bool) {
 	if !a.have {
 		return pose{}, false
 	}
-	if hold || len(v) < 6 {
+	if hold || len(v) < 6 || a.stale && !now.Before(a.freezeAt) {
+		a.lastT, a.lastR = 0, 0
 		return a.target, true
 	}
 	act := a.prof.Action
@@ -57,6 +80,11 @@ func (a *armIntegrator) step(measured pose, v []float64, hold bool) (pose, bool)
 		}
 		a.speedClamps++
 	}
+	if a.stale {
+		capStep(&dp, a.lastT)
+		capStep(&dr, a.lastR)
+	}
+	a.lastT, a.lastR = norm(dp), norm(dr)
 	for i := range dp {
 		a.target.p[i] += dp[i]
 	}
@@ -94,6 +122,15 @@ func (a *armIntegrator) clampWorkspace() {
 }
 
 func norm(v [3]float64) float64 { return math.Sqrt(v[0]*v[0] + v[1]*v[1] + v[2]*v[2]) }
+
+// capStep shortens d to at most maxLen.
+func capStep(d *[3]float64, maxLen float64) {
+	if n := norm(*d); n > maxLen {
+		for i := range d {
+			d[i] *= maxLen / n
+		}
+	}
+}
 
 // twistLimiter bounds a body-velocity command: each component within its
 // cap and changing by at most MaxAccel per second, so a new chunk or a

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/sensor_msgs"
 
@@ -59,7 +60,7 @@ func TestArmIntegratorBounds(t *testing.T) {
 	prof, _ := robot.Load("franka")
 	a := newArmIntegrator(prof)
 	measured := pose{p: [3]float64{0.5, 0, 0.3}, q: quatFromAxisAngle([3]float64{math.Pi, 0, 0})}
-	if _, ok := a.step(measured, []float64{1, 0, 0, 0, 0, 0, 0}, false); ok {
+	if _, ok := a.step(measured, []float64{1, 0, 0, 0, 0, 0, 0}, false, time.Now()); ok {
 		t.Fatal("commanded before a measured pose anchored the target")
 	}
 	a.anchor(measured)
@@ -77,7 +78,7 @@ func TestArmIntegratorBounds(t *testing.T) {
 		if i%1000 == 0 { // the arm follows, slowly
 			measured.p = a.target.p
 		}
-		got, ok := a.step(measured, v, i%97 == 0)
+		got, ok := a.step(measured, v, i%97 == 0, time.Time{})
 		if !ok {
 			t.Fatal("not ok after anchoring")
 		}

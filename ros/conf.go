@@ -22,6 +22,10 @@ type Camera struct {
 	// sensor_msgs/CompressedImage (JPEG or PNG).
 	Topic      string
 	Compressed bool
+	// MaxAge: a newest frame older than this holds the robot (see the
+	// package's freshness notes). Default the profile's for Key
+	// (robot.Profile.CameraMaxAge: cameras.keys, else cameras.max_age).
+	MaxAge time.Duration
 }
 
 // Conf configures a Bridge. Zero values mean the documented defaults.
@@ -49,8 +53,10 @@ type Conf struct {
 	StateDim int
 	// Instruction is the prompt every observation carries.
 	Instruction string
-	// MasterPoll is how often the master is checked. Default 200ms: a
-	// master's loss is noticed (and the robot held) within it.
+	// MasterPoll is how often the master is checked (on a goroutine of
+	// its own, never delaying commands). Default 200ms: a dead master
+	// (connection refused) is noticed, and the robot held, within it; one
+	// that stops answering, within a second.
 	MasterPoll time.Duration
 	// DecodeImage decodes CompressedImage frames. Default Go's decoders;
 	// efferent run sets OpenCV's.
@@ -146,6 +152,9 @@ func (c Conf) Validate() error {
 		seen[cam.Key] = true
 		if !robot.ValidTopic(cam.Topic) {
 			return fmt.Errorf("ros: Conf.Cameras[%d]: %q is not a ROS topic name", i, cam.Topic)
+		}
+		if cam.MaxAge < 0 || cam.MaxAge > 10*time.Second {
+			return fmt.Errorf("ros: Conf.Cameras[%d].MaxAge %v: want 0 (the profile's) .. 10s", i, cam.MaxAge)
 		}
 	}
 	return nil

@@ -2,11 +2,14 @@ package ros
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"regexp"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/bluenviron/goroslib/v2"
@@ -166,26 +169,31 @@ func (b *Bridge) disconnect(node *goroslib.Node) {
 }
 
 // run is the owner goroutine: commands from setpoints, the watchdog, the
-// master watch and the status topic.
+// inputs' freshness, the master watch and the status topic.
 func (b *Bridge) run() {
 	defer close(b.done)
 	defer func() { b.disconnect(b.node) }()
 	period := b.prof.Period()
 	watchdog := time.NewTicker(period)
 	defer watchdog.Stop()
-	poll := time.NewTicker(b.conf.MasterPoll)
-	defer poll.Stop()
 	status := time.NewTicker(b.prof.Status.Period)
 	defer status.Stop()
+	// The master is checked on a goroutine of its own: an HTTP call that
+	// hangs (a master under load, a dead host) must not delay commands.
+	checks, polled := make(chan masterCheck, 1), make(chan struct{})
+	go b.pollMaster(checks, polled)
+	defer func() { <-polled }()
 	b.lastIn = time.Now()
 	for {
 		select {
 		case <-b.ctx.Done():
 			return
 		case sp := <-b.in:
-			b.lastIn, b.applied = time.Now(), true
+			now := time.Now()
+			b.lastIn, b.applied = now, true
 			b.staleNow = false
-			b.command(sp.v[:sp.n], sp.hold || !b.masterUp)
+			b.checkFresh(now)
+			b.command(sp.v[:sp.n], sp.hold, now)
 		case now := <-watchdog.C:
 			if now.Sub(b.lastIn) > b.prof.Command.Watchdog {
 				if !b.staleNow {
@@ -198,21 +206,92 @@ func (b *Bridge) run() {
 					}
 				}
 				b.watchdogHolds.Add(1)
-				b.command(nil, true)
+				b.checkFresh(now)
+				b.command(nil, true, now)
 			}
-		case <-poll.C:
-			b.watchMaster()
+		case c := <-checks:
+			b.watchMaster(c)
 		case <-status.C:
 			b.publishStatus()
+			b.logClockSkews()
 		}
-		if v, _ := b.verdict.Load().(string); v != b.statusAt {
+		if v, _ := b.verdict.Load().(string); v != b.statusAt || b.staleOn != b.statusStale {
 			b.publishStatus()
 		}
 	}
 }
 
-// command publishes the command for v (or a hold command).
-func (b *Bridge) command(v []float64, hold bool) {
+// checkFresh is the owner's own freshness check before every command
+// (defence in depth: it does not rely on the control loop's): it counts,
+// logs each stale episode once, and starts and ends the hold that command
+// applies while an input is stale.
+func (b *Bridge) checkFresh(now time.Time) {
+	b.fmu.Lock()
+	i, age := b.staleLocked(now)
+	b.fmu.Unlock()
+	if i < 0 {
+		if b.staleOn {
+			b.staleOn = false
+			if b.everFresh {
+				b.conf.Log.Info("inputs fresh again: moving only after a fresh inference", "held_for", now.Sub(b.staleSince).Round(time.Millisecond))
+			}
+			if b.arm != nil {
+				b.arm.endStale()
+			}
+			b.staleName.Store(nil)
+		}
+		b.everFresh, b.staleIdx, b.staleAge = true, -1, 0
+		return
+	}
+	in := b.inputs[i]
+	in.holds.Add(1)
+	b.staleHolds.Add(1)
+	b.staleAgeNs.Store(int64(age))
+	if !b.staleOn {
+		b.staleOn, b.staleSince = true, now
+		b.freezeAt = now.Add(b.stopTime)
+		if b.everFresh {
+			// Before the first fresh observation, inputs that have not
+			// arrived yet are the start, not an event (WaitReady reports it).
+			b.staleEvents.Add(1)
+			b.conf.Log.Warn("stale input: holding the robot", "input", in.name, "age", age.Round(time.Millisecond), "max_age", in.maxAge)
+		}
+		if b.arm != nil {
+			b.arm.beginStale(b.freezeAt)
+		}
+		if b.twist != nil {
+			b.twist.stop()
+		}
+	}
+	if i != b.staleIdx {
+		b.staleName.Store(&in.name)
+	}
+	b.staleIdx, b.staleAge = i, age
+}
+
+// logClockSkews logs, once per input, a publisher whose clock was found
+// off (see the package's freshness notes).
+func (b *Bridge) logClockSkews() {
+	for _, in := range b.inputs {
+		if in.skewLogged || in.skews.Load() == 0 {
+			continue
+		}
+		in.skewLogged = true
+		b.fmu.Lock()
+		skew := in.skew
+		b.fmu.Unlock()
+		b.conf.Log.Warn("a publisher's clock is off: judging its messages by their arrival", "input", in.name,
+			"stamp_behind_arrival", skew.Round(time.Millisecond))
+	}
+}
+
+// command publishes the command for v (or a hold command). While an
+// input is stale (checkFresh) it holds on its own, whatever the setpoint
+// says: the quadruped gets explicit zero Twists at once; the arm's pose
+// may only slow down, and stands still from the motion gate's stop time
+// on (armIntegrator); joint positions hold the last commanded ones from
+// then on; a command vector is zero; the gripper is left as it is.
+func (b *Bridge) command(v []float64, hold bool, now time.Time) {
 	if b.pubs.command == nil {
 		return
 	}
@@ -232,7 +311,7 @@ func (b *Bridge) command(v []float64, hold bool) {
 		if !b.arm.have {
 			b.arm.anchor(measured)
 		}
-		target, ok := b.arm.step(measured, v, hold)
+		target, ok := b.arm.step(measured, v, hold, now)
 		if !ok {
 			return
 		}
@@ -245,23 +324,36 @@ func (b *Bridge) command(v []float64, hold bool) {
 		m.Pose.Position = geometry_msgs.Point{X: target.p[0], Y: target.p[1], Z: target.p[2]}
 		m.Pose.Orientation = geometry_msgs.Quaternion{W: target.q[0], X: target.q[1], Y: target.q[2], Z: target.q[3]}
 		b.pubs.command.Write(m)
-		if !hold && len(v) >= 7 {
+		if !hold && !b.staleOn && len(v) >= 7 {
 			b.gripper(v[6])
 		}
 	case robot.MappingTwist:
+		if b.staleOn {
+			b.twist.stop()
+			hold = true
+		}
 		c := b.twist.step(v, hold)
 		b.clamps[3].Store(b.twist.clamp)
 		m := &geometry_msgs.Twist{}
 		m.Linear.X, m.Linear.Y, m.Angular.Z = c[0], c[1], c[2]
 		b.pubs.command.Write(m)
 	case robot.MappingJointPosition, robot.MappingCommandVector:
-		if hold {
-			v = b.holdJoints()
+		stopped := b.staleOn && (p.Action.Mapping == robot.MappingCommandVector || !now.Before(b.freezeAt))
+		switch {
+		case stopped && b.lastJoints != nil && p.Action.Mapping == robot.MappingJointPosition:
+			// The measured joints may be the stale input: hold where
+			// the last command put them.
+			v, hold = b.lastJoints, true
+		case hold || stopped:
+			v, hold = b.holdJoints(), true
 			if v == nil {
 				return
 			}
 		}
 		vals := clampJoints(p, v)
+		if p.Action.Mapping == robot.MappingJointPosition {
+			b.lastJoints = append(b.lastJoints[:0], vals...)
+		}
 		if p.Command.Type == robot.TypeJointTrajectory {
 			m := &trajectory_msgs.JointTrajectory{JointNames: p.Command.JointNames}
 			m.Header.Stamp = time.Now()
@@ -331,51 +423,122 @@ func (b *Bridge) gripper(v float64) {
 	b.gripperCmds.Add(1)
 }
 
-// watchMaster checks the master; on its loss the robot is held (command
-// sends hold commands while !masterUp), on its return (or a new master,
-// told by its PID) the node registers again.
-func (b *Bridge) watchMaster() {
-	pid, err := masterPID(b.conf.Master, b.conf.NodeName, b.conf.MasterPoll)
-	switch {
-	case err != nil && b.masterUp:
-		b.masterUp = false
-		b.up.Store(false)
-		b.losses.Add(1)
-		b.conf.Log.Warn("ROS master lost: holding the robot until it is back", "master", b.conf.Master, "err", err)
-	case err == nil && (!b.masterUp || pid != b.masterPID):
-		b.conf.Log.Info("ROS master is back: registering again", "master", b.conf.Master, "pid", pid)
-		b.disconnect(b.node)
-		if err := b.connect(); err != nil {
-			b.conf.Log.Warn("registering with the ROS master failed; retrying", "err", err)
-			b.disconnect(b.node)
+// masterCheck is one answer of the master (or its absence).
+type masterCheck struct {
+	pid int
+	err error
+	at  time.Time
+}
+
+// pollMaster asks the master for its PID every MasterPoll and hands the
+// answers to the owner goroutine, until the bridge closes.
+func (b *Bridge) pollMaster(out chan<- masterCheck, done chan<- struct{}) {
+	defer close(done)
+	tk := time.NewTicker(b.conf.MasterPoll)
+	defer tk.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
 			return
+		case <-tk.C:
 		}
-		b.masterPID, b.masterUp = pid, true
-		b.up.Store(true)
-		b.reconnects.Add(1)
-		if b.arm != nil {
-			b.mu.Lock()
-			b.havePose = false // re-anchor on the first pose of the new connection
-			b.mu.Unlock()
-			b.arm.have = false
+		// A second to answer: a master busy registering nodes right after
+		// its start is slow, not lost (a timeout of one poll period could
+		// take it for lost again, and count a second loss).
+		pid, err := masterPID(b.ctx, b.conf.Master, b.conf.NodeName, max(time.Second, b.conf.MasterPoll))
+		select {
+		case <-b.ctx.Done():
+			return
+		case out <- masterCheck{pid, err, time.Now()}:
 		}
 	}
+}
+
+// watchMaster handles one master check. A master that refuses
+// connections (dead) is lost at once; one that does not answer, after a
+// second of failed checks. On its loss the robot is held: the master is
+// the first input Stale reports, so the loop brakes and checkFresh holds.
+// On its return (or a new master, told by its PID: a restart between two
+// checks, counted as a loss too) the node registers again, and every
+// input must deliver through the new connection before the robot moves.
+func (b *Bridge) watchMaster(c masterCheck) {
+	switch {
+	case c.err != nil:
+		if !b.masterUp {
+			return
+		}
+		if b.failSince.IsZero() {
+			b.failSince = c.at
+		}
+		if !errors.Is(c.err, syscall.ECONNREFUSED) && c.at.Sub(b.failSince) < time.Second {
+			return
+		}
+		b.loseMaster(c.at, c.err)
+		return
+	case b.masterUp && c.pid == b.masterPID:
+		b.failSince = time.Time{}
+		return
+	case b.masterUp:
+		b.loseMaster(c.at, fmt.Errorf("restarted (PID %d, was %d)", c.pid, b.masterPID))
+	}
+	b.failSince = time.Time{}
+	b.conf.Log.Info("ROS master is back: registering again", "master", b.conf.Master, "pid", c.pid)
+	b.disconnect(b.node)
+	b.fmu.Lock()
+	b.resetInputsLocked(time.Now())
+	b.fmu.Unlock()
+	if b.arm != nil {
+		b.mu.Lock()
+		b.havePose = false // re-anchor on the first pose of the new connection
+		b.mu.Unlock()
+	}
+	if b.arm != nil {
+		b.arm.have = false
+	}
+	if err := b.connect(); err != nil {
+		b.conf.Log.Warn("registering with the ROS master failed; retrying", "err", err)
+		b.disconnect(b.node)
+		return
+	}
+	b.masterPID, b.masterUp = c.pid, true
+	b.up.Store(true)
+	b.reconnects.Add(1)
+	b.fmu.Lock()
+	b.masterOK, b.since = true, time.Now()
+	b.fmu.Unlock()
+}
+
+// loseMaster records the master's loss.
+func (b *Bridge) loseMaster(at time.Time, err error) {
+	b.masterUp = false
+	b.up.Store(false)
+	b.losses.Add(1)
+	b.fmu.Lock()
+	b.masterOK, b.lostAt = false, at
+	b.fmu.Unlock()
+	b.conf.Log.Warn("ROS master lost: holding the robot until it is back", "master", b.conf.Master, "err", err)
 }
 
 // publishStatus sends the verdict and instruction on the status topic
 // (periodically, and at once when the verdict changes).
 func (b *Bridge) publishStatus() {
 	v, _ := b.verdict.Load().(string)
-	b.statusAt = v
+	b.statusAt, b.statusStale = v, b.staleOn
 	if b.pubs.status == nil {
 		return
+	}
+	staleIn, staleAge := "", ""
+	if b.staleOn {
+		in := b.inputs[b.staleIdx]
+		staleIn, staleAge = in.name, strconv.FormatFloat(b.staleAge.Seconds(), 'f', 3, 64)
+		v = fmt.Sprintf("held: stale input %s %.2f s", in.name, b.staleAge.Seconds())
 	}
 	if !b.masterUp {
 		v = "held: ROS master lost" // (published peer to peer, to whoever is still connected)
 	}
 	level := diagnostic_msgs.DiagnosticStatus_OK
 	switch {
-	case !b.masterUp, len(v) >= 4 && v[:4] == "held":
+	case !b.masterUp, b.staleOn, len(v) >= 4 && v[:4] == "held":
 		level = diagnostic_msgs.DiagnosticStatus_WARN
 	case len(v) >= 7 && v[:7] == "refused":
 		level = diagnostic_msgs.DiagnosticStatus_ERROR
@@ -400,6 +563,8 @@ func (b *Bridge) publishStatus() {
 			{Key: "master", Value: strconv.FormatBool(b.masterUp)},
 			{Key: "premise", Value: pv.decision},
 			{Key: "premise_reason", Value: pv.reason},
+			{Key: "stale_input", Value: staleIn},
+			{Key: "stale_age", Value: staleAge},
 		},
 	}}
 	b.pubs.status.Write(m)
@@ -409,11 +574,16 @@ var pidRE = regexp.MustCompile(`<i4>(-?\d+)</i4>|<int>(-?\d+)</int>`)
 
 // masterPID asks the master for its PID (XML-RPC getPid): a cheap liveness
 // check that also tells a restarted master from the old one.
-func masterPID(addr, caller string, timeout time.Duration) (int, error) {
+func masterPID(ctx context.Context, addr, caller string, timeout time.Duration) (int, error) {
 	body := `<?xml version="1.0"?><methodCall><methodName>getPid</methodName><params><param><value><string>/` +
 		caller + `</string></value></param></params></methodCall>`
 	c := http.Client{Timeout: timeout}
-	resp, err := c.Post("http://"+addr+"/", "text/xml", bytes.NewBufferString(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/", bytes.NewBufferString(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "text/xml")
+	resp, err := c.Do(req)
 	if err != nil {
 		return 0, err
 	}

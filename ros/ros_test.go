@@ -34,13 +34,27 @@ import (
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // fakeFranka publishes FrankaState with the end effector at (0.5, 0, 0.3),
-// pointing down, at 100 Hz until the test ends.
+// pointing down, at 100 Hz, and the gripper's joint states at 50 Hz,
+// until the test ends.
 func fakeFranka(t testing.TB, m *rostest.Master) {
+	n := m.Node(t, "fake_franka")
 	// Rotation of π about x (gripper down), column-major.
-	rostest.Publish(t, m.Node(t, "fake_franka"), "/franka_state_controller/franka_states", 10*time.Millisecond,
+	rostest.Publish(t, n, "/franka_state_controller/franka_states", 10*time.Millisecond,
 		func() *FrankaState {
 			return &FrankaState{OTEE: [16]float64{1, 0, 0, 0, 0, -1, 0, 0, 0, 0, -1, 0, 0.5, 0, 0.3, 1}}
 		})
+	rostest.Publish(t, n, "/franka_gripper/joint_states", 20*time.Millisecond, func() *sensor_msgs.JointState {
+		return &sensor_msgs.JointState{Name: []string{"finger1", "finger2"}, Position: []float64{0.04, 0.04}}
+	})
+}
+
+// fakeLegs publishes the quadruped's joint states at 100 Hz until the test
+// ends: without a fresh state the bridge sends zero Twists, whatever it is
+// told.
+func fakeLegs(t testing.TB, m *rostest.Master) {
+	rostest.Publish(t, m.Node(t, "fake_legs"), "/joint_states", 10*time.Millisecond, func() *sensor_msgs.JointState {
+		return &sensor_msgs.JointState{Name: []string{"hip"}, Position: []float64{0.1}}
+	})
 }
 
 // rateTolerance is the relative error allowed of a measured stream rate:
@@ -175,6 +189,7 @@ func TestQuadruped50HzWatchdog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	fakeLegs(t, m)
 	b := newBridge(t, Conf{Profile: prof, Master: m.Addr, Instruction: "walk to the door"})
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -231,6 +246,7 @@ func TestJointStateFromRostopicPub(t *testing.T) {
 	rostest.Need(t)
 	m := rostest.Start(t, 0)
 	prof, _ := robot.Load("quadruped")
+	prof.State.MaxAge = time.Second // rostopic pub -r 10: slower than the quadruped's state
 	b := newBridge(t, Conf{Profile: prof, Master: m.Addr, StateDim: 4})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -261,6 +277,10 @@ func TestMasterKillRestart(t *testing.T) {
 	rostest.Need(t)
 	m := rostest.Start(t, 0)
 	prof, _ := robot.Load("quadruped")
+	// The legs' node keeps publishing peer to peer through the outage; it
+	// is restarted after the master (ROS 1 nodes do not register with a
+	// new master by themselves).
+	legs := startLegs(t, m)
 	b := newBridge(t, Conf{Profile: prof, Master: m.Addr, MasterPoll: 100 * time.Millisecond})
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -287,6 +307,8 @@ func TestMasterKillRestart(t *testing.T) {
 	}
 
 	m2 := rostest.Start(t, m.Port)
+	legs.stop()
+	startLegs(t, m2)
 	waitFor(t, "registered again", func() bool { st := b.Stats(); return st.MasterUp && st.Reconnects == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
@@ -444,6 +466,8 @@ func TestCameras(t *testing.T) {
 	})
 	slot := &fixedSource{}
 	old := time.Now().Add(-time.Second)
+	// A second-old frame is fresh for a camera allowed 5 s.
+	prof.Cameras.Keys = map[string]robot.CameraFreshness{"d": {MaxAge: 5 * time.Second}}
 	slot.Put(efferent.Image{H: 2, W: 2, C: 3, Pix: make([]byte, 12)}, old)
 	b := newBridge(t, Conf{Profile: prof, Master: m.Addr, NodeName: "efferent_cams",
 		Cameras: []Camera{{Key: "a", Topic: "/cam/rgb"}, {Key: "b", Topic: "/cam/bgr"}, {Key: "c", Topic: "/cam/jpeg/compressed", Compressed: true}},

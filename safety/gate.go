@@ -27,3 +27,12 @@ const (
 	// previous setpoint and was clamped toward it.
 	ReasonStepLimit = "step_limit"
 )
+
+// holdReason is the verdict reason of a hold the producer asked for: its
+// own reason (e.g. efferent.HoldStaleInput), else ReasonNoChunk.
+func holdReason(sp *efferent.Setpoint) string {
+	if sp.HoldReason != "" {
+		return sp.HoldReason
+	}
+	return ReasonNoChunk
+}

@@ -102,7 +102,8 @@ type LimitCounts struct {
 //
 //  1. wrong length → Refused "dimension" (Dim −1), hold;
 //  2. any NaN/±Inf → Refused "nan" (Dim = first such dimension), hold;
-//  3. sp.Hold already set → Held "no_chunk", values replaced by the gate's
+//  3. sp.Hold already set → Held with sp.HoldReason, or "no_chunk" when it
+//     is empty, values replaced by the gate's
 //     own hold values (the last values that passed, so a hold never moves
 //     the robot outside its limits);
 //  4. each value clamped into [Min, Max] ("position_limit"), then, for
@@ -212,7 +213,7 @@ func (g *LimitGate) Check(sp *efferent.Setpoint) efferent.Verdict {
 	if sp.Hold {
 		g.hold(sp)
 		g.counts[cntNoChunk].Add(1)
-		return efferent.Verdict{Kind: efferent.Held, Reason: ReasonNoChunk, Dim: -1}
+		return efferent.Verdict{Kind: efferent.Held, Reason: holdReason(sp), Dim: -1}
 	}
 	first, reason := -1, ""
 	var posHit, stepHit bool

@@ -84,6 +84,14 @@ type Axis struct {
 	// Scale converts values to physical units (e.g. metres per policy
 	// unit). Default 1.
 	Scale float64
+	// Lead (delta axes) bounds how far the integrated input may run ahead
+	// of the output, as time at full Velocity: input beyond it is dropped,
+	// not executed later. Default 100 ms: enough to catch up after a
+	// clamp, never a stored-up lunge. A closed-loop policy on a real arm
+	// wants little (efferent run sets 10 ms for end-effector deltas): what
+	// it asked for and the limits held back would otherwise still be
+	// executed after it has seen the arm arrive and asked to stop.
+	Lead time.Duration
 }
 
 func (a Axis) limited() bool { return a.Kind != Binary && a.Velocity > 0 }
@@ -130,6 +138,9 @@ func (c MotionConf) Validate() error {
 		}
 		if a.Rate && a.Kind != Absolute {
 			return fmt.Errorf("safety: MotionConf.Axes[%d]: Rate needs an absolute axis, not %s", i, a.Kind)
+		}
+		if a.Lead < 0 || a.Lead > time.Second {
+			return fmt.Errorf("safety: MotionConf.Axes[%d].Lead = %v: want 0 (default) .. 1s", i, a.Lead)
 		}
 		if a.Velocity > 0 && a.Acceleration == 0 {
 			return fmt.Errorf("safety: MotionConf.Axes[%d].Acceleration: required (> 0) with a Velocity bound", i)
@@ -222,9 +233,13 @@ func NewMotion(conf MotionConf) (*MotionGate, error) {
 		if st.limited {
 			st.axisLimits = newAxisLimits(lo, hi, a.Velocity, a.Acceleration, a.Jerk, dt)
 			// A delta axis's integrated input may run ahead of the output
-			// by 0.1 s at full speed: enough to catch up after a clamp,
-			// never a stored-up lunge.
-			st.lead = 0.1 * a.Velocity
+			// by Lead (0.1 s) at full speed: enough to catch up after a
+			// clamp, never a stored-up lunge.
+			lead := 0.1
+			if a.Lead > 0 {
+				lead = a.Lead.Seconds()
+			}
+			st.lead = lead * a.Velocity
 		}
 	}
 	if err := g.Reset(conf.Initial); err != nil {
@@ -259,6 +274,32 @@ func (g *MotionGate) Reset(pos []float64) error {
 		}
 	}
 	return nil
+}
+
+// Rebase moves the integrated positions of the limited delta axes to pos
+// (physical units; entries beyond len(pos), NaN or infinite, and those of
+// other axes are left alone), keeping their velocity, acceleration and
+// input history relative to them: the output is unchanged, only the
+// position the bounds are judged at moves. It is for a robot that does not
+// execute every increment it is sent (a driver bounding its command's lead
+// or speed, an arm stopped by a table, the scene reset under it): without
+// it the integrated position drifts from the robot's and the position
+// bounds act where the robot is not. A position outside the bounds is
+// taken at the nearest bound. Call it from the goroutine that calls Check.
+func (g *MotionGate) Rebase(pos []float64) {
+	for i := range min(len(pos), len(g.axes)) {
+		st := &g.axes[i]
+		x := pos[i]
+		if st.conf.Kind != Delta || !st.limited || math.IsNaN(x) || math.IsInf(x, 0) {
+			continue
+		}
+		d := min(max(x, st.lo), st.hi) - st.x
+		st.x += d
+		st.target += d
+		if st.in.valid {
+			st.in.y += d
+		}
+	}
 }
 
 // Positions appends each axis's physical position (the integrated one for
@@ -304,7 +345,7 @@ func (g *MotionGate) Check(sp *efferent.Setpoint) efferent.Verdict {
 	if sp.Hold {
 		g.stop(sp)
 		g.counts[mcHold].Add(1)
-		return efferent.Verdict{Kind: efferent.Held, Reason: ReasonNoChunk, Dim: -1}
+		return efferent.Verdict{Kind: efferent.Held, Reason: holdReason(sp), Dim: -1}
 	}
 	// Judge the input first: a rejected limit stops every axis.
 	first, firstLimit := -1, 0

@@ -52,6 +52,13 @@ func (w *Watchdog) Check(sp *efferent.Setpoint) efferent.Verdict {
 	if !sp.Hold && sp.Seq > w.lastSeq {
 		w.lastSeq, w.lastFresh, w.tripped = sp.Seq, now, false
 	}
+	// A hold the loop decided on (a stale camera, say) stops the chunk
+	// stream on purpose: that is not the policy failing, and its own
+	// reason, not "watchdog", is what the verdict should name. A trip
+	// from before it stands.
+	if sp.HoldReason != "" && !w.tripped {
+		w.lastFresh = now
+	}
 	// Before the first chunk the scheduler holds anyway ("no_chunk"): a
 	// slow first inference is not a failure of the stream.
 	if !w.tripped && w.lastSeq != 0 && now.Sub(w.lastFresh) > w.timeout {

@@ -143,6 +143,11 @@ func (m *Mux) Check(sp *efferent.Setpoint) efferent.Verdict {
 	if m.Mode() != Takeover {
 		return efferent.Verdict{Kind: efferent.Allowed, Dim: -1}
 	}
+	if sp.HoldReason != "" {
+		// The loop holds on purpose (a stale camera or robot state): the
+		// teleoperator does not drive blind either.
+		return efferent.Verdict{Kind: efferent.Held, Reason: sp.HoldReason, Dim: -1}
+	}
 	if !fresh || cap(sp.Values) < m.conf.Dim {
 		sp.Hold = true
 		m.stale.Add(1)

@@ -102,3 +102,22 @@ func TestCheckAllocatesNothing(t *testing.T) {
 		}
 	}
 }
+
+// A hold the loop decided on (a stale camera or robot state) stands in
+// Takeover too: the teleoperator does not drive on inputs the robot
+// cannot trust.
+func TestTakeoverKeepsDecidedHold(t *testing.T) {
+	m := newMux(t)
+	m.SetMode(Takeover)
+	if err := m.Command(t0, []float64{1, 0, 1}, "keyboard"); err != nil {
+		t.Fatal(err)
+	}
+	sp := efferent.Setpoint{Time: t0.Add(10 * time.Millisecond), Values: []float64{0, 0, -1}, Hold: true, HoldReason: efferent.HoldStaleInput}
+	if v := m.Check(&sp); v.Kind != efferent.Held || v.Reason != efferent.HoldStaleInput || !sp.Hold || sp.Values[0] != 0 {
+		t.Fatalf("takeover over a stale-input hold: %+v, %+v", v, sp)
+	}
+	sp = efferent.Setpoint{Time: t0.Add(20 * time.Millisecond), Values: []float64{0, 0, -1}, Hold: true}
+	if v := m.Check(&sp); v.Kind != efferent.Allowed || sp.Hold || sp.Values[0] != 1 {
+		t.Fatalf("takeover over a plain gap between chunks: %+v, %+v", v, sp)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/efferent/efferent"
@@ -60,6 +61,13 @@ type Conf struct {
 	SetInstruction func(instruction string) error
 	// Instructions are offered as choices for SetInstruction.
 	Instructions []string
+	// Routes are served beside the page by Handler and Serve (e.g. a
+	// run's "GET /metrics"); they do their own authentication.
+	Routes map[string]http.Handler
+	// Inputs, if set, reports the robot's inputs (cameras, state) with
+	// their ages, for the status panel: a stale one is shown as the reason
+	// the robot holds. Called on the hub goroutine at StatusHz.
+	Inputs func() []Input
 	// Dims names the action dimensions in the plots and the comparison.
 	// Default: the page names 7-d actions as LIBERO's x, y, z, roll,
 	// pitch, yaw, gripper, other sizes d0, d1, ….

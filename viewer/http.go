@@ -55,6 +55,9 @@ func (v *Viewer) routes() http.Handler {
 	}
 	mux.HandleFunc("GET /viewer", toPage)
 	mux.HandleFunc("GET /{$}", toPage) // when the viewer is a whole server
+	for pattern, h := range v.conf.Routes {
+		mux.Handle(pattern, h)
+	}
 	return mux
 }
 

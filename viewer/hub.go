@@ -351,6 +351,11 @@ func (v *Viewer) sendStatus(h *hubState) {
 	}
 	v.obs.mu.Unlock()
 	st.Control = v.controlStatus()
+	if v.conf.Inputs != nil {
+		for _, in := range v.conf.Inputs() {
+			st.Inputs = append(st.Inputs, inputStatus{Name: in.Name, AgeMs: msOf(in.Age), MaxAgeMs: msOf(in.MaxAge), Stale: in.Stale})
+		}
+	}
 	v.mu.Lock()
 	for c := range v.clients {
 		st.Clients = append(st.Clients, c.stats())

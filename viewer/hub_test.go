@@ -392,3 +392,31 @@ func TestLateBrowserGetsState(t *testing.T) {
 		t.Fatalf("late browser: episodes %v, %v", episodes, counts)
 	}
 }
+
+// TestStatusNamesStaleInput: the status carries the robot's inputs with
+// their ages, a stale one marked, as Conf.Inputs reports them.
+func TestStatusNamesStaleInput(t *testing.T) {
+	var stale atomic.Bool
+	_, srv := start(t, Conf{Loopback: true, Inputs: func() []Input {
+		return []Input{
+			{Name: "robot state (/franka_state_controller/franka_states)", Age: 3 * time.Millisecond, MaxAge: 50 * time.Millisecond},
+			{Name: "camera observation/image (/cam)", Age: 420 * time.Millisecond, MaxAge: 150 * time.Millisecond, Stale: stale.Load()},
+		}
+	}})
+	c, _, err := dial(t, srv, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale.Store(true)
+	st := waitFor(t, c, 5*time.Second, "status with a stale input", func(m msg) bool {
+		if m.Type != "status" {
+			return false
+		}
+		in, _ := m.JSON["inputs"].([]any)
+		return len(in) == 2 && in[1].(map[string]any)["stale"] == true
+	})
+	cam := st.JSON["inputs"].([]any)[1].(map[string]any)
+	if cam["name"] != "camera observation/image (/cam)" || cam["age_ms"] != 420.0 || cam["max_age_ms"] != 150.0 {
+		t.Fatalf("inputs: %s", st.Raw)
+	}
+}

@@ -116,6 +116,28 @@ type statusMsg struct {
 	Drops       dropCounts     `json:"drops"`
 	Clients     []ClientStats  `json:"clients"`
 	Control     *controlStatus `json:"control,omitempty"`
+	Inputs      []inputStatus  `json:"inputs,omitempty"`
+}
+
+// Input is one input the control loop observes (a camera, the robot
+// state), as Conf.Inputs reports it.
+type Input struct {
+	// Name says what and where, e.g. "camera observation/image
+	// (/cam/image_raw)".
+	Name string
+	// Age is the time since its last message (or since the robot
+	// connected, when none came); MaxAge the bound beyond which the robot
+	// holds.
+	Age, MaxAge time.Duration
+	// Stale: older than MaxAge (or never received).
+	Stale bool
+}
+
+type inputStatus struct {
+	Name     string `json:"name"`
+	AgeMs    num    `json:"age_ms"`
+	MaxAgeMs num    `json:"max_age_ms"`
+	Stale    bool   `json:"stale"`
 }
 
 type verdictCounts struct {

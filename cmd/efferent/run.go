@@ -73,19 +73,25 @@ ros:/topic), commands published at the profile's rate (1 kHz for the Franka,
 	f := cmd.Flags()
 	f.String("robot", "sim", "robot to drive: sim (the built-in simulator), franka or quadruped (over ROS 1), or a profile YAML file")
 	addROSFlags(f)
-	f.String("task", defaultTask, "instruction of a simulator task (see `efferent sim tasks`)")
+	// No default shown: a ROS robot needs its own instruction (the
+	// simulator's default task would be a wrong one), and the backquoted
+	// word is the placeholder pflag prints.
+	f.String("task", "", "the `instruction`: for --robot sim a simulator task's, or its name (list them: efferent sim tasks; default \""+defaultTask+"\"); for a ROS robot what it should do (required)")
 	f.String("policy", "auto", policyHelp)
 	f.Int("episodes", 1, "episodes to run, each from the next fixed initial state; 0 runs until interrupted")
 	f.Int("init", 0, "initial state of the first episode (0..49)")
 	f.Bool("fast", false, "run in virtual time, as fast as the CPU allows (deterministic)")
 	addSchedulerFlags(f)
 	addRecordFlags(f)
-	f.Bool("premise", true, "check the instruction against the camera frames before moving (the simulator's false-premise checker); a refused instruction never moves the robot")
+	// Default false so that --help does not claim it is on for ROS robots:
+	// the simulator turns it on unless --premise=false is given.
+	f.Bool("premise", false, "check the instruction against the camera frames before moving (the simulator's false-premise checker); a refused instruction never moves the robot (default: on for --robot sim, off for ROS robots, whose objects the shipped checker does not know)")
 	f.Duration("watchdog", 0, "hold the robot when no new chunk arrives for this long (default: two replanning periods, at least 150 ms)")
 	f.Bool("serve", false, "also serve the model over the openpi protocol on --addr")
 	addViewerFlags(f)
 	f.String("out", "", "with --viewer: directory for the comparison of the policy with the teleoperator, per episode (comparison-epN.png/.html/.json; default next to --record's file, else none)")
-	f.String("addr", "127.0.0.1:8000", "listen address for --serve and --viewer (host:port)")
+	f.String("addr", "127.0.0.1:8000", "listen address for --serve, --viewer and --metrics (host:port)")
+	f.Bool("metrics", false, "ROS robots: serve Prometheus series at http://ADDR/metrics (the loop's counters, each input's age, the ROS link); also served with --viewer")
 	addAuthFlags(f)
 	addModelFlags(f)
 	return cmd
@@ -113,6 +119,9 @@ func runRobot(cmd *cobra.Command, cfg Config) (err error) {
 		if prof.Command.Type != robotpkg.TypeSim {
 			return runROS(ctx, f, cfg, prof, log)
 		}
+	}
+	if instr == "" {
+		instr = defaultTask
 	}
 	task, ok := sim.FindTask(instr)
 	if !ok {
@@ -196,7 +205,7 @@ func runRobot(cmd *cobra.Command, cfg Config) (err error) {
 		}
 	}
 	var checker *premise.Checker
-	if on, _ := f.GetBool("premise"); on {
+	if on, _ := f.GetBool("premise"); on || !f.Changed("premise") {
 		if checker, err = simPremiseChecker(0); err != nil {
 			return err
 		}

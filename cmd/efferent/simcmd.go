@@ -17,9 +17,9 @@ import (
 func simCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sim",
-		Short: "The built-in tabletop simulator: list tasks, write expert demonstrations",
+		Short: "The built-in tabletop simulator: list tasks, write expert demonstrations, play a ROS robot",
 	}
-	cmd.AddCommand(simTasksCmd(), simDemosCmd())
+	cmd.AddCommand(simTasksCmd(), simDemosCmd(), simROSCmd())
 	return cmd
 }
 

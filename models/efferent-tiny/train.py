@@ -574,7 +574,10 @@ observation:
   image_height: {IMG}
   image_width: {IMG}
   resize: resize_with_pad
-  state: {{key: observation/state, input: state, dim: {STATE_DIM}}}
+  # robot_base: where a ROS Franka's base frame (panda_link0) lies in the
+  # simulator's world frame, the frame of these states (efferent sim ros
+  # places it there); efferent run adds it to the measured position.
+  state: {{key: observation/state, input: state, dim: {STATE_DIM}, robot_base: [-0.50, 0.0, 0.885]}}
   prompt: {{key: prompt, required: true, max_bytes: 1024}}
 
 text:

@@ -159,6 +159,7 @@ function onStatus(m) {
   $('client-drops').textContent = me ? me.sent + ' / ' + me.dropped + ' (frames ' + me.frames_dropped + ')' : '–';
   $('clients').textContent = m.clients.length;
   if (m.instruction) $('instruction').textContent = m.instruction;
+  showInputs(m.inputs);
   const c = m.control;
   if (!c) return;
   if (c.mode) setMode(c.mode);
@@ -169,6 +170,20 @@ function onStatus(m) {
       (t.age_ms !== null ? ' · last command ' + fmt(t.age_ms, 0) + ' ms ago' : '');
   }
   showCompare(c.compare);
+}
+
+// showInputs lists the robot's inputs with their ages; a stale one is the
+// reason the robot holds, so it is named in red.
+function showInputs(inputs) {
+  const el = $('inputs');
+  if (!inputs || !inputs.length) { el.textContent = '–'; return; }
+  el.textContent = '';
+  for (const i of inputs) {
+    const row = document.createElement('div');
+    row.className = i.stale ? 'stale' : '';
+    row.textContent = (i.stale ? 'STALE ' : '') + i.name + ' ' + fmt(i.age_ms, 0) + ' / ' + fmt(i.max_age_ms, 0) + ' ms';
+    el.appendChild(row);
+  }
 }
 
 function setMode(mode) {

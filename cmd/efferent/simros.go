@@ -1,0 +1,190 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	robotpkg "github.com/efferent/efferent/robot"
+	"github.com/efferent/efferent/ros"
+	"github.com/efferent/efferent/ros/simrobot"
+	"github.com/efferent/efferent/sim"
+	"github.com/efferent/efferent/sim/render"
+)
+
+func simROSCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ros",
+		Short: "Run the simulator as a ROS 1 robot (a fake Franka or quadruped) for efferent run --robot",
+		Long: `ros plays a robot profile's robot over ROS 1 with the built-in simulator, so
+that efferent run --robot franka (or quadruped) closes the loop without a
+robot or any ROS driver.
+
+franka: publishes franka_msgs/FrankaState (O_T_EE in panda_link0, which lies
+at (-0.50, 0, 0.885) in the simulator's world), the arm's and the gripper's
+joint states (panda_finger_joint1/2, each finger's opening), and both
+cameras as rgb8 sensor_msgs/Image on ` + simrobot.AgentTopic + ` and
+` + simrobot.WristTopic + `; it follows the Cartesian impedance
+controller's equilibrium pose with a first-order lag (--lag) at Franka's
+speed bounds, and franka_gripper move goals.
+quadruped: a planar base integrates /cmd_vel Twists and publishes its x, y
+and yaw as the joints base_x, base_y, base_yaw on /joint_states; the
+agent-view camera rides on it.
+
+Episodes: each resets the task's next initial state (from --init), holds the
+arm for --reset-hold, then runs until the task succeeds or --episode-timeout
+(default: the task's step limit at 20 Hz, as eval); results are logged and
+published as JSON on ` + simrobot.EpisodeTopic + `. After --episodes it prints
+"success k/N" and exits (--idle keeps the last scene up until interrupted).
+The first episode starts with the first command, so start it before
+efferent run.
+
+Faults: --drop STREAM stops a stream, --freeze STREAM repeats its last
+message (old stamps; --freeze-restamp gives them new ones); streams are
+camera:agent, camera:wrist, cameras, state, gripper. They start after
+--fault-after (0: at once), and SIGUSR1 toggles them (kill -USR1 PID).`,
+		Args: cobra.NoArgs,
+		RunE: runSimROS,
+	}
+	f := cmd.Flags()
+	f.String("robot", "franka", "robot profile to play: franka or quadruped (or a profile YAML)")
+	f.String("ros-master", "", "ROS master host:port (default: $ROS_MASTER_URI, else 127.0.0.1:11311)")
+	f.String("task", defaultTask, "simulator task: its instruction or name (see `efferent sim tasks`)")
+	f.String("suite", "", "with --task as an instruction, the suite to look it up in (default: the first suite that has it)")
+	f.Int("episodes", 10, "episodes to run; 0 runs until interrupted")
+	f.Int("init", 0, "initial state of the first episode (episode e uses init+e, mod 50)")
+	f.Duration("episode-timeout", 0, "time limit of an episode (default: the task's max steps at 20 Hz)")
+	f.Duration("reset-hold", time.Second, "after each reset, how long the arm ignores commands while the new scene is published")
+	f.Duration("lag", 50*time.Millisecond, "time constant of the impedance controller's first-order lag")
+	f.Float64("camera-hz", 30, "camera rate")
+	f.Float64("state-hz", 100, "state topics' rate (franka_state_controller's default is 30)")
+	f.Int("image-size", sim.DefaultImageSize, "side of the square camera images")
+	f.StringArray("drop", nil, "stop publishing a stream: camera:agent, camera:wrist, cameras, state or gripper (repeatable)")
+	f.StringArray("freeze", nil, "keep publishing a stream's last message, unchanged (repeatable)")
+	f.Bool("freeze-restamp", false, "frozen messages carry the current time as their stamp")
+	f.Duration("fault-after", 0, "start the --drop/--freeze faults this long after the start (SIGUSR1 toggles them)")
+	f.Bool("idle", false, "after the last episode keep the node up until interrupted")
+	f.String("log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func runSimROS(cmd *cobra.Command, _ []string) error {
+	f := cmd.Flags()
+	level, _ := f.GetString("log-level")
+	lc := LogConf{Level: level, Format: "text"}
+	if _, err := lc.level(); err != nil {
+		return err
+	}
+	log := lc.logger()
+	robotRef, _ := f.GetString("robot")
+	prof, err := robotpkg.Load(robotRef)
+	if err != nil {
+		return fmt.Errorf("--robot: %w", err)
+	}
+	master, _ := f.GetString("ros-master")
+	if master == "" {
+		if master, err = ros.MasterFromEnv(); err != nil {
+			return err
+		}
+	}
+	instr, _ := f.GetString("task")
+	suite, _ := f.GetString("suite")
+	task, err := findSimTask(instr, suite)
+	if err != nil {
+		return err
+	}
+	episodes, _ := f.GetInt("episodes")
+	init, _ := f.GetInt("init")
+	if episodes < 0 || init < 0 || init >= sim.NumInitStates {
+		return fmt.Errorf("--episodes %d / --init %d: want episodes ≥ 0 and init in 0..%d", episodes, init, sim.NumInitStates-1)
+	}
+	timeout, _ := f.GetDuration("episode-timeout")
+	hold, _ := f.GetDuration("reset-hold")
+	if hold == 0 {
+		hold = -1 // Conf: negative is none, zero the default
+	}
+	lag, _ := f.GetDuration("lag")
+	if lag == 0 {
+		lag = time.Nanosecond // no lag: the arm is at the equilibrium within the speed bound
+	}
+	camHz, _ := f.GetFloat64("camera-hz")
+	stateHz, _ := f.GetFloat64("state-hz")
+	size, _ := f.GetInt("image-size")
+	drop, _ := f.GetStringArray("drop")
+	freeze, _ := f.GetStringArray("freeze")
+	restamp, _ := f.GetBool("freeze-restamp")
+	faultAfter, _ := f.GetDuration("fault-after")
+	idle, _ := f.GetBool("idle")
+
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r := render.New()
+	defer r.Close()
+	node, err := simrobot.New(simrobot.Conf{Profile: prof, Master: master, Renderer: r, ImageSize: size,
+		CameraHz: camHz, StateHz: stateHz, Task: task, FirstInit: init, Episodes: episodes,
+		EpisodeTimeout: timeout, ResetHold: hold, Lag: lag, Drop: drop, Freeze: freeze,
+		FreezeRestamp: restamp, FaultAfter: faultAfter, Log: log})
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	usr := make(chan os.Signal, 1)
+	signal.Notify(usr, syscall.SIGUSR1)
+	defer signal.Stop(usr)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-usr:
+				node.ToggleFaults()
+			}
+		}
+	}()
+	log.Info("simulated robot up", "robot", prof.Name, "task", task.Instruction, "suite", task.Suite, "episodes", episodes,
+		"init", init, "pid", os.Getpid())
+	results, err := node.Run(ctx)
+	if err != nil {
+		return err
+	}
+	ok := 0
+	for _, res := range results {
+		if res.Success {
+			ok++
+		}
+	}
+	if len(results) > 0 {
+		fmt.Fprintf(cmd.OutOrStdout(), "success %d/%d\n", ok, len(results))
+	}
+	if idle && ctx.Err() == nil {
+		log.Info("episodes done: idling until interrupted")
+		<-ctx.Done()
+	}
+	return nil
+}
+
+// findSimTask resolves --task (an instruction or a task name), within
+// --suite when given.
+func findSimTask(instr, suite string) (sim.Task, error) {
+	if suite != "" {
+		ts, err := sim.Tasks(suite)
+		if err != nil {
+			return sim.Task{}, fmt.Errorf("--suite: %w", err)
+		}
+		for _, t := range ts {
+			if t.Instruction == instr || t.Name == instr {
+				return t, nil
+			}
+		}
+		return sim.Task{}, fmt.Errorf("--task %q: not in suite %s (list them with `efferent sim tasks`)", instr, suite)
+	}
+	t, ok := sim.FindTask(instr)
+	if !ok {
+		return sim.Task{}, fmt.Errorf("--task %q: no such simulator task (list them with `efferent sim tasks`)", instr)
+	}
+	return t, nil
+}
