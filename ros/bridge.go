@@ -191,7 +191,7 @@ func New(conf Conf) (*Bridge, error) {
 	b.grip.threshold = conf.Profile.Gripper.Threshold
 	b.stopTime = conf.Profile.StopTime()
 	b.staleIdx = -1
-	pid, err := masterPID(context.Background(), conf.Master, conf.NodeName, time.Second)
+	pid, err := MasterPID(context.Background(), conf.Master, conf.NodeName, time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("%w at %s (start one, or set ROS_MASTER_URI / --ros-master): %v", ErrMaster, conf.Master, err)
 	}

@@ -445,7 +445,7 @@ func (b *Bridge) pollMaster(out chan<- masterCheck, done chan<- struct{}) {
 		// A second to answer: a master busy registering nodes right after
 		// its start is slow, not lost (a timeout of one poll period could
 		// take it for lost again, and count a second loss).
-		pid, err := masterPID(b.ctx, b.conf.Master, b.conf.NodeName, max(time.Second, b.conf.MasterPoll))
+		pid, err := MasterPID(b.ctx, b.conf.Master, b.conf.NodeName, max(time.Second, b.conf.MasterPoll))
 		select {
 		case <-b.ctx.Done():
 			return
@@ -572,9 +572,11 @@ func (b *Bridge) publishStatus() {
 
 var pidRE = regexp.MustCompile(`<i4>(-?\d+)</i4>|<int>(-?\d+)</int>`)
 
-// masterPID asks the master for its PID (XML-RPC getPid): a cheap liveness
-// check that also tells a restarted master from the old one.
-func masterPID(ctx context.Context, addr, caller string, timeout time.Duration) (int, error) {
+// MasterPID asks the ROS master at addr (host:port) for its PID (XML-RPC
+// getPid) on behalf of node caller: a cheap liveness check that also tells
+// a restarted master from the old one. The bridge and efferent sim ros
+// poll it.
+func MasterPID(ctx context.Context, addr, caller string, timeout time.Duration) (int, error) {
 	body := `<?xml version="1.0"?><methodCall><methodName>getPid</methodName><params><param><value><string>/` +
 		caller + `</string></value></param></params></methodCall>`
 	c := http.Client{Timeout: timeout}

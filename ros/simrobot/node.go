@@ -1,13 +1,8 @@
 package simrobot
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"regexp"
-	"strconv"
 	"sync"
 	"time"
 
@@ -43,7 +38,7 @@ type rosSide struct {
 
 func (r *rosSide) start(n *Node) error {
 	r.n = n
-	pid, err := masterPID(n.conf.Master, n.conf.NodeName, time.Second)
+	pid, err := ros.MasterPID(context.Background(), n.conf.Master, n.conf.NodeName, time.Second)
 	if err != nil {
 		return fmt.Errorf("%w at %s (start one, or set ROS_MASTER_URI / --ros-master): %v", ros.ErrMaster, n.conf.Master, err)
 	}
@@ -171,7 +166,7 @@ func (r *rosSide) watchMaster(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		pid, err := masterPID(c.Master, c.NodeName, c.MasterPoll)
+		pid, err := ros.MasterPID(context.Background(), c.Master, c.NodeName, c.MasterPoll)
 		r.mu.Lock()
 		switch {
 		case err != nil && r.masterUp:
@@ -331,29 +326,4 @@ func restamp(m any, now time.Time) any {
 		return &cp
 	}
 	return m
-}
-
-var pidRE = regexp.MustCompile(`<i4>(-?\d+)</i4>|<int>(-?\d+)</int>`)
-
-// masterPID asks the master for its PID (XML-RPC getPid), as ros.Bridge
-// does: a liveness check that also tells a restarted master from the old.
-func masterPID(addr, caller string, timeout time.Duration) (int, error) {
-	body := `<?xml version="1.0"?><methodCall><methodName>getPid</methodName><params><param><value><string>/` +
-		caller + `</string></value></param></params></methodCall>`
-	c := http.Client{Timeout: timeout}
-	resp, err := c.Post("http://"+addr+"/", "text/xml", bytes.NewBufferString(body))
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return 0, err
-	}
-	all := pidRE.FindAllSubmatch(data, -1)
-	if resp.StatusCode != http.StatusOK || len(all) == 0 {
-		return 0, fmt.Errorf("getPid: HTTP %d, no PID in the reply", resp.StatusCode)
-	}
-	last := all[len(all)-1]
-	return strconv.Atoi(string(last[1]) + string(last[2]))
 }
