@@ -28,6 +28,8 @@ type armIntegrator struct {
 	stale        bool
 	freezeAt     time.Time
 	lastT, lastR float64
+	// reanchor: anchor on the measured pose at the next motion (endStale).
+	reanchor bool
 
 	// Counters of the bounds that acted (owner goroutine only).
 	speedClamps, leadClamps, workspaceClamps uint64
@@ -50,8 +52,13 @@ func (a *armIntegrator) beginStale(freezeAt time.Time) {
 	a.stale, a.freezeAt = true, freezeAt
 }
 
-// endStale ends the braking envelope: the inputs are fresh again.
-func (a *armIntegrator) endStale() { a.stale = false }
+// endStale ends the braking envelope: the inputs are fresh again. The
+// target is anchored anew on the measured pose when motion resumes (the
+// first setpoint that is not a hold: a fresh inference's): whatever it led
+// by before (the lead bound lets it run up to max_lead ahead of an arm
+// that was stopped, blocked or moved while nobody could see it) must not
+// spring the arm then. Until that setpoint the held target stays.
+func (a *armIntegrator) endStale() { a.stale, a.reanchor = false, true }
 
 // step advances the target by v (nil or hold: no motion) and returns it.
 // ok is false until a measured pose has anchored the target: nothing may

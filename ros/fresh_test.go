@@ -718,7 +718,13 @@ func TestArmStaleEnvelope(t *testing.T) {
 		t.Fatalf("step %g after freezeAt, want none", d)
 	}
 	a.endStale()
-	if d := step(0.001, 101*ms); math.Abs(d-5e-5) > 1e-12 {
+	// Fresh again: the bridge anchors the target anew on the measured pose
+	// at the next motion (what it led by must not spring the arm), then it
+	// steps as usual.
+	if !a.reanchor {
+		t.Fatal("endStale did not ask for a new anchor")
+	}
+	if d := step(0.001, 102*ms); math.Abs(d-5e-5) > 1e-12 {
 		t.Fatalf("fresh again: step %g, want 5e-5", d)
 	}
 }

@@ -238,6 +238,10 @@ func (b *Bridge) checkFresh(now time.Time) {
 			if b.arm != nil {
 				b.arm.endStale()
 			}
+			// What the gripper did meanwhile is unknown too: the next
+			// crossing of the policy's value is sent whatever was sent
+			// before.
+			b.grip.known = false
 			b.staleName.Store(nil)
 		}
 		b.everFresh, b.staleIdx, b.staleAge = true, -1, 0
@@ -308,8 +312,9 @@ func (b *Bridge) command(v []float64, hold bool, now time.Time) {
 		if !have {
 			return // nothing may be commanded before the pose is known
 		}
-		if !b.arm.have {
+		if !b.arm.have || b.arm.reanchor && !hold {
 			b.arm.anchor(measured)
+			b.arm.reanchor = false
 		}
 		target, ok := b.arm.step(measured, v, hold, now)
 		if !ok {
