@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -49,7 +51,7 @@ func (l *poseLog) lastChange() (time.Time, int) {
 // simAndRun starts `efferent sim ros --robot franka` (in-process, with
 // the given faults, off until toggled) and `efferent run --robot franka`
 // with the bundled model against m, both until the test ends.
-func simAndRun(t *testing.T, m *rostest.Master, drop []string) (*simrobot.Node, *robot.Profile, *bytes.Buffer) {
+func simAndRun(t *testing.T, m *rostest.Master, drop []string, runArgs ...string) (*simrobot.Node, *robot.Profile, *bytes.Buffer) {
 	t.Helper()
 	prof, err := robot.Load("franka")
 	if err != nil {
@@ -73,8 +75,8 @@ func simAndRun(t *testing.T, m *rostest.Master, drop []string) (*simrobot.Node, 
 	runLog := &bytes.Buffer{}
 	run.SetOut(runLog)
 	run.SetErr(runLog)
-	run.SetArgs([]string{"--robot", "franka", "--policy", "efferent-tiny", "--task", task.Instruction,
-		"--ros-master", m.Addr, "--log-level", "warn"})
+	run.SetArgs(append([]string{"--robot", "franka", "--policy", "efferent-tiny", "--task", task.Instruction,
+		"--ros-master", m.Addr, "--log-level", "warn"}, runArgs...))
 	runDone := make(chan error, 1)
 	go func() { runDone <- run.ExecuteContext(ctx) }()
 	t.Cleanup(func() {
@@ -145,7 +147,13 @@ func TestSimROSCameraLossHolds(t *testing.T) {
 	rostest.Need(t)
 	bundledConfig(t) // skips in -short: loads the model
 	m := rostest.Start(t, 0)
-	node, prof, runLog := simAndRun(t, m, []string{simrobot.StreamAgent})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	node, prof, runLog := simAndRun(t, m, []string{simrobot.StreamAgent}, "--metrics", "--addr", addr)
 	poses, status := watch(t, m, "observer", prof)
 	// The arm moves (the episode's reset hold of 1 s is over).
 	waitMoving(t, poses, time.Now().Add(1500*time.Millisecond), 20*time.Second, runLog)
@@ -162,6 +170,19 @@ func TestSimROSCameraLossHolds(t *testing.T) {
 		last.Sub(lost).Round(time.Millisecond), bound, maxAge, prof.StopTime())
 	if d := last.Sub(lost); d > bound+20*time.Millisecond {
 		t.Errorf("the commanded pose changed %v after the camera was lost, bound %v", d, bound)
+	}
+	// /metrics names it too, with its age.
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	cam := `input="camera observation/image (/efferent_sim/agent/image_raw)"`
+	for _, want := range []string{"efferent_loop_stale{" + cam + "} 1", "efferent_input_stale{" + cam + "} 1", "efferent_input_age_seconds{" + cam + "} "} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 	named := false
 	for _, s := range status() {
