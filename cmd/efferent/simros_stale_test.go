@@ -23,8 +23,8 @@ import (
 	"github.com/efferent/efferent/sim/render"
 )
 
-// poseLog is what a subscriber saw of the equilibrium pose: when each
-// pose arrived and when it last differed from the one before.
+// poseLog is what a subscriber saw of the equilibrium pose: when the last
+// pose that differed from the one before it was sent.
 type poseLog struct {
 	mu      sync.Mutex
 	last    geometry_msgs.Point
@@ -33,7 +33,10 @@ type poseLog struct {
 }
 
 func (l *poseLog) add(m *geometry_msgs.PoseStamped) {
-	now := time.Now()
+	// When the pose left the publisher (its stamp, set as it is sent; the
+	// same clock as this process's): the subscriber's own scheduling on a
+	// loaded machine does not count against the robot.
+	now := m.Header.Stamp
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.n > 0 && m.Pose.Position != l.last {
