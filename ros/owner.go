@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -29,22 +30,34 @@ type publishers struct {
 	status  *goroslib.Publisher
 }
 
+// NewNode registers a goroslib node named name with the master at
+// master (host:port), reachable at host ("" : goroslib's choice), its
+// warnings logged to log; an error wraps ErrMaster. The bridge and efferent
+// sim ros make their nodes this way, at start and when the master is back.
+func NewNode(name, master, host string, log *slog.Logger) (*goroslib.Node, error) {
+	node, err := goroslib.NewNode(goroslib.NodeConf{
+		Name: name, MasterAddress: master, Host: host,
+		LogDestinations: goroslib.LogDestinationCallback,
+		OnLog: func(lvl goroslib.LogLevel, msg string) {
+			if lvl >= goroslib.LogLevelWarn {
+				log.Warn("goroslib: " + msg)
+			}
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w at %s: %v", ErrMaster, master, err)
+	}
+	return node, nil
+}
+
 // connect creates the node, its publishers and its subscribers. Called at
 // start and again when the master is back; the owner goroutine (or New,
 // before it starts) is the only caller.
 func (b *Bridge) connect() (err error) {
 	p, c := b.prof, b.conf
-	node, err := goroslib.NewNode(goroslib.NodeConf{
-		Name: c.NodeName, MasterAddress: c.Master, Host: c.Host,
-		LogDestinations: goroslib.LogDestinationCallback,
-		OnLog: func(lvl goroslib.LogLevel, msg string) {
-			if lvl >= goroslib.LogLevelWarn {
-				c.Log.Warn("goroslib: " + msg)
-			}
-		},
-	})
+	node, err := NewNode(c.NodeName, c.Master, c.Host, c.Log)
 	if err != nil {
-		return fmt.Errorf("%w at %s: %v", ErrMaster, c.Master, err)
+		return err
 	}
 	defer func() {
 		if err != nil {

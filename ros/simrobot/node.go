@@ -61,17 +61,9 @@ func (r *rosSide) stop() {
 // connect creates the node, publishers and subscribers (mu held).
 func (r *rosSide) connect() error {
 	c, p := r.n.conf, r.n.prof
-	node, err := goroslib.NewNode(goroslib.NodeConf{
-		Name: c.NodeName, MasterAddress: c.Master, Host: c.Host,
-		LogDestinations: goroslib.LogDestinationCallback,
-		OnLog: func(lvl goroslib.LogLevel, msg string) {
-			if lvl >= goroslib.LogLevelWarn {
-				c.Log.Warn("goroslib: " + msg)
-			}
-		},
-	})
+	node, err := ros.NewNode(c.NodeName, c.Master, c.Host, c.Log)
 	if err != nil {
-		return fmt.Errorf("%w at %s: %v", ros.ErrMaster, c.Master, err)
+		return err
 	}
 	r.node = node
 	pub := func(dst **goroslib.Publisher, topic string, m any, latch bool) error {
