@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -55,14 +54,8 @@ func TestRunQuadrupedPolicyDims(t *testing.T) {
 	})
 	publishCameras(t, robotSide, obs)
 	run := func(robotRef string, d time.Duration) (string, error) {
-		t.Setenv("EFFERENT_CONFIG", "")
-		cmd := runCmd()
-		cmd.Flags().String("config", "", "")
-		var out bytes.Buffer
-		cmd.SetOut(&out)
-		cmd.SetErr(&out)
-		cmd.SetArgs([]string{"--robot", robotRef, "--task", obs.Prompt, "--ros-master", m.Addr,
-			"--camera", "ros:/cam/agent", "--camera", "ros:/cam/wrist", "--log-level", "warn"})
+		cmd, out := newRunCmd(t, "--robot", robotRef, "--task", obs.Prompt, "--ros-master", m.Addr,
+			"--camera", "ros:/cam/agent", "--camera", "ros:/cam/wrist", "--log-level", "warn")
 		ctx, cancel := context.WithTimeout(context.Background(), d)
 		defer cancel()
 		err := cmd.ExecuteContext(ctx)

@@ -30,6 +30,20 @@ func runCommand(t *testing.T, cmd *cobra.Command, args ...string) string {
 	return out.String()
 }
 
+// newRunCmd is `efferent run` with args, in-process, without the
+// environment's configuration file, its output (logs) gathered in out.
+func newRunCmd(t *testing.T, args ...string) (cmd *cobra.Command, out *bytes.Buffer) {
+	t.Helper()
+	t.Setenv("EFFERENT_CONFIG", "")
+	cmd = runCmd()
+	cmd.Flags().String("config", "", "")
+	out = &bytes.Buffer{}
+	cmd.SetOut(out)
+	cmd.SetErr(out)
+	cmd.SetArgs(args)
+	return cmd, out
+}
+
 // A recording of a simulator run in virtual time is read back with the
 // MCAP library and replays identically: the recorded chunks through the
 // scheduler and gate give the recorded setpoints, and the bundled model on

@@ -80,14 +80,8 @@ func TestRunFrankaOverROS(t *testing.T) {
 	}
 	defer sub.Close()
 
-	t.Setenv("EFFERENT_CONFIG", "")
-	cmd := runCmd()
-	cmd.Flags().String("config", "", "")
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs([]string{"--robot", "franka", "--task", "put the red block in the blue bowl", "--ros-master", m.Addr,
-		"--camera", "ros:/cam/agent", "--camera", "ros:/cam/wrist/compressed", "--log-level", "warn"})
+	cmd, out := newRunCmd(t, "--robot", "franka", "--task", "put the red block in the blue bowl", "--ros-master", m.Addr,
+		"--camera", "ros:/cam/agent", "--camera", "ros:/cam/wrist/compressed", "--log-level", "warn")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	time.AfterFunc(4*time.Second, cancel) // Ctrl-C
@@ -188,14 +182,8 @@ func TestRunPremiseOverROS(t *testing.T) {
 		}
 		defer sub.Close()
 	}
-	t.Setenv("EFFERENT_CONFIG", "")
-	cmd := runCmd()
-	cmd.Flags().String("config", "", "")
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs([]string{"--robot", "franka", "--task", obs.Prompt, "--premise", "--ros-master", m.Addr,
-		"--camera", "ros:/cam/agent", "--camera", "ros:/cam/wrist", "--log-level", "warn"})
+	cmd, out := newRunCmd(t, "--robot", "franka", "--task", obs.Prompt, "--premise", "--ros-master", m.Addr,
+		"--camera", "ros:/cam/agent", "--camera", "ros:/cam/wrist", "--log-level", "warn")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	time.AfterFunc(3*time.Second, cancel)

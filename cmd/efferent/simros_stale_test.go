@@ -73,13 +73,8 @@ func simAndRun(t *testing.T, m *rostest.Master, drop []string, runArgs ...string
 	simDone := make(chan struct{})
 	go func() { _, _ = node.Run(ctx); close(simDone) }()
 
-	run := runCmd()
-	run.Flags().String("config", "", "")
-	runLog := &bytes.Buffer{}
-	run.SetOut(runLog)
-	run.SetErr(runLog)
-	run.SetArgs(append([]string{"--robot", "franka", "--policy", "efferent-tiny", "--task", task.Instruction,
-		"--ros-master", m.Addr, "--log-level", "warn"}, runArgs...))
+	run, runLog := newRunCmd(t, append([]string{"--robot", "franka", "--policy", "efferent-tiny", "--task", task.Instruction,
+		"--ros-master", m.Addr, "--log-level", "warn"}, runArgs...)...)
 	runDone := make(chan error, 1)
 	go func() { runDone <- run.ExecuteContext(ctx) }()
 	t.Cleanup(func() {

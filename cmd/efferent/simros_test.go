@@ -71,14 +71,8 @@ func TestSimROSFranka(t *testing.T) {
 	simDone := make(chan error, 1)
 	go func() { simDone <- simCmd.ExecuteContext(context.Background()) }()
 
-	t.Setenv("EFFERENT_CONFIG", "")
-	run := runCmd()
-	run.Flags().String("config", "", "")
-	var runLog bytes.Buffer
-	run.SetOut(&runLog)
-	run.SetErr(&runLog)
-	run.SetArgs([]string{"--robot", "franka", "--policy", "efferent-tiny", "--task", "put the red block in the blue bowl",
-		"--ros-master", m.Addr, "--log-level", "warn"})
+	run, runLog := newRunCmd(t, "--robot", "franka", "--policy", "efferent-tiny", "--task", "put the red block in the blue bowl",
+		"--ros-master", m.Addr, "--log-level", "warn")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	runDone := make(chan error, 1)

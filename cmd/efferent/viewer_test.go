@@ -41,13 +41,7 @@ func freePort(t *testing.T, host string) string {
 // and waits until url answers (any status).
 func startRun(t *testing.T, url string, args ...string) (stop func() error, logs *bytes.Buffer) {
 	t.Helper()
-	t.Setenv("EFFERENT_CONFIG", "")
-	cmd := runCmd()
-	cmd.Flags().String("config", "", "")
-	logs = &bytes.Buffer{}
-	cmd.SetOut(logs)
-	cmd.SetErr(logs)
-	cmd.SetArgs(args)
+	cmd, logs := newRunCmd(t, args...)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- cmd.ExecuteContext(ctx) }()
