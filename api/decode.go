@@ -191,6 +191,7 @@ func (d *decoder) mapBody(n, depth int) (Value, error) {
 		return Value{}, fmt.Errorf("%w: map of %d entries in %d bytes", ErrMalformed, n, d.remaining())
 	}
 	m := make([]Entry, n)
+	var seen map[string]struct{} // the keys so far, once past scanKeys
 	for i := range m {
 		at := d.pos
 		k, err := d.value(depth + 1)
@@ -206,10 +207,8 @@ func (d *decoder) mapBody(n, depth int) (Value, error) {
 			// openpi unpacks with strict_map_key=True: only str/bin keys.
 			return Value{}, fmt.Errorf("%w: map key at offset %d is %v, want str or bin", ErrMalformed, at, k.Kind)
 		}
-		for j := 0; j < i; j++ {
-			if m[j].Key == m[i].Key {
-				return Value{}, fmt.Errorf("%w: duplicate map key %q", ErrMalformed, m[i].Key)
-			}
+		if dupKey(m, i, &seen) {
+			return Value{}, fmt.Errorf("%w: duplicate map key %q", ErrMalformed, m[i].Key)
 		}
 		if m[i].Val, err = d.value(depth + 1); err != nil {
 			return Value{}, err
@@ -223,6 +222,36 @@ func (d *decoder) mapBody(n, depth int) (Value, error) {
 		return npgeneric(&v)
 	}
 	return v, nil
+}
+
+// scanKeys: up to this many entries, a new key is compared with the ones
+// before it; past it they go in a set, so that a wide map costs linear
+// time, not quadratic (BenchmarkDecodeWideMap).
+const scanKeys = 16
+
+// dupKey reports whether m[i].Key is one of m[:i]'s keys. From entry
+// scanKeys on, *seen holds the keys (built then, sized for the map).
+func dupKey(m []Entry, i int, seen *map[string]struct{}) bool {
+	k := m[i].Key
+	if i < scanKeys {
+		for j := range i {
+			if m[j].Key == k {
+				return true
+			}
+		}
+		return false
+	}
+	if *seen == nil {
+		*seen = make(map[string]struct{}, len(m))
+		for j := range i {
+			(*seen)[m[j].Key] = struct{}{}
+		}
+	}
+	if _, dup := (*seen)[k]; dup {
+		return true
+	}
+	(*seen)[k] = struct{}{}
+	return false
 }
 
 // ndarray converts a msgpack_numpy array map.

@@ -7,14 +7,16 @@ import (
 	"strings"
 )
 
-// RequestToken returns the token an HTTP request presents: the bearer
-// token of its Authorization header, else its "token" query parameter (a
-// browser cannot set headers on a page link or a websocket handshake).
-// presented is false when the request carries neither.
+// RequestToken returns the token an HTTP request presents: the token of
+// its Authorization header — "Bearer <token>", or "Api-Key <token>" as
+// openpi's WebsocketClientPolicy(api_key=…) sends it; the scheme is
+// case-insensitive — else its "token" query parameter (a browser cannot
+// set headers on a page link or a websocket handshake). presented is
+// false when the request carries neither.
 func RequestToken(r *http.Request) (tok string, presented bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, ok := strings.Cut(h, " ")
-		if ok && strings.EqualFold(scheme, "Bearer") {
+		if ok && (strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "Api-Key")) {
 			return strings.TrimSpace(tok), true
 		}
 		return "", true

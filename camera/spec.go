@@ -92,10 +92,13 @@ func (s Spec) Validate() error {
 }
 
 // PadGeometry returns the size and offset of the scaled content inside the
-// target for ResizeWithPad, exactly as openpi computes them.
+// target for ResizeWithPad, exactly as openpi computes them, except that a
+// side never rounds down to nothing.
 func PadGeometry(srcH, srcW, h, w int) (ch, cw, top, left int) {
 	ratio := max(float64(srcW)/float64(w), float64(srcH)/float64(h))
-	ch, cw = int(float64(srcH)/ratio), int(float64(srcW)/ratio)
+	// At least one pixel: an extreme aspect (a 1×4096 strip) would
+	// otherwise round to an empty image (openpi's int() does).
+	ch, cw = max(1, int(float64(srcH)/ratio)), max(1, int(float64(srcW)/ratio))
 	return ch, cw, (h - ch) / 2, (w - cw) / 2
 }
 

@@ -12,6 +12,8 @@ func TestPadGeometry(t *testing.T) {
 		{480, 640, 224, 224, 168, 224, 28, 0},
 		{640, 480, 224, 224, 224, 168, 0, 28},
 		{100, 300, 50, 50, 16, 50, 17, 0},
+		{1, 4096, 224, 224, 1, 224, 111, 0}, // a strip keeps one pixel row
+		{4096, 1, 224, 224, 224, 1, 0, 111},
 	} {
 		ch, cw, top, left := PadGeometry(tc.sh, tc.sw, tc.h, tc.w)
 		if ch != tc.ch || cw != tc.cw || top != tc.top || left != tc.left {

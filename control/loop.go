@@ -138,6 +138,12 @@ type Stats struct {
 	StaleEvents, StaleHolds, NotReady, Discarded uint64
 	StaleInput                                   string
 	StaleAge                                     time.Duration
+	// HoldReasons counts the held ticks (Holds) by reason, indexed as
+	// Reasons: the gate's verdict reason when it held or refused (estop,
+	// watchdog, stale_input, …), else the setpoint's HoldReason, else
+	// no_chunk. ClampReasons and RefuseReasons count the Clamped and
+	// Refused verdicts by their reason.
+	HoldReasons, ClampReasons, RefuseReasons [NumReasons]uint64
 }
 
 // ErrClosed is returned by Run after Close.
@@ -207,6 +213,8 @@ type Loop struct {
 
 	ticks, holds, overruns          atomic.Uint64
 	verdicts                        [4]atomic.Uint64
+	holdReasons, clampReasons       [NumReasons]atomic.Uint64
+	refuseReasons                   [NumReasons]atomic.Uint64
 	inferences, inferErrs, reqDrops atomic.Uint64
 	waits, waitMisses               atomic.Uint64
 	staleEvents, staleHolds         atomic.Uint64
@@ -416,6 +424,7 @@ func (l *Loop) tick(ctx context.Context, now time.Time) error {
 	if int(v.Kind) < len(l.verdicts) {
 		l.verdicts[v.Kind].Add(1)
 	}
+	l.countVerdict(sp, v)
 	if err := l.conf.Robot.Apply(sp); err != nil {
 		return fmt.Errorf("control: robot apply: %w", err)
 	}
@@ -677,6 +686,11 @@ func (l *Loop) Stats() Stats {
 	l.staleMu.Unlock()
 	for i := range st.Verdicts {
 		st.Verdicts[i] = l.verdicts[i].Load()
+	}
+	for i := range NumReasons {
+		st.HoldReasons[i] = l.holdReasons[i].Load()
+		st.ClampReasons[i] = l.clampReasons[i].Load()
+		st.RefuseReasons[i] = l.refuseReasons[i].Load()
 	}
 	st.InferP50, st.InferP99, st.InferMax = l.inferLat.percentiles()
 	st.LateP50, st.LateP99, st.LateMax = l.tickLate.percentiles()

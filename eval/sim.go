@@ -79,6 +79,10 @@ type EpisodeConf struct {
 	// Guards, if set, run before the simulator's limits gate (an e-stop,
 	// a watchdog: see safety.Chain). Default none.
 	Guards []safety.Gate
+	// OnLoop, if set, is called with the episode's control loop before it
+	// runs (for its Stats: efferent run's /metrics). The loop is closed
+	// when Episode returns; its Stats stay readable.
+	OnLoop func(*control.Loop)
 }
 
 // Episode runs the simulator closed loop until success, the task's step
@@ -127,6 +131,9 @@ func Episode(ctx context.Context, c EpisodeConf) EpisodeResult {
 		return EpisodeResult{Err: err}
 	}
 	defer loop.Close()
+	if c.OnLoop != nil {
+		c.OnLoop(loop)
+	}
 	runErr := loop.Run(ctx)
 	res.Success, res.Steps, res.InferLatencies = c.Env.Success(), c.Env.Steps(), timed.lat
 	st := loop.Stats()

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/efferent/efferent/control"
+	"github.com/efferent/efferent/safety"
 )
 
 // Input is one input the control loop observes: a camera, the robot state.
@@ -49,10 +50,16 @@ type Conf struct {
 	Inputs func() []Input
 	// Link, if set, returns the robot link's state.
 	Link func() Link
+	// EStop, if set, returns the run's e-stop state, e.g.
+	// (*safety.EStop).Status.
+	EStop func() safety.EStopStatus
 }
 
 // Collector is a prometheus.Collector over Conf's sources, on a registry
-// of its own (with Go's runtime and process series).
+// of its own (with Go's runtime and process series). To serve its series
+// beside others (efferent run --serve: the openpi server's), register the
+// Collector itself on their registry, not its Registry, whose Go and
+// process series that registry has already.
 type Collector struct {
 	conf Conf
 	reg  *prometheus.Registry
@@ -111,6 +118,13 @@ var (
 	dReconnects = desc("efferent_link_reconnects_total", "How often the node registered with the ROS master again.")
 	dPublished  = desc("efferent_link_commands_total", "Commands published, by kind: motion, hold.", "kind")
 	dDropped    = desc("efferent_link_dropped_total", "Setpoints dropped at the link's hand-off (it was behind).")
+	dHoldWhy    = desc("efferent_loop_holds_by_reason_total", "Held ticks by reason: the gate's verdict reason when it held or refused (estop, watchdog, stale_input, teleop_stale, nan, dimension, a motion limit), else no_chunk (a gap between chunks); other for a reason not listed. Sums to efferent_loop_holds_total.", "reason")
+	dVerdictWhy = desc("efferent_loop_verdict_reasons_total", "Clamped and refused verdicts by reason (position_limit, step_limit, velocity_limit, acceleration_limit, jerk_limit, converging; estop, watchdog, nan, dimension; other); only the kind and reason pairs that occurred.", "kind", "reason")
+	dEngaged    = desc("efferent_estop_engaged", "1 while the e-stop is engaged (the robot holds until an authenticated reset), else 0.")
+	dTrips      = desc("efferent_estop_trips_total", "How often the e-stop went from released to engaged.")
+	dTriggers   = desc("efferent_estop_triggers_total", "E-stop requests (POST /estop, the viewer, SIGUSR1, a ROS topic), including those while it was engaged already.")
+	dEStopHeld  = desc("efferent_estop_held_ticks_total", "Controller ticks the e-stop held.")
+	dEStopLat   = desc("efferent_estop_latency_seconds", "From the last trip to the first tick the e-stop held (0 before any).")
 )
 
 // Describe implements prometheus.Collector: the series vary with the
@@ -149,6 +163,15 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(dStaleEv, st.StaleEvents)
 	counter(dStaleHolds, st.StaleHolds)
 	counter(dNotReady, st.NotReady)
+	for i, r := range control.Reasons {
+		counter(dHoldWhy, st.HoldReasons[i], r)
+		if n := st.ClampReasons[i]; n > 0 {
+			counter(dVerdictWhy, n, "clamped", r)
+		}
+		if n := st.RefuseReasons[i]; n > 0 {
+			counter(dVerdictWhy, n, "refused", r)
+		}
+	}
 	if st.StaleInput != "" {
 		gauge(dStaleNow, 1, st.StaleInput)
 	} else {
@@ -166,6 +189,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(dInStale, b2f(in.Stale), in.Name)
 			counter(dInHolds, in.Holds, in.Name)
 		}
+	}
+	if c.conf.EStop != nil {
+		e := c.conf.EStop()
+		gauge(dEngaged, b2f(e.Engaged))
+		counter(dTrips, e.Trips)
+		counter(dTriggers, e.Triggers)
+		counter(dEStopHeld, e.HeldTicks)
+		gauge(dEStopLat, e.Latency.Seconds())
 	}
 	if c.conf.Link != nil {
 		l := c.conf.Link()

@@ -8,8 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/efferent/efferent/control"
 	"github.com/efferent/efferent/metrics"
+	"github.com/efferent/efferent/safety"
 )
 
 // TestScrapeNamesStaleInput: a scrape names the stale input with its age,
@@ -95,4 +100,79 @@ func Example() {
 	body, _ := io.ReadAll(resp.Body)
 	fmt.Println(strings.Contains(string(body), "efferent_loop_ticks_total 0"))
 	// Output: true
+}
+
+// TestScrapeReasonsAndEStop: holds by reason (every reason, zeros
+// included), the clamp and refusal reasons that occurred, and the e-stop's
+// state from a real safety.EStop — also when the Collector is registered
+// on another registry that has Go's series already (efferent run --serve).
+func TestScrapeReasonsAndEStop(t *testing.T) {
+	estop := safety.NewEStop(nil)
+	c, err := metrics.New(metrics.Conf{
+		Loop: func() control.Stats {
+			var st control.Stats
+			st.HoldReasons[control.ReasonIndex(safety.ReasonEStop)] = 40
+			st.HoldReasons[control.ReasonIndex(safety.ReasonNoChunk)] = 3
+			st.RefuseReasons[control.ReasonIndex(safety.ReasonEStop)] = 40
+			st.ClampReasons[control.ReasonIndex(safety.ReasonStepLimit)] = 5
+			return st
+		},
+		EStop: estop.Status,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := reg.Register(c); err != nil {
+		t.Fatalf("registering the Collector beside Go's series: %v", err)
+	}
+	scrape := func() string {
+		srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
+		defer srv.Close()
+		resp, err := srv.Client().Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("scrape: %d %s", resp.StatusCode, body)
+		}
+		return string(body)
+	}
+	expect := func(body string, want ...string) {
+		t.Helper()
+		for _, w := range want {
+			if !strings.Contains(body, w+"\n") {
+				t.Errorf("scrape lacks %q", w)
+			}
+		}
+	}
+	body := scrape()
+	expect(body,
+		`efferent_loop_holds_by_reason_total{reason="estop"} 40`,
+		`efferent_loop_holds_by_reason_total{reason="no_chunk"} 3`,
+		`efferent_loop_holds_by_reason_total{reason="watchdog"} 0`,
+		`efferent_loop_holds_by_reason_total{reason="other"} 0`,
+		`efferent_loop_verdict_reasons_total{kind="refused",reason="estop"} 40`,
+		`efferent_loop_verdict_reasons_total{kind="clamped",reason="step_limit"} 5`,
+		`efferent_estop_engaged 0`,
+		`efferent_estop_trips_total 0`,
+	)
+	if n := strings.Count(body, "\ngo_goroutines "); n != 1 {
+		t.Errorf("Go's series %d times, want once (from the other registry)", n)
+	}
+	if strings.Contains(body, `efferent_loop_verdict_reasons_total{kind="clamped",reason="position_limit"}`) {
+		t.Error("a verdict reason that never occurred is listed")
+	}
+	estop.Trigger("test")
+	estop.Trigger("test again")
+	expect(scrape(), `efferent_estop_engaged 1`, `efferent_estop_trips_total 1`, `efferent_estop_triggers_total 2`)
+	estop.Reset()
+	estop.Trigger("test")
+	expect(scrape(), `efferent_estop_engaged 1`, `efferent_estop_trips_total 2`, `efferent_estop_triggers_total 3`)
+	if t.Failed() {
+		t.Log(scrape())
+	}
 }

@@ -92,8 +92,8 @@ func (r *resizing) resize(obs *efferent.Observation, row *resizedRow) error {
 			continue
 		}
 		if md.Resize == "none" {
-			return fmt.Errorf("image %q is %dx%d, model needs %dx%d and its manifest forbids resizing",
-				k, im.H, im.W, md.ImageHeight, md.ImageWidth)
+			return fmt.Errorf("%w: image %q is %dx%d, model needs %dx%d and its manifest forbids resizing",
+				ErrBadObservation, k, im.H, im.W, md.ImageHeight, md.ImageWidth)
 		}
 		rz, ok := r.resizers[k]
 		if !ok {
@@ -109,7 +109,9 @@ func (r *resizing) resize(obs *efferent.Observation, row *resizedRow) error {
 			row.bufs[k] = buf
 		}
 		if err := rz.Apply(im, buf); err != nil {
-			return fmt.Errorf("image %q: %w", k, err)
+			// The image (its size, channels, bytes) is what the resizer
+			// could not take: the client's to fix.
+			return fmt.Errorf("%w: image %q: %w", ErrBadObservation, k, err)
 		}
 		row.images[k] = *buf
 	}

@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -92,10 +93,28 @@ func TestResizingForbidden(t *testing.T) {
 	})
 	obs := &efferent.Observation{Images: map[string]efferent.Image{"cam": img(8, 8)}}
 	err := p.Infer(context.Background(), obs, &efferent.Chunk{})
-	if err == nil || !strings.Contains(err.Error(), `"cam"`) || !strings.Contains(err.Error(), "forbids") {
-		t.Fatalf("err = %v, want an error naming the camera", err)
+	if !errors.Is(err, policy.ErrBadObservation) || !strings.Contains(err.Error(), `"cam"`) || !strings.Contains(err.Error(), "forbids") {
+		t.Fatalf("err = %v, want a bad observation naming the camera", err)
 	}
 	if inner.got != nil {
 		t.Fatal("the policy ran on a wrongly sized image")
+	}
+}
+
+type refuser struct{}
+
+func (refuser) Apply(src efferent.Image, _ *efferent.Image) error {
+	return errors.New("image has 1 channels, want 3")
+}
+
+// TestResizingRefusedImage: an image the resizer cannot take is the
+// client's error (policy.ErrBadObservation), named by its camera.
+func TestResizingRefusedImage(t *testing.T) {
+	inner := &recorder{md: policy.Metadata{ImageHeight: 4, ImageWidth: 4, Resize: "resize_with_pad"}}
+	p := policy.Resizing(inner, func(string) (policy.Resizer, error) { return refuser{}, nil })
+	obs := &efferent.Observation{Images: map[string]efferent.Image{"cam": {H: 8, W: 8, C: 1, Pix: make([]byte, 64)}}}
+	err := p.Infer(context.Background(), obs, &efferent.Chunk{})
+	if !errors.Is(err, policy.ErrBadObservation) || !strings.Contains(err.Error(), `image "cam": image has 1 channels`) {
+		t.Fatalf("err = %v, want a bad observation naming the camera and the resizer's reason", err)
 	}
 }

@@ -24,6 +24,7 @@ type EStop struct {
 	pending  atomic.Bool  // latency not measured yet
 	latency  atomic.Int64 // ns from the Trigger to the first held tick
 	triggers atomic.Uint64
+	trips    atomic.Uint64
 	held     atomic.Uint64
 	now      func() time.Time
 }
@@ -42,6 +43,7 @@ func NewEStop(now func() time.Time) *EStop {
 func (e *EStop) Trigger(source string) {
 	e.triggers.Add(1)
 	if e.engaged.CompareAndSwap(false, true) {
+		e.trips.Add(1)
 		e.source.Store(&source)
 		e.trigAt.Store(e.now().UnixNano())
 		e.pending.Store(true)
@@ -58,14 +60,15 @@ type EStopStatus struct {
 	Since   time.Time `json:"since,omitzero"`
 	// Latency is from the last Trigger to the first held tick after it.
 	Latency time.Duration `json:"latency_ns"`
-	// Triggers counts Trigger calls; HeldTicks the ticks it held.
-	Triggers, HeldTicks uint64
+	// Triggers counts Trigger calls; Trips those that engaged it (from
+	// released); HeldTicks the ticks it held.
+	Triggers, Trips, HeldTicks uint64
 }
 
 // Status reports the stop's state.
 func (e *EStop) Status() EStopStatus {
 	s := EStopStatus{Engaged: e.engaged.Load(), Latency: time.Duration(e.latency.Load()),
-		Triggers: e.triggers.Load(), HeldTicks: e.held.Load()}
+		Triggers: e.triggers.Load(), Trips: e.trips.Load(), HeldTicks: e.held.Load()}
 	if s.Engaged {
 		if p := e.source.Load(); p != nil {
 			s.Source = *p

@@ -20,11 +20,11 @@ func (s *Server) requireAuth(h http.Handler) http.Handler {
 			return
 		}
 		s.metrics.unauthorized.Inc()
-		msg := "unauthorized: this server needs a token (header \"Authorization: Bearer <token>\" or query \"?token=<token>\")"
+		msg := "unauthorized: this server needs a token (header \"Authorization: Bearer <token>\" or \"Authorization: Api-Key <token>\", or query \"?token=<token>\")"
 		if presented {
-			msg = "unauthorized: wrong token"
+			msg = "unauthorized: wrong token (or an Authorization scheme other than Bearer or Api-Key)"
 		}
-		s.log.Warn("unauthorized request", "remote", r.RemoteAddr, "path", r.URL.Path, "token_presented", presented)
+		s.refusals.Warn(s.log, "unauthorized", "unauthorized request", "remote", r.RemoteAddr, "path", r.URL.Path, "token_presented", presented)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="efferent"`)
 		writeJSONError(w, http.StatusUnauthorized, msg)
 	})

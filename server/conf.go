@@ -4,9 +4,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/efferent/efferent"
+	"github.com/efferent/efferent/api"
+	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/safety"
 	"github.com/efferent/efferent/safety/premise"
 )
@@ -19,6 +24,49 @@ type Conf struct {
 	// MaxFrameBytes bounds one incoming websocket message. Default 16 MiB
 	// (a LIBERO observation is about 301 kB).
 	MaxFrameBytes int64 `yaml:"max_frame_bytes"`
+	// MaxFramePixels bounds the pixels of one request's images together
+	// (compressed ones are checked from their headers, before any pixel
+	// is decompressed: a small PNG must not expand into gigabytes).
+	// Default 4194304 (4 Mpx: three 1280×1024 cameras; a LIBERO request
+	// has 100 352).
+	MaxFramePixels int `yaml:"max_frame_pixels"`
+	// MaxPixelRate bounds the image pixels per second one websocket
+	// connection (REST: one client address) may send, on average, with a
+	// burst of one second's worth or MaxFramePixels, whichever is more;
+	// past it a websocket client gets "rate limited" and close 1013, a
+	// REST client 429. Default 64e6 (three 1280×720 cameras at 20 Hz
+	// need 55e6). Negative: no limit.
+	MaxPixelRate float64 `yaml:"max_pixel_rate"`
+	// MaxInflightBytes bounds the memory that large requests (a frame
+	// over 512 KiB, or a compressed image over 512×512) hold at once.
+	// Each holds a share of max_frame_bytes + 3·max_frame_pixels while it
+	// is read, decoded and resized to the model's size, so
+	// max_inflight_bytes / that many are in progress at once (4 with the
+	// defaults); the others wait, their TCP streams stalled, at most
+	// request_timeout, then get "busy" and close 1013. Small requests
+	// never wait for it. Default 134217728 (128 MiB).
+	MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
+	// MaxDecodes is how many large images (over 512×512 pixels) are
+	// decoded or resized at once, leaving the other cores to the model
+	// and to small requests. Default max(1, GOMAXPROCS/2).
+	MaxDecodes int `yaml:"max_decodes"`
+	// MaxConnections bounds the open TCP connections (websocket and
+	// HTTP); MaxConnectionsPerClient those from one address. A connection
+	// past either is answered 503 and closed. Defaults 256 and 64 (an
+	// evaluation with many workers on one host needs one each).
+	MaxConnections          int `yaml:"max_connections"`
+	MaxConnectionsPerClient int `yaml:"max_connections_per_client"`
+	// IdleTimeout closes a websocket connection that sends no request for
+	// this long (answering pings does not count), with close 1000 and the
+	// reason; HTTP keep-alive connections are closed after min(this, 2m)
+	// idle. Default 1h: a real robot's operator may take minutes to reset
+	// a scene between episodes, and openpi's client does not reconnect.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// BodyTimeout bounds reading one request once it has begun: a
+	// websocket message from its first frame (close 1008 past it) or a
+	// REST body (the connection is closed). Default 30s (16 MiB at
+	// 5 Mbit/s).
+	BodyTimeout time.Duration `yaml:"body_timeout"`
 	// QueueSize is how many requests may wait for the model; one more is
 	// answered "busy". Default 32.
 	QueueSize int `yaml:"queue_size"`
@@ -41,14 +89,26 @@ type Conf struct {
 	Metadata map[string]any `yaml:"metadata"`
 	// AuthToken, when set, is required of every client, on every path but
 	// /healthz and /readyz (which say only "up" and "ready"): as
-	// "Authorization: Bearer <token>", or as "?token=<token>" for browser
-	// and websocket clients that cannot set headers. At least 16
-	// characters (e.g. `openssl rand -hex 16`). Default "": no auth, which
-	// is allowed only on a loopback Addr unless AllowNoAuth.
+	// "Authorization: Bearer <token>" or "Authorization: Api-Key <token>"
+	// (openpi's WebsocketClientPolicy(api_key=…)), or as "?token=<token>"
+	// for browser and websocket clients that cannot set headers. At least
+	// 16 characters (e.g. `openssl rand -hex 16`). Default "": no auth,
+	// which is allowed only on a loopback Addr unless AllowNoAuth; without
+	// a token every route but POST /estop refuses (403) a Host header
+	// that is not this machine's (localhost, *.localhost, 127.0.0.0/8,
+	// [::1], 0.0.0.0, [::], with the port the request arrived on) or in
+	// AllowedHosts: a defence against DNS rebinding.
 	AuthToken string `yaml:"auth_token"`
 	// AllowNoAuth lets a non-loopback Addr run without AuthToken (anyone who
-	// reaches it can query the policy; a warning is logged). Default false.
+	// reaches it can query the policy; a warning is logged); any
+	// IP-literal Host is then accepted too. Default false.
 	AllowNoAuth bool `yaml:"allow_no_auth"`
+	// AllowedHosts are further host names (any port) that a server
+	// without AuthToken answers, e.g. [robot.lab.example] to open
+	// http://robot.lab.example:8000/viewer/ on a server started with
+	// allow_no_auth. Names only: no scheme, port or wildcard. With a
+	// token any Host is answered. Default: none.
+	AllowedHosts []string `yaml:"allowed_hosts"`
 	// RequestTimeout bounds one request from its arrival to its reply. A
 	// request still queued at its deadline is skipped, never run late; the
 	// client gets a "timeout" error and close 1011. Default 30s.
@@ -72,6 +132,20 @@ type Conf struct {
 	// standard library (api.DecodeStdImage), which keeps this package free
 	// of cgo.
 	DecodeImage func(data []byte, maxSide int) (efferent.Image, error) `yaml:"-"`
+	// NewResizer, when set, makes resizers that bring an image to the
+	// model's size exactly as the policy would (efferent serve sets the
+	// manifest's camera preprocessing, the one policy.Resizing uses). The
+	// server then resizes each request's images on the client's goroutine
+	// as soon as they are decoded, and lets go of the frame: what waits
+	// for the model is model-sized, and the model's worker does no
+	// per-pixel work for a client that sends large images. Nil: images
+	// reach the policy as sent. Not configurable from YAML.
+	NewResizer func() (policy.Resizer, error) `yaml:"-"`
+	// TrimNative, when set, returns freed native memory to the operating
+	// system (efferent serve: camera/cv.TrimMemory, glibc's malloc_trim),
+	// called with Go's debug.FreeOSMemory once no large request has been
+	// in progress for a second. Not configurable from YAML.
+	TrimNative func() `yaml:"-"`
 	// EStop, when set (efferent run --serve), is driven over HTTP: POST
 	// /estop engages it — open to anyone who can reach the server, since
 	// stopping must never be refused — and POST /estop/reset releases it,
@@ -95,6 +169,12 @@ type Conf struct {
 	// the viewer at "/viewer/". They are mounted as given, so each does its
 	// own authentication. Not configurable from YAML.
 	Routes map[string]http.Handler `yaml:"-"`
+	// Collectors are more Prometheus series served at /metrics beside the
+	// server's: efferent run --serve adds the robot's control loop and
+	// e-stop (a *metrics.Collector). Register collectors, not registries:
+	// the server's registry has Go's runtime and process series already.
+	// Not configurable from YAML.
+	Collectors []prometheus.Collector `yaml:"-"`
 }
 
 // EStop is the latch the /estop endpoints drive (a *safety.EStop).
@@ -126,6 +206,30 @@ func (c Conf) WithDefaults() Conf {
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = 30 * time.Second
+	}
+	if c.MaxFramePixels == 0 {
+		c.MaxFramePixels = 4 << 20
+	}
+	if c.MaxPixelRate == 0 {
+		c.MaxPixelRate = 64e6
+	}
+	if c.MaxInflightBytes == 0 {
+		c.MaxInflightBytes = 128 << 20
+	}
+	if c.MaxDecodes == 0 {
+		c.MaxDecodes = max(1, runtime.GOMAXPROCS(0)/2)
+	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = 256
+	}
+	if c.MaxConnectionsPerClient == 0 {
+		c.MaxConnectionsPerClient = 64
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = time.Hour
+	}
+	if c.BodyTimeout == 0 {
+		c.BodyTimeout = 30 * time.Second
 	}
 	if c.RateBurst == 0 && c.RateLimit > 0 {
 		c.RateBurst = max(1, int(c.RateLimit))
@@ -162,8 +266,29 @@ func (c Conf) Validate() error {
 	if c.RateBurst < 0 || c.RateBurst > 1e6 {
 		return fmt.Errorf("server.rate_burst: %d, want 0 .. 1000000", c.RateBurst)
 	}
+	if c.MaxFramePixels < 1 || c.MaxFramePixels > 1<<28 {
+		return fmt.Errorf("server.max_frame_pixels: %d, want 1 .. 268435456", c.MaxFramePixels)
+	}
+	if c.MaxPixelRate != c.MaxPixelRate || c.MaxPixelRate > 1e12 {
+		return fmt.Errorf("server.max_pixel_rate: %v, want a number ≤ 1e12 pixels/s (negative: no limit)", c.MaxPixelRate)
+	}
+	if slot := c.MaxFrameBytes + 3*int64(c.MaxFramePixels); c.MaxInflightBytes < slot || c.MaxInflightBytes > 1<<40 {
+		return fmt.Errorf("server.max_inflight_bytes: %d, want at least max_frame_bytes + 3·max_frame_pixels (%d): one large request's share", c.MaxInflightBytes, slot)
+	}
+	if c.MaxDecodes < 1 || c.MaxDecodes > 1024 {
+		return fmt.Errorf("server.max_decodes: %d, want 1 .. 1024", c.MaxDecodes)
+	}
+	if c.MaxConnections < 1 || c.MaxConnectionsPerClient < 1 || c.MaxConnectionsPerClient > c.MaxConnections {
+		return fmt.Errorf("server.max_connections %d / max_connections_per_client %d: want 1 ≤ per client ≤ total", c.MaxConnections, c.MaxConnectionsPerClient)
+	}
+	if c.IdleTimeout < time.Second || c.BodyTimeout < 100*time.Millisecond {
+		return fmt.Errorf("server.idle_timeout %v / body_timeout %v: want ≥ 1s / ≥ 100ms", c.IdleTimeout, c.BodyTimeout)
+	}
 	if c.AuthToken != "" && len(c.AuthToken) < MinTokenLen {
 		return fmt.Errorf("server.auth_token: %d characters, want at least %d (e.g. `openssl rand -hex 16`)", len(c.AuthToken), MinTokenLen)
+	}
+	if err := api.CheckAllowedHosts(c.AllowedHosts); err != nil {
+		return fmt.Errorf("server.allowed_hosts%w", err)
 	}
 	if c.AuthToken == "" && !c.AllowNoAuth && !IsLoopback(c.Addr) {
 		return fmt.Errorf("server.addr: %s is not a loopback address and server.auth_token is empty: "+

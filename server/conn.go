@@ -1,15 +1,16 @@
 package server
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/api"
 )
 
@@ -29,9 +30,15 @@ type connection struct {
 	requests int64       // requests read on this connection
 	timer    *time.Timer // the request deadline, reused (see Server.answer)
 
-	frame bytes.Buffer // the last request, reused
-	reply []byte       // the last reply, reused
-	job   job
+	in    *intake // reads and decodes requests within the server's budgets
+	frame []byte  // the request being answered (in's buffer)
+	// reading is true while a message is read (its deadline is
+	// body_timeout, which pongs must not extend); idleUntil is when the
+	// connection is closed unless a request starts (idle_timeout).
+	reading   bool
+	idleUntil time.Time
+	reply     []byte // the last reply, reused
+	job       job
 	// prevTotal is openpi's prev_total_ms: the previous request's time from
 	// the start of waiting for it to its reply being sent.
 	prevTotal time.Duration
@@ -62,31 +69,51 @@ func (c *connection) serve() {
 	}
 	for {
 		waitStart := s.now()
+		c.waitDeadline()
 		typ, r, err := c.ws.NextReader()
 		if err != nil {
-			c.logReadError(log, err)
+			c.endRead(log, err)
 			return
 		}
-		c.frame.Reset()
-		if _, err := c.frame.ReadFrom(r); err != nil {
-			if errors.Is(err, websocket.ErrReadLimit) {
+		// From its first frame, a message must arrive within body_timeout:
+		// answering pings does not keep a trickled message alive.
+		c.reading = true
+		_ = c.ws.SetReadDeadline(s.now().Add(s.conf.BodyTimeout))
+		c.frame, err = c.in.read(r)
+		if err != nil {
+			c.in.done()
+			switch {
+			case errors.Is(err, websocket.ErrReadLimit):
 				// gorilla has already sent close 1009 (message too big).
 				s.metrics.badRequest.Inc()
-				log.Warn("request too large", "limit_bytes", s.conf.MaxFrameBytes)
+				s.refusals.Warn(log, "too_large", "request too large", "limit_bytes", s.conf.MaxFrameBytes)
 				c.linger()
-				return
+			case errors.Is(err, ErrOverloaded):
+				s.metrics.busy.Inc()
+				c.fail(log, websocket.CloseTryAgainLater, err)
+			case errors.Is(err, ErrClosed):
+				c.closeWith(websocket.CloseGoingAway, "server shutting down")
+			default:
+				c.endRead(log, err)
 			}
-			c.logReadError(log, err)
 			return
 		}
+		c.reading = false
 		if typ != websocket.BinaryMessage {
+			c.in.done()
 			s.metrics.badRequest.Inc()
-			c.fail(log, websocket.CloseInternalServerErr, fmt.Errorf("%w: expected a binary msgpack frame, got a text frame", api.ErrMalformed))
+			c.fail(log, websocket.ClosePolicyViolation, fmt.Errorf("%w: expected a binary msgpack frame, got a text frame", api.ErrMalformed))
 			return
 		}
-		if !c.handle(log, waitStart) {
+		ok := c.handle(log, waitStart)
+		c.in.done()
+		if !ok {
 			return
 		}
+		// An idle connection keeps nothing of its last request but its
+		// small buffer: the frame and the images went back to the budget.
+		c.frame, c.job.obs = nil, efferent.Observation{}
+		c.idleUntil = s.now().Add(s.conf.IdleTimeout)
 	}
 }
 
@@ -99,12 +126,28 @@ func (c *connection) handle(log *slog.Logger, waitStart time.Time) bool {
 		c.fail(log, websocket.CloseTryAgainLater, ErrRateLimited)
 		return false
 	}
-	obs, info, err := api.DecodeRequest(c.frame.Bytes(), s.spec, s.limits)
+	obs, info, err := api.DecodeRequest(c.frame, c.in.spec, s.limits)
+	if err == nil {
+		err = c.in.prepare(&obs)
+	}
 	decodeDur := s.now().Sub(reqStart)
 	s.metrics.decode.Observe(decodeDur.Seconds())
+	switch {
+	case errors.Is(err, ErrPixelRate):
+		s.metrics.rateLimited.Inc()
+		c.fail(log, websocket.CloseTryAgainLater, err)
+		return false
+	case errors.Is(err, ErrOverloaded):
+		s.metrics.busy.Inc()
+		c.fail(log, websocket.CloseTryAgainLater, err)
+		return false
+	case errors.Is(err, ErrClosed):
+		c.closeWith(websocket.CloseGoingAway, "server shutting down")
+		return false
+	}
 	if err != nil {
 		s.metrics.badRequest.Inc()
-		c.fail(log, websocket.CloseInternalServerErr, fmt.Errorf("bad observation: %w", err))
+		c.fail(log, websocket.ClosePolicyViolation, fmt.Errorf("bad observation: %w", err))
 		return false
 	}
 	c.requests++
@@ -117,7 +160,7 @@ func (c *connection) handle(log *slog.Logger, waitStart time.Time) bool {
 		v, refusal, err := s.checkPremise(c.premise, &obs, log)
 		if err != nil {
 			s.metrics.badRequest.Inc()
-			c.fail(log, websocket.CloseInternalServerErr, fmt.Errorf("bad observation: %w", err))
+			c.fail(log, websocket.ClosePolicyViolation, fmt.Errorf("bad observation: %w", err))
 			return false
 		}
 		if refusal != "" {
@@ -144,9 +187,16 @@ func (c *connection) handle(log *slog.Logger, waitStart time.Time) bool {
 	case errors.Is(err, ErrBusy):
 		c.fail(log, websocket.CloseTryAgainLater, err)
 		return false
+	case isBadObservation(err):
+		// The policy refused what the client sent (counted bad_request).
+		c.in.forget()
+		c.fail(log, websocket.ClosePolicyViolation, err)
+		return false
 	case err != nil:
 		// A timeout ends the connection too: the worker may still hold
-		// j, which must not be reused; the client reconnects.
+		// j, which must not be reused (nor the frame its images may
+		// alias); the client reconnects.
+		c.in.forget()
 		c.fail(log, websocket.CloseInternalServerErr, err)
 		return false
 	}
@@ -179,7 +229,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 // fail reports err as openpi does: a text frame with the message, then a
 // close frame with code.
 func (c *connection) fail(log *slog.Logger, code int, err error) {
-	log.Warn("request failed", "err", err, "close_code", code)
+	c.s.refusals.Warn(log, "request_failed", "request failed", "err", err, "close_code", code) // within the log budget; counted by the caller
 	_ = c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	_ = c.ws.WriteMessage(websocket.TextMessage, []byte(err.Error()))
 	reason := "error reported in the previous frame"
@@ -236,8 +286,16 @@ func (c *connection) logReadError(log *slog.Logger, err error) {
 // pings automatically.
 func (c *connection) keepalive(stop <-chan struct{}) {
 	iv := c.s.conf.PingInterval
-	_ = c.ws.SetReadDeadline(time.Now().Add(2 * iv))
-	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(2 * iv)) })
+	c.waitDeadline()
+	c.ws.SetPongHandler(func(string) error {
+		// Pongs arrive while the reader reads: between requests they keep
+		// a live client's connection open up to idle_timeout; within a
+		// message they change nothing.
+		if !c.reading {
+			c.waitDeadline()
+		}
+		return nil
+	})
 	t := time.NewTicker(iv)
 	go func() {
 		defer t.Stop()
@@ -252,4 +310,40 @@ func (c *connection) keepalive(stop <-chan struct{}) {
 			}
 		}
 	}()
+}
+
+// waitDeadline sets the read deadline between requests: two ping
+// intervals from now (a client that answers no ping is gone), but never
+// past idleUntil.
+func (c *connection) waitDeadline() {
+	d := c.s.now().Add(2 * c.s.conf.PingInterval)
+	if d.After(c.idleUntil) {
+		d = c.idleUntil
+	}
+	_ = c.ws.SetReadDeadline(d)
+}
+
+// endRead ends the connection after a failed read, saying why when the
+// server ended it: a message that did not arrive within body_timeout, or a
+// client idle for idle_timeout.
+func (c *connection) endRead(log *slog.Logger, err error) {
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		c.logReadError(log, err)
+		return
+	}
+	s := c.s
+	switch {
+	case c.reading:
+		s.metrics.closed.WithLabelValues("body_timeout").Inc()
+		log.Info("message not received within server.body_timeout; connection closed", "body_timeout", s.conf.BodyTimeout)
+		c.closeWith(websocket.ClosePolicyViolation, fmt.Sprintf("message not received within %v (server.body_timeout)", s.conf.BodyTimeout))
+	case !s.now().Before(c.idleUntil):
+		s.metrics.closed.WithLabelValues("idle").Inc()
+		log.Info("client idle for server.idle_timeout; connection closed", "idle_timeout", s.conf.IdleTimeout)
+		c.closeWith(websocket.CloseNormalClosure, fmt.Sprintf("idle for %v (server.idle_timeout)", s.conf.IdleTimeout))
+	default:
+		s.metrics.closed.WithLabelValues("no_pong").Inc()
+		log.Info("client answered no ping; connection closed")
+	}
 }

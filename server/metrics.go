@@ -15,10 +15,16 @@ type metrics struct {
 	batchSize   prometheus.Histogram
 	connections prometheus.Gauge
 	premise     *prometheus.CounterVec
+	// Resource bounds: connections refused at the listener, large
+	// requests holding a share of max_inflight_bytes, connections the
+	// server closed by reason.
+	connRefused   prometheus.Counter
+	largeInflight prometheus.Gauge
+	closed        *prometheus.CounterVec
 	// Pre-resolved children: the request path does no label lookups.
 	ok, badRequest, busy, failed            prometheus.Counter
 	unauthorized, timeout, abandoned        prometheus.Counter
-	rateLimited                             prometheus.Counter
+	rateLimited, forbidden                  prometheus.Counter
 	decode, queue, infer, encode, totalTime prometheus.Observer
 }
 
@@ -26,7 +32,7 @@ func newMetrics() *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "efferent_requests_total",
-		Help: "Requests by outcome: ok, bad_request (undecodable or unfit observation), busy (queue full), error (inference failed), timeout (no reply by server.request_timeout), abandoned (the reply could not be written: the client had left), unauthorized (missing or wrong token), rate_limited (over server.rate_limit).",
+		Help: "Requests by outcome: ok, bad_request (undecodable or unfit observation), busy (queue full), error (inference failed), timeout (no reply by server.request_timeout), abandoned (the reply could not be written: the client had left), unauthorized (missing or wrong token), rate_limited (over server.rate_limit), forbidden (a Host that is not this machine's without a token, or a browser request from another site).",
 	}, []string{"outcome"})
 	m.stage = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "efferent_request_stage_seconds",
@@ -47,6 +53,17 @@ func newMetrics() *metrics {
 	for _, d := range []string{"ok", "refuse", "clarify", "pending"} {
 		m.premise.WithLabelValues(d)
 	}
+	m.connRefused = prometheus.NewCounter(prometheus.CounterOpts{Name: "efferent_connections_refused_total",
+		Help: "TCP connections answered 503 and closed at once: past server.max_connections or server.max_connections_per_client."})
+	m.largeInflight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "efferent_large_requests_inflight",
+		Help: "Large requests (frame over 512 KiB or compressed image over 512x512) holding a share of server.max_inflight_bytes."})
+	m.closed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "efferent_connections_closed_total",
+		Help: "Websocket connections the server closed: idle (no request for server.idle_timeout), body_timeout (a message not received within server.body_timeout), no_pong (no answer to pings)."},
+		[]string{"reason"})
+	for _, r := range []string{"idle", "body_timeout", "no_pong"} {
+		m.closed.WithLabelValues(r)
+	}
+	m.reg.MustRegister(m.connRefused, m.largeInflight, m.closed)
 	m.reg.MustRegister(m.requests, m.stage, m.queueDepth, m.batchSize, m.connections, m.premise,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.ok, m.badRequest = m.requests.WithLabelValues("ok"), m.requests.WithLabelValues("bad_request")
@@ -57,5 +74,6 @@ func newMetrics() *metrics {
 	m.unauthorized, m.timeout = m.requests.WithLabelValues("unauthorized"), m.requests.WithLabelValues("timeout")
 	m.abandoned = m.requests.WithLabelValues("abandoned")
 	m.rateLimited = m.requests.WithLabelValues("rate_limited")
+	m.forbidden = m.requests.WithLabelValues("forbidden")
 	return m
 }

@@ -46,7 +46,10 @@ func clientKey(remoteAddr string) string {
 }
 
 // allow takes one token from key's bucket at time now.
-func (l *limiter) allow(key string, now time.Time) bool {
+func (l *limiter) allow(key string, now time.Time) bool { return l.allowN(key, now, 1) }
+
+// allowN takes n tokens from key's bucket at time now, if it holds them.
+func (l *limiter) allowN(key string, now time.Time, n float64) bool {
 	if l == nil {
 		return true
 	}
@@ -60,12 +63,18 @@ func (l *limiter) allow(key string, now time.Time) bool {
 		b = &bucket{tokens: l.burst, last: now}
 		l.buckets[key] = b
 	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	return b.take(l.rate, l.burst, n, now)
+}
+
+// take refills b at rate up to burst as of now, then takes n tokens if it
+// holds them.
+func (b *bucket) take(rate, burst, n float64, now time.Time) bool {
+	b.tokens = min(burst, b.tokens+now.Sub(b.last).Seconds()*rate)
 	b.last = now
-	if b.tokens < 1 {
+	if b.tokens < n {
 		return false
 	}
-	b.tokens--
+	b.tokens -= n
 	return true
 }
 

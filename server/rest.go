@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"net"
 	"net/http"
 	"strconv"
 
@@ -17,7 +17,10 @@ import (
 // failure is an HTTP error with a JSON body {"error": "…"}: 400 bad
 // request, 405 not POST, 413 body too large, 429 rate limited, 503 busy or shutting down
 // (with Retry-After), 504 not answered within request_timeout, 500 the
-// model failed. A client gets actions only with a 200.
+// model failed; before it, the route's guard (guard.go) answers 403 a
+// browser request from another site (or, without a token, a Host that is
+// not this machine's) and 415 a Content-Type other than application/json.
+// A client gets actions only with a 200.
 func (s *Server) serveAct(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -31,19 +34,51 @@ func (s *Server) serveAct(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusTooManyRequests, ErrRateLimited.Error())
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.conf.MaxFrameBytes))
+	// The whole body must arrive within body_timeout; a trickled one is
+	// cut off, and its connection closed.
+	_ = http.NewResponseController(w).SetReadDeadline(reqStart.Add(s.conf.BodyTimeout))
+	in := s.newIntake(r.Context(), s.addrPixels(r.RemoteAddr))
+	defer in.done()
+	body, err := in.read(http.MaxBytesReader(w, r.Body, s.conf.MaxFrameBytes))
 	if err != nil {
-		s.metrics.badRequest.Inc()
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		var ne net.Error
+		switch {
+		case errors.As(err, &tooLarge):
+			s.metrics.badRequest.Inc()
 			writeJSONError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than server.max_frame_bytes (%d)", s.conf.MaxFrameBytes))
-			return
+		case errors.Is(err, ErrOverloaded):
+			s.metrics.busy.Inc()
+			w.Header().Set("Retry-After", "1")
+			writeJSONError(w, http.StatusServiceUnavailable, err.Error())
+		case errors.As(err, &ne) && ne.Timeout():
+			s.metrics.badRequest.Inc()
+			s.log.Info("REST body not received within server.body_timeout", "remote", r.RemoteAddr, "body_timeout", s.conf.BodyTimeout)
+			w.Header().Set("Connection", "close")
+			writeJSONError(w, http.StatusRequestTimeout, fmt.Sprintf("body not received within %v (server.body_timeout)", s.conf.BodyTimeout))
+		default:
+			s.metrics.badRequest.Inc()
+			writeJSONError(w, http.StatusBadRequest, "reading the body: "+err.Error())
 		}
-		writeJSONError(w, http.StatusBadRequest, "reading the body: "+err.Error())
 		return
 	}
-	req, err := api.DecodeActRequest(body, s.spec, s.limits)
+	req, err := api.DecodeActRequest(body, in.spec, s.limits)
+	if err == nil {
+		err = in.prepare(&req.Obs)
+	}
 	s.metrics.decode.Observe(s.now().Sub(reqStart).Seconds())
+	switch {
+	case errors.Is(err, ErrPixelRate):
+		s.metrics.rateLimited.Inc()
+		w.Header().Set("Retry-After", "1")
+		writeJSONError(w, http.StatusTooManyRequests, err.Error())
+		return
+	case errors.Is(err, ErrOverloaded), errors.Is(err, ErrClosed):
+		s.metrics.busy.Inc()
+		w.Header().Set("Retry-After", "1")
+		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
+		return
+	}
 	if err == nil && req.UnnormKey != "" && req.UnnormKey != s.meta.Name {
 		// A wrong un-normalisation would scale every action wrongly: refuse
 		// rather than guess.
@@ -80,7 +115,11 @@ func (s *Server) serveAct(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	case errors.Is(err, ErrTimeout):
+		in.forget() // the worker may still read the body's images
 		writeJSONError(w, http.StatusGatewayTimeout, err.Error())
+		return
+	case isBadObservation(err):
+		writeJSONError(w, http.StatusBadRequest, err.Error())
 		return
 	case err != nil:
 		writeJSONError(w, http.StatusInternalServerError, err.Error())

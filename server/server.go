@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/api"
+	"github.com/efferent/efferent/internal/ratelog"
 	"github.com/efferent/efferent/policy"
 )
 
@@ -62,6 +64,15 @@ type Server struct {
 	warmErr  atomic.Pointer[error]
 	sessions atomic.Int64 // connection ids handed out
 	rate     *limiter     // per-client request rate; nil when off
+	// refusals bounds the WARN lines of refused requests (guard.go).
+	refusals *ratelog.Limiter
+	// pixels is the REST clients' pixel rate per address (a websocket
+	// connection has its own bucket); nil when off.
+	pixels   *limiter
+	budget   *budget
+	decoders *decoders    // server.max_decodes, for large images
+	resizers *resizerPool // nil without Conf.NewResizer
+	conns    *connLimiter
 
 	// maxBatch is Conf.MaxBatch capped by the policy's; the batch* slices
 	// are the worker's scratch of that length (it alone touches them).
@@ -106,6 +117,8 @@ func New(conf Conf, pol policy.Policy, log *slog.Logger) (*Server, error) {
 		jobs:       make(chan *job, conf.QueueSize),
 		workerDone: make(chan struct{}),
 		rate:       newLimiter(conf.RateLimit, conf.RateBurst),
+		refusals:   ratelog.New(log, refusalLines, refusalEvery),
+		budget:     newBudget(conf),
 		maxBatch:   min(conf.MaxBatch, policy.MaxBatch(pol)),
 	}
 	s.batchJobs, s.batchObs = make([]*job, s.maxBatch), make([]*efferent.Observation, s.maxBatch)
@@ -114,32 +127,51 @@ func New(conf Conf, pol policy.Policy, log *slog.Logger) (*Server, error) {
 	if s.metaFrame, err = api.EncodeMetadata(nil, conf.Metadata); err != nil {
 		return nil, fmt.Errorf("server.metadata: %w", err)
 	}
+	for i, c := range conf.Collectors {
+		if err := s.metrics.reg.Register(c); err != nil {
+			return nil, fmt.Errorf("server: Conf.Collectors[%d]: %w", i, err)
+		}
+	}
+	s.pixels = newLimiter(conf.MaxPixelRate, s.pixelBurst())
+	if conf.NewResizer != nil {
+		s.resizers = newResizerPool(conf.NewResizer, conf.MaxDecodes+runtime.GOMAXPROCS(0))
+	}
 	ln, err := net.Listen("tcp", conf.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("server.addr: %w", err)
 	}
-	s.ln = ln
+	s.conns = newConnLimiter(conf.MaxConnections, conf.MaxConnectionsPerClient, s.metrics, log)
+	s.ln = s.conns.wrap(ln)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	// Every route but the open e-stop is guarded (guard.go): the Host
+	// check without a token, and the origin and body checks of those
+	// that change state.
+	mux.Handle("GET /healthz", s.guard(guardRead, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("OK\n"))
-	})
-	mux.HandleFunc("GET /readyz", s.serveReadyz)
-	mux.Handle("GET /metrics", s.requireAuth(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})))
-	mux.Handle("/act", s.requireAuth(http.HandlerFunc(s.serveAct)))
+	})))
+	mux.Handle("GET /readyz", s.guard(guardRead, http.HandlerFunc(s.serveReadyz)))
+	mux.Handle("GET /metrics", s.guard(guardRead, s.requireAuth(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))))
+	mux.Handle("/act", s.guard(guardJSON, s.requireAuth(http.HandlerFunc(s.serveAct))))
 	if conf.EStop != nil {
 		mux.HandleFunc("POST /estop", s.serveEStop) // open: stopping is never refused
-		mux.Handle("POST /estop/reset", s.requireAuth(http.HandlerFunc(s.serveEStopReset)))
-		mux.Handle("GET /estop", s.requireAuth(http.HandlerFunc(s.serveEStopStatus)))
+		mux.Handle("POST /estop/reset", s.guard(guardPost, s.requireAuth(http.HandlerFunc(s.serveEStopReset))))
+		mux.Handle("GET /estop", s.guard(guardRead, s.requireAuth(http.HandlerFunc(s.serveEStopStatus))))
 	}
 	for pattern, h := range conf.Routes {
-		mux.Handle(pattern, h)
+		mux.Handle(pattern, h) // they guard themselves, as they authenticate
 	}
-	mux.Handle("/", s.requireAuth(http.HandlerFunc(s.serveWebsocket)))
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	s.wg.Add(1)
+	mux.Handle("/", s.guard(guardWebsocket, s.requireAuth(http.HandlerFunc(s.serveWebsocket))))
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: min(conf.IdleTimeout, 2*time.Minute),
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	s.decoders = s.startDecoders(conf.MaxDecodes)
+	s.wg.Add(2)
 	go s.worker()
+	go func() {
+		defer s.wg.Done()
+		s.budget.janitor(s.ctx)
+	}()
 	return s, nil
 }
 
@@ -180,8 +212,19 @@ func (s *Server) Close() error {
 	_ = s.http.Close()
 	s.wg.Wait()
 	var err error
-	s.closeOnce.Do(func() { err = s.pol.Close() })
+	s.closeOnce.Do(func() {
+		err = s.pol.Close()
+		if s.resizers != nil {
+			s.resizers.close()
+		}
+	})
 	return err
+}
+
+// pixelBurst is the pixel buckets' size: a second's worth, or one
+// request's most, whichever is more.
+func (s *Server) pixelBurst() int {
+	return max(s.conf.MaxFramePixels, int(min(s.conf.MaxPixelRate, 1<<40)))
 }
 
 // MaxBatch is how many requests one model run may answer:
@@ -376,7 +419,8 @@ func (s *Server) serveWebsocket(w http.ResponseWriter, r *http.Request) {
 	defer s.wg.Done()
 	s.metrics.connections.Inc()
 	defer s.metrics.connections.Dec()
-	c := &connection{s: s, ws: conn, remote: r.RemoteAddr, session: s.sessions.Add(1), timer: newTimer(), premise: newPremiseGate(s.conf.Premise)}
+	c := &connection{s: s, ws: conn, remote: r.RemoteAddr, session: s.sessions.Add(1), timer: newTimer(), premise: newPremiseGate(s.conf.Premise),
+		in: s.newIntake(s.ctx, s.connPixels()), idleUntil: s.now().Add(s.conf.IdleTimeout)}
 	c.serve()
 }
 
@@ -386,8 +430,9 @@ var errInference = errors.New("inference failed")
 
 // answer submits j and waits for it within Conf.RequestTimeout, using
 // timer (stopped on return). It returns nil when j holds a chunk, else
-// ErrBusy, ErrClosed, ErrTimeout or an error wrapping errInference, with
-// the matching request outcome counted. After ErrTimeout the worker may
+// ErrBusy, ErrClosed, ErrTimeout, a bad observation the policy refused
+// (wrapping policy.ErrBadObservation) or an error wrapping errInference,
+// with the matching request outcome counted. After ErrTimeout the worker may
 // still hold j: its buffers must not be reused.
 func (s *Server) answer(j *job, timer *time.Timer) error {
 	if err := s.submit(j); err != nil {
@@ -405,6 +450,9 @@ func (s *Server) answer(j *job, timer *time.Timer) error {
 		return fmt.Errorf("%w (%v)", ErrTimeout, s.conf.RequestTimeout)
 	case errors.Is(j.err, ErrClosed) || (j.err != nil && s.ctx.Err() != nil):
 		return ErrClosed
+	case isBadObservation(j.err):
+		s.metrics.badRequest.Inc()
+		return fmt.Errorf("bad observation: %w", j.err)
 	case j.err != nil:
 		s.metrics.failed.Inc()
 		return fmt.Errorf("%w: %w", errInference, j.err)

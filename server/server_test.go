@@ -200,12 +200,13 @@ func TestBadRequests(t *testing.T) {
 		code     int
 		contains string
 	}{
-		{"text frame", websocket.TextMessage, []byte("hello"), websocket.CloseInternalServerErr, "got a text frame"},
-		{"garbage", websocket.BinaryMessage, []byte{0xc1, 0x00}, websocket.CloseInternalServerErr, "bad observation"},
-		{"short state", websocket.BinaryMessage, libero(short, keys), websocket.CloseInternalServerErr, "observation/state"},
-		{"NaN state", websocket.BinaryMessage, libero(nan, keys), websocket.CloseInternalServerErr, "observation/state"},
-		{"missing prompt", websocket.BinaryMessage, libero(noPrompt, keys), websocket.CloseInternalServerErr, "prompt"},
-		{"missing camera", websocket.BinaryMessage, libero(good, keys[:1]), websocket.CloseInternalServerErr, keys[1]},
+		{"text frame", websocket.TextMessage, []byte("hello"), websocket.ClosePolicyViolation, "got a text frame"},
+		// A bad observation is the client's error: 1008 (policy violation).
+		{"garbage", websocket.BinaryMessage, []byte{0xc1, 0x00}, websocket.ClosePolicyViolation, "bad observation"},
+		{"short state", websocket.BinaryMessage, libero(short, keys), websocket.ClosePolicyViolation, "observation/state"},
+		{"NaN state", websocket.BinaryMessage, libero(nan, keys), websocket.ClosePolicyViolation, "observation/state"},
+		{"missing prompt", websocket.BinaryMessage, libero(noPrompt, keys), websocket.ClosePolicyViolation, "prompt"},
+		{"missing camera", websocket.BinaryMessage, libero(good, keys[:1]), websocket.ClosePolicyViolation, keys[1]},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/efferent/efferent/api"
 )
 
 // client is one browser. The hub offers it messages without ever waiting
@@ -59,14 +61,20 @@ func (c *client) stats() ClientStats {
 	return ClientStats{ID: c.id, Remote: c.remote, Sent: c.sent.Load(), Dropped: c.dropped.Load(), FramesDropped: c.framesDropped.Load()}
 }
 
-// upgrader keeps gorilla's default origin check: a page from another site
-// cannot open this websocket (the loopback viewer has no token to stop
-// it).
+// upgrader keeps gorilla's default origin check behind serveWS's own
+// (api.CheckWebsocketOrigin, which is stricter).
 var upgrader = websocket.Upgrader{HandshakeTimeout: 10 * time.Second}
 
-// serveWS authenticates and upgrades a browser's websocket, sends it the
-// hello and the current state, and then reads its commands until it goes.
+// serveWS checks the handshake's origin (a page of another site cannot
+// open this websocket: every command goes over it, and a loopback viewer
+// has no token to stop such a page), authenticates and upgrades a
+// browser's websocket, sends it the hello and the current state, and then
+// reads its commands until it goes.
 func (v *Viewer) serveWS(w http.ResponseWriter, r *http.Request) {
+	if err := api.CheckWebsocketOrigin(r); err != nil {
+		v.refuse(w, r, err)
+		return
+	}
 	if ok, presented := v.authorized(r); !ok {
 		v.refusePage(w, r, presented)
 		return
@@ -75,11 +83,7 @@ func (v *Viewer) serveWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "viewer closed", http.StatusServiceUnavailable)
 		return
 	}
-	v.mu.Lock()
-	full := len(v.clients) >= v.conf.MaxClients
-	v.mu.Unlock()
-	if full {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "viewer: too many browsers connected"})
+	if v.tooMany(w, r) {
 		return
 	}
 	conn, err := upgrader.Upgrade(w, r, nil)
@@ -93,6 +97,9 @@ func (v *Viewer) serveWS(w http.ResponseWriter, r *http.Request) {
 	v.mu.Lock()
 	if v.closed.Load() || len(v.clients) >= v.conf.MaxClients {
 		v.mu.Unlock()
+		if !v.closed.Load() {
+			v.full.Add(1)
+		}
 		_ = conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "too many browsers"), time.Now().Add(time.Second))
 		_ = conn.Close()
 		return
@@ -166,7 +173,7 @@ func (v *Viewer) read(c *client) {
 		typ, data, err := c.conn.ReadMessage()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
-				v.conf.Log.Warn("viewer: message over the size limit; connection closed", "client", c.id, "limit", v.conf.MaxMessageBytes)
+				v.refusals.Warn(v.conf.Log, "oversized", "viewer: message over the size limit; connection closed", "client", c.id, "limit", v.conf.MaxMessageBytes)
 			}
 			return
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/efferent/efferent"
+	"github.com/efferent/efferent/api"
 	"github.com/efferent/efferent/safety"
 	"github.com/efferent/efferent/teleop"
 )
@@ -41,6 +42,15 @@ type Conf struct {
 	// AllowNoAuth lets a non-loopback viewer run without a Token: anyone
 	// who reaches it can take the robot over. Default false.
 	AllowNoAuth bool
+	// AllowedHosts are further host names (any port) that a viewer
+	// without a Token answers (server.allowed_hosts). Without a Token
+	// every route but POST /viewer/estop refuses (403) a Host header that
+	// is not this machine's — localhost, *.localhost, 127.0.0.0/8, [::1],
+	// 0.0.0.0 or [::], with the port the request arrived on — nor in
+	// AllowedHosts, nor (when not Loopback) an IP literal: a page of a
+	// name that an attacker makes resolve to 127.0.0.1 (DNS rebinding)
+	// must not reach the robot. With a Token any Host is answered.
+	AllowedHosts []string
 
 	// Teleop is the run's teleop gate: the page's teleop commands go to its
 	// Command (stamped with Now), its mode switch to SetMode, and its
@@ -102,7 +112,9 @@ type Conf struct {
 	// Default 32.
 	ClientQueue int
 	// MaxClients is how many browsers may be connected at once (more are
-	// answered 503). Default 8.
+	// answered 503, a page that still offers the e-stop, which needs no
+	// slot). Without a Token every local process may take a slot: a
+	// Token makes slots need it. Default 8 (efferent: --viewer-clients).
 	MaxClients int
 	// MaxMessageBytes bounds one message from a browser (a longer one
 	// closes the connection, 1009). Default 64 KiB.
@@ -176,6 +188,9 @@ func (c Conf) validate() error {
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("viewer: "+format, a...)) }
 	if c.Token != "" && len(c.Token) < MinTokenLen {
 		bad("Token: %d characters, want at least %d", len(c.Token), MinTokenLen)
+	}
+	if err := api.CheckAllowedHosts(c.AllowedHosts); err != nil {
+		bad("AllowedHosts%v", err)
 	}
 	if c.Token == "" && !c.Loopback && !c.AllowNoAuth {
 		bad("not on a loopback address and no Token: set a token (--token, EFFERENT_TOKEN) or, to let anyone who reaches it take the robot over, AllowNoAuth (--insecure-no-auth)")

@@ -41,8 +41,28 @@
 // authenticated: takeover, e-stop release, instruction changes and teleop
 // commands. Without a Token the viewer must be on a loopback address
 // (Conf.Loopback) unless Conf.AllowNoAuth. The websocket only accepts
-// pages of its own origin, so another site open in the same browser
-// cannot drive the robot through a loopback viewer.
+// pages of its own origin (api.CheckWebsocketOrigin: Origin, when
+// present, must be the request's own scheme and Host, and Sec-Fetch-Site
+// not cross-site or same-site), token or not, so another site open in the
+// same browser cannot drive the robot through a loopback viewer; a
+// non-GET request from another site is refused too.
+//
+// Without a Token every route but POST /viewer/estop also refuses (403,
+// Stats.Forbidden) a Host header that is not this machine's —
+// localhost, *.localhost, 127.0.0.0/8, [::1], 0.0.0.0 or [::], with the
+// port the request arrived on — nor in Conf.AllowedHosts, nor, when not
+// Loopback, an IP literal: with DNS rebinding a page of attacker.example,
+// its name made to resolve to 127.0.0.1, is same-origin with the viewer,
+// and only its Host tells. Open the page at http://127.0.0.1:PORT/viewer/
+// or http://localhost:PORT/viewer/, list another name in AllowedHosts
+// (server.allowed_hosts), or use a Token (then any Host is answered).
+//
+// At most Conf.MaxClients browsers are connected; past it the page and
+// the websocket answer 503 (Stats.Full) — a page that still offers the
+// e-stop, which needs no slot. Without a Token all local processes are
+// one address, so no per-address cap could keep one from taking every
+// slot: a Token makes slots need it. Refusals are logged at most a few
+// lines per kind per interval (internal/ratelog).
 //
 // # Protocol
 //

@@ -40,12 +40,14 @@ func (v *Viewer) routes() http.Handler {
 			v.refusePage(w, r, presented)
 			return
 		}
+		if v.tooMany(w, r) {
+			return
+		}
 		index(w, r)
 	})
 	mux.HandleFunc("GET /viewer/app.js", static("app.js", "text/javascript; charset=utf-8"))
 	mux.HandleFunc("GET /viewer/style.css", static("style.css", "text/css; charset=utf-8"))
 	mux.HandleFunc("GET /viewer/ws", v.serveWS)
-	mux.HandleFunc("POST /viewer/estop", v.serveEStop)
 	toPage := func(w http.ResponseWriter, r *http.Request) {
 		u := "/viewer/"
 		if r.URL.RawQuery != "" {
@@ -58,7 +60,12 @@ func (v *Viewer) routes() http.Handler {
 	for pattern, h := range v.conf.Routes {
 		mux.Handle(pattern, h)
 	}
-	return mux
+	// Everything is guarded (guard.go) but engaging the e-stop, which is
+	// open to anyone who reaches the viewer: stopping is never refused.
+	outer := http.NewServeMux()
+	outer.HandleFunc("POST /viewer/estop", v.serveEStop)
+	outer.Handle("/", v.guard(mux))
+	return outer
 }
 
 func securityHeaders(w http.ResponseWriter) {
@@ -87,7 +94,8 @@ func (v *Viewer) refusePage(w http.ResponseWriter, r *http.Request, presented bo
 	if presented {
 		why = "The token presented is wrong."
 	}
-	v.conf.Log.Warn("viewer: unauthorized request", "remote", r.RemoteAddr, "path", r.URL.Path, "token_presented", presented)
+	v.unauthorized.Add(1)
+	v.refusals.Warn(v.conf.Log, "unauthorized", "viewer: unauthorized request", "remote", r.RemoteAddr, "path", r.URL.Path, "token_presented", presented)
 	securityHeaders(w)
 	w.Header().Set("WWW-Authenticate", `Bearer realm="efferent"`)
 	if !strings.Contains(r.Header.Get("Accept"), "text/html") {

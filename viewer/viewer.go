@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/efferent/efferent/compare"
+	"github.com/efferent/efferent/internal/ratelog"
 )
 
 // Event kinds.
@@ -74,6 +75,11 @@ type Viewer struct {
 	// framesSent counts frames encoded and broadcast.
 	framesSent atomic.Uint64
 
+	// refusals bounds the WARN lines of refused requests (guard.go);
+	// forbidden, unauthorized and full count every refusal (Stats).
+	refusals                      *ratelog.Limiter
+	forbidden, unauthorized, full atomic.Uint64
+
 	mux     http.Handler
 	quit    chan struct{}
 	hubDone chan struct{}
@@ -95,6 +101,7 @@ func New(conf Conf) (*Viewer, error) {
 		clients:    map[*client]struct{}{},
 		quit:       make(chan struct{}),
 		hubDone:    make(chan struct{}),
+		refusals:   ratelog.New(conf.Log, refusalLines, refusalEvery),
 	}
 	// Allowed a frame slightly early, so that a camera at exactly
 	// CameraFPS is not halved by jitter.
@@ -170,14 +177,19 @@ type Stats struct {
 	// ChunksDropped while the hub read the previous one; EventsDropped
 	// when the event queue was full.
 	ChunksDropped, EventsDropped uint64
-	Clients                      []ClientStats
+	// Refused requests: Forbidden (a Host that is not this machine's
+	// without a Token, or a page of another origin), Unauthorized (no
+	// or a wrong token), Full (a browser past MaxClients).
+	Forbidden, Unauthorized, Full uint64
+	Clients                       []ClientStats
 }
 
 // Stats returns the counters (any goroutine).
 func (v *Viewer) Stats() Stats {
 	s := Stats{Ticks: v.ticks.Load(), TicksDropped: v.ticksDropped.Load(),
 		FramesIn: v.framesIn.Load(), FramesDropped: v.framesDropped.Load(), FramesSent: v.framesSent.Load(),
-		ChunksDropped: v.chunksDropped.Load(), EventsDropped: v.eventsDropped.Load()}
+		ChunksDropped: v.chunksDropped.Load(), EventsDropped: v.eventsDropped.Load(),
+		Forbidden: v.forbidden.Load(), Unauthorized: v.unauthorized.Load(), Full: v.full.Load()}
 	v.mu.Lock()
 	for c := range v.clients {
 		s.Clients = append(s.Clients, c.stats())

@@ -190,3 +190,25 @@ func BenchmarkPreprocess224Passthrough(b *testing.B) {
 		}
 	}
 }
+
+// TestPadExtremeAspect: a 1×4096 strip (and a 4096×1 column) scales to one
+// pixel row (column) in the middle of the padding instead of to nothing.
+func TestPadExtremeAspect(t *testing.T) {
+	p := newP(t, camera.Spec{Height: 224, Width: 224})
+	for _, sz := range [][2]int{{1, 4096}, {4096, 1}} {
+		src := efferent.Image{H: sz[0], W: sz[1], C: 3, Pix: bytes.Repeat([]byte{200, 150, 100}, sz[0]*sz[1])}
+		var out efferent.Image
+		if err := p.Apply(src, &out); err != nil {
+			t.Fatalf("%dx%d: %v", sz[0], sz[1], err)
+		}
+		if out.H != 224 || out.W != 224 {
+			t.Fatalf("%dx%d: out %dx%d", sz[0], sz[1], out.H, out.W)
+		}
+		if got := px(out, 111, 111); got != [3]int{200, 150, 100} {
+			t.Errorf("%dx%d: centre %v, want the strip's colour", sz[0], sz[1], got)
+		}
+		if got := px(out, 0, 0); got != [3]int{0, 0, 0} {
+			t.Errorf("%dx%d: corner %v, want padding", sz[0], sz[1], got)
+		}
+	}
+}

@@ -31,6 +31,9 @@ type Config struct {
 	// Viewer serves the viewer page beside the server or run (--viewer;
 	// a flag only).
 	Viewer bool `yaml:"-"`
+	// ViewerClients is how many browsers the viewer takes at once
+	// (--viewer-clients; 0: the viewer's default, 8).
+	ViewerClients int `yaml:"-"`
 }
 
 // LogConf configures the process log (stderr).
@@ -85,6 +88,12 @@ func loadConfig(flags *pflag.FlagSet) (Config, error) {
 	}
 	if f := flags.Lookup("viewer"); f != nil {
 		cfg.Viewer = f.Value.String() == "true"
+	}
+	if n, err := flags.GetInt("viewer-clients"); err == nil {
+		if n < 1 {
+			return cfg, fmt.Errorf("--viewer-clients %d: want at least 1", n)
+		}
+		cfg.ViewerClients = n
 	}
 	if f := flags.Lookup("insecure-no-auth"); f != nil && f.Changed {
 		cfg.Server.AllowNoAuth = f.Value.String() == "true"

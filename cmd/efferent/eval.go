@@ -39,6 +39,7 @@ to --out. Suites: ` + strings.Join(sim.Suites(), ", ") + `, or "all".`,
 	f.String("suite", sim.SuiteSpatial, "task suite: "+strings.Join(sim.Suites(), ", ")+" or all")
 	f.Int("episodes", 10, "episodes per task (LIBERO's protocol uses 50)")
 	f.String("policy", "auto", policyHelp)
+	f.String("token", "", "the bearer token of a --policy ws:// server started with one (default $EFFERENT_TOKEN)")
 	f.Int("workers", 0, "parallel episodes (default min(CPUs, 4))")
 	f.String("out", "", "report directory (default efferent-eval/<suite>-<time>)")
 	addSchedulerFlags(f)
@@ -107,8 +108,28 @@ func runEval(cmd *cobra.Command, cfg Config) error {
 	if rep != nil {
 		_ = rep.WriteText(os.Stdout)
 		log.Info("report written", "dir", out)
+		if err == nil {
+			err = episodeErrors(rep)
+		}
 	}
 	return err
+}
+
+// episodeErrors fails an evaluation in which episodes could not run (a
+// server that refuses the token, a model that fails): its report is not
+// a measurement of the policy. The error names the first episode's.
+func episodeErrors(rep *eval.Report) error {
+	if rep.Overall.ErrorCount == 0 {
+		return nil
+	}
+	first := ""
+	for _, t := range rep.Tasks {
+		if t.FirstError != "" {
+			first = t.FirstError
+			break
+		}
+	}
+	return fmt.Errorf("%d of %d episodes errored (report in the output directory): %s", rep.Overall.ErrorCount, rep.Overall.Episodes, first)
 }
 
 // parseSuites turns --suite (a suite name or "all") into suite names.

@@ -14,6 +14,7 @@ import (
 	"github.com/efferent/efferent/control"
 	"github.com/efferent/efferent/metrics"
 	"github.com/efferent/efferent/ros"
+	"github.com/efferent/efferent/safety"
 	"github.com/efferent/efferent/server"
 	"github.com/efferent/efferent/viewer"
 )
@@ -24,6 +25,7 @@ import (
 type robotLive struct {
 	loop   atomic.Pointer[control.Loop]
 	bridge atomic.Pointer[ros.Bridge]
+	estop  *safety.EStop // the run's, for /metrics (nil: none)
 }
 
 // viewerInputs are the bridge's inputs for the viewer's status panel.
@@ -42,7 +44,12 @@ func (r *robotLive) viewerInputs() []viewer.Input {
 
 // collector is the run's Prometheus series (package metrics).
 func (r *robotLive) collector() (*metrics.Collector, error) {
+	var estop func() safety.EStopStatus
+	if r.estop != nil {
+		estop = r.estop.Status
+	}
 	return metrics.New(metrics.Conf{
+		EStop: estop,
 		Loop: func() control.Stats {
 			if l := r.loop.Load(); l != nil {
 				return l.Stats()
@@ -114,7 +121,7 @@ func serveMetrics(ctx context.Context, cfg Config, live *robotLive, log *slog.Lo
 	for p, h := range routes {
 		mux.Handle(p, h)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+	srv := &http.Server{Handler: hostGuard(cfg, mux), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: time.Minute}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	log.Info("metrics: Prometheus series", "url", "http://"+ln.Addr().String()+"/metrics")

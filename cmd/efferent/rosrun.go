@@ -294,7 +294,7 @@ func runROS(ctx context.Context, f *pflag.FlagSet, cfg Config, prof *robot.Profi
 		sources[key] = src
 	}
 	estop := newEStop(ctx, log)
-	live := &robotLive{}
+	live := &robotLive{estop: estop}
 	var view *robotViewer
 	if on, _ := f.GetBool("viewer"); on {
 		if view, err = newRobotViewer(ctx, cfg, prof, estop, live, log); err != nil {

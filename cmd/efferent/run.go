@@ -91,7 +91,7 @@ ros:/topic), commands published at the profile's rate (1 kHz for the Franka,
 	addViewerFlags(f)
 	f.String("out", "", "with --viewer: directory for the comparison of the policy with the teleoperator, per episode (comparison-epN.png/.html/.json; default next to --record's file, else none)")
 	f.String("addr", "127.0.0.1:8000", "listen address for --serve, --viewer and --metrics (host:port)")
-	f.Bool("metrics", false, "ROS robots: serve Prometheus series at http://ADDR/metrics (the loop's counters, each input's age, the ROS link); also served with --viewer")
+	f.Bool("metrics", false, "ROS robots: serve Prometheus series at http://ADDR/metrics (the loop's counters, holds by reason, the e-stop, each input's age, the ROS link); also served with --viewer. The simulator with --serve has them on the server's /metrics")
 	addAuthFlags(f)
 	addModelFlags(f)
 	return cmd
@@ -132,6 +132,15 @@ func runRobot(cmd *cobra.Command, cfg Config) (err error) {
 	}
 	estop := newEStop(ctx, log)
 	cfg.Server.EStop = estop
+	loops := &loopTotals{}
+	if serveToo {
+		// The robot's series beside the server's at /metrics.
+		coll, err := simCollector(loops, estop)
+		if err != nil {
+			return err
+		}
+		cfg.Server.Collectors = append(cfg.Server.Collectors, coll)
+	}
 	var view *simViewer
 	if viewerOn {
 		if view, err = newSimViewer(ctx, f, cfg, log, estop, fast, serveToo); err != nil {
@@ -269,7 +278,7 @@ func runRobot(cmd *cobra.Command, cfg Config) (err error) {
 			view.start(ep+1, task, in)
 		}
 		res := eval.Episode(epCtx, eval.EpisodeConf{Env: env, Policy: runPol, Clock: clock, SyncInference: name == "expert",
-			Scheduler: schedulerConf(f), Guards: guards,
+			Scheduler: schedulerConf(f), Guards: guards, OnLoop: loops.add,
 			OnTick: func(sp *efferent.Setpoint, v efferent.Verdict) { prog.tick(sp, v); tick(sp, v) }})
 		// Ended by an instruction change (not by the run's end, nor after
 		// it finished by itself).

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 
@@ -50,7 +51,7 @@ frames and instruction, the chunk it answered and the inference latency.`,
 
 // addAuthFlags adds the flags of the server's authentication.
 func addAuthFlags(f *pflag.FlagSet) {
-	f.String("token", "", "require this bearer token of every client (header or ?token=); required for a non-loopback --addr (default $EFFERENT_TOKEN)")
+	f.String("token", "", "require this token of every client (Authorization: Bearer or Api-Key, or ?token=); required for a non-loopback --addr; without it only this machine's names (localhost, 127.0.0.1) and server.allowed_hosts are answered (default $EFFERENT_TOKEN)")
 	f.Bool("insecure-no-auth", false, "allow a non-loopback --addr without a token: anyone who reaches it can query the policy")
 }
 
@@ -77,6 +78,11 @@ func openPolicy(ref string, conf ort.Conf) (policy.Policy, *policy.Manifest, err
 	return policy.Resizing(vla, func(string) (policy.Resizer, error) { return cv.New(spec) }), m, nil
 }
 
+// serveHeapMargin is the Go heap efferent serve allows beyond
+// server.max_inflight_bytes before its garbage collector works harder (its
+// soft memory limit, unless GOMEMLIMIT is set).
+const serveHeapMargin = 256 << 20
+
 // serve runs the server until ctx ends or a signal arrives. listening, when
 // not nil, is told the bound address once clients can connect.
 func serve(ctx context.Context, cfg Config, listening func(addr string)) error {
@@ -100,6 +106,13 @@ func serve(ctx context.Context, cfg Config, listening func(addr string)) error {
 		// (the worker warms up before it turns ready).
 		warmingUp := func() bool { s := started.Load(); return s == nil || !s.Ready() }
 		wrap = func(p policy.Policy) policy.Policy { return viewer.Tap(p, v, warmingUp) }
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Large frames leave garbage behind; without a soft limit Go lets
+		// the heap grow to twice what is live before collecting it. The
+		// server's live memory is bounded by max_inflight_bytes plus what
+		// small requests and the model hold.
+		debug.SetMemoryLimit(cfg.Server.WithDefaults().MaxInflightBytes + serveHeapMargin)
 	}
 	srv, err := startServerWith(ctx, cfg, log, wrap)
 	if err != nil {
@@ -148,6 +161,13 @@ func startServerWith(ctx context.Context, cfg Config, log *slog.Logger, wrap fun
 	}
 	conf := cfg.Server
 	conf.DecodeImage = cv.DecodeImage // PNG/JPEG camera frames through OpenCV
+	conf.TrimNative = cv.TrimMemory   // OpenCV's decode buffers, after a burst of large frames
+	if md.Resize != "none" {
+		// Each client's images are brought to the model's size on its own
+		// goroutine, as policy.Resizing would in the model's worker.
+		spec := m.CameraSpec()
+		conf.NewResizer = func() (policy.Resizer, error) { return cv.New(spec) }
+	}
 	if conf.CheckPremise {
 		// One frame: a client waits for each reply before it sends the
 		// next observation, so the first request of an instruction decides.
@@ -164,7 +184,7 @@ func startServerWith(ctx context.Context, cfg Config, log *slog.Logger, wrap fun
 	}
 	switch {
 	case cfg.Server.AuthToken != "":
-		log.Info("clients must present the token (Authorization: Bearer … or ?token=…)")
+		log.Info("clients must present the token (Authorization: Bearer … or Api-Key …, or ?token=…)")
 	case !server.IsLoopback(cfg.Server.Addr):
 		log.Warn("listening on a non-loopback address WITHOUT authentication (--insecure-no-auth): anyone who can reach it can query the policy",
 			"addr", cfg.Server.Addr)

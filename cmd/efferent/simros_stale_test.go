@@ -177,10 +177,14 @@ func TestSimROSCameraLossHolds(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	cam := `input="camera observation/image (/efferent_sim/agent/image_raw)"`
-	for _, want := range []string{"efferent_loop_stale{" + cam + "} 1", "efferent_input_stale{" + cam + "} 1", "efferent_input_age_seconds{" + cam + "} "} {
+	for _, want := range []string{"efferent_loop_stale{" + cam + "} 1", "efferent_input_stale{" + cam + "} 1", "efferent_input_age_seconds{" + cam + "} ",
+		`efferent_loop_holds_by_reason_total{reason="stale_input"} `, "efferent_estop_engaged 0\n"} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+	if strings.Contains(string(body), `efferent_loop_holds_by_reason_total{reason="stale_input"} 0`+"\n") {
+		t.Error("/metrics counts no holds for the stale camera")
 	}
 	named := false
 	for _, s := range status() {

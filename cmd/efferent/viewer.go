@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/efferent/efferent/api"
 	"github.com/efferent/efferent/eval"
 	"github.com/efferent/efferent/record"
 	"github.com/efferent/efferent/safety"
@@ -29,14 +31,35 @@ var simDims = []string{"x", "y", "z", "roll", "pitch", "yaw", "gripper"}
 
 func addViewerFlags(f *pflag.FlagSet) {
 	f.Bool("viewer", false, "serve the viewer (cameras, actions, safety verdicts, teleop, e-stop) at http://ADDR/viewer/: on the --serve server when it runs, else on its own listener at --addr")
+	f.Int("viewer-clients", 8, "with --viewer: how many browsers may be connected at once (more get a page with only the e-stop); without --token any local process may take a slot")
 }
 
 // viewerConf is the viewer's authentication, as the server's: the token
-// when there is one, open on loopback, and otherwise refused unless
-// --insecure-no-auth.
+// when there is one, open on loopback (to this machine's names and
+// server.allowed_hosts), and otherwise refused unless --insecure-no-auth.
 func viewerConf(cfg Config, title string, log *slog.Logger) viewer.Conf {
 	return viewer.Conf{Title: title, Loopback: server.IsLoopback(cfg.Server.Addr), Token: cfg.Server.AuthToken,
-		AllowNoAuth: cfg.Server.AllowNoAuth, Log: log}
+		AllowNoAuth: cfg.Server.AllowNoAuth, AllowedHosts: cfg.Server.AllowedHosts, MaxClients: cfg.ViewerClients, Log: log}
+}
+
+// hostGuard refuses, as the server and the viewer do, a request whose
+// Host is not this machine's when no token guards h (api.HostPolicy):
+// for the listeners of a run that are neither (ROS --metrics alone).
+func hostGuard(cfg Config, h http.Handler) http.Handler {
+	hosts := api.HostPolicy{Token: cfg.Server.AuthToken != "", Exposed: !server.IsLoopback(cfg.Server.Addr),
+		AllowedHosts: cfg.Server.AllowedHosts}
+	if hosts.Token {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := hosts.Check(r); err != nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(api.GuardStatus(err))
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // logViewerURL says where to open the page (never with the token).

@@ -141,6 +141,14 @@ func TestViewerInBrowser(t *testing.T) {
 	}
 	t.Logf("viewer: %s comparison pairs, cosine %s, gripper agreement %s; screenshot %s (%d kB)", n, cos, grip, path, len(shot)/1000)
 
+	// The page works by the name localhost too: its Host passes the
+	// loopback-only check, and its websocket's Origin is its own (the
+	// status over it says the robot holds).
+	if err := chromedp.Run(ctx, chromedp.Navigate("http://localhost:"+port+"/viewer/")); err != nil {
+		t.Fatal(err)
+	}
+	waitText("status at localhost", "#estop-state", 20*time.Second, func(s string) bool { return strings.HasPrefix(s, "HOLD") })
+
 	// The episode under way ends with the run; the comparison of the
 	// episode with the takeover is written (which episode that is depends
 	// on how long the browser took to start).

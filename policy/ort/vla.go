@@ -2,7 +2,6 @@ package ort
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -16,9 +15,11 @@ import (
 )
 
 // ErrObservation is wrapped when an observation does not fit the model
-// (missing camera, wrong image size, wrong state length, NaN, empty or too
-// long prompt). The message names what was wrong.
-var ErrObservation = errors.New("observation does not fit the model")
+// (missing camera, wrong image size, wrong state length, NaN or beyond
+// ±policy.MaxStateMagnitude, empty or too long prompt). The message names
+// what was wrong. It is policy.ErrBadObservation, which servers answer as
+// a bad request.
+var ErrObservation = policy.ErrBadObservation
 
 // size limits for auxiliary files named by a manifest.
 const (
@@ -396,6 +397,9 @@ func (v *VLA) check(obs *efferent.Observation, row *rowState) error {
 	for i, x := range obs.State {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return fmt.Errorf("%w: state %q[%d] is %v", ErrObservation, m.Obs.State.Key, i, x)
+		}
+		if math.Abs(x) > policy.MaxStateMagnitude {
+			return fmt.Errorf("%w: state %q[%d] is %g, beyond ±%g (policy.MaxStateMagnitude)", ErrObservation, m.Obs.State.Key, i, x, policy.MaxStateMagnitude)
 		}
 	}
 	if obs.Prompt == "" && m.Obs.Prompt.Required {

@@ -145,6 +145,7 @@ func TestBadObservations(t *testing.T) {
 		}, "needs 150528 bytes"},
 		{"state length", func(o *efferent.Observation) { o.State = o.State[:7] }, "has 7 values, model needs 8"},
 		{"NaN state", func(o *efferent.Observation) { o.State = slices.Clone(o.State); o.State[3] = math.NaN() }, `"observation/state"[3] is NaN`},
+		{"huge state", func(o *efferent.Observation) { o.State = slices.Clone(o.State); o.State[0] = 1e30 }, `"observation/state"[0] is 1e+30, beyond ±1e+06`},
 		{"empty prompt", func(o *efferent.Observation) { o.Prompt = "" }, "prompt \"prompt\" is required"},
 		{"long prompt", func(o *efferent.Observation) { o.Prompt = strings.Repeat("red ", 40) }, "model accepts at most 32"},
 	}
@@ -155,8 +156,8 @@ func TestBadObservations(t *testing.T) {
 			tc.mutate(&obs)
 			var ch efferent.Chunk
 			err := v.Infer(context.Background(), &obs, &ch)
-			if !errors.Is(err, ErrObservation) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err = %v, want ErrObservation containing %q", err, tc.want)
+			if !errors.Is(err, ErrObservation) || !errors.Is(err, policy.ErrBadObservation) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want ErrObservation (policy.ErrBadObservation) containing %q", err, tc.want)
 			}
 		})
 	}

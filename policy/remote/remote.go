@@ -80,7 +80,11 @@ func Dial(ctx context.Context, rawURL string, conf Conf) (*Policy, error) {
 	conn, resp, err := d.DialContext(ctx, u, hdr)
 	if err != nil {
 		if resp != nil {
-			err = fmt.Errorf("%w (HTTP %s)", err, resp.Status)
+			if why := handshakeReason(resp); why != "" {
+				err = fmt.Errorf("%w (HTTP %s: %s)", err, resp.Status, why)
+			} else {
+				err = fmt.Errorf("%w (HTTP %s)", err, resp.Status)
+			}
 		}
 		return nil, fmt.Errorf("remote: dial %s: %w", u, err)
 	}

@@ -450,8 +450,13 @@ func BenchmarkInfer(b *testing.B) {
 func TestToken(t *testing.T) {
 	const tok = "remote-token-0123456789"
 	_, url := start(t, server.Conf{AuthToken: tok}, &fake{chunk: testChunk(10, 7)})
-	if _, err := remote.Dial(context.Background(), url, remote.Conf{}); err == nil || !strings.Contains(err.Error(), "401") {
-		t.Fatalf("dial without the token: %v, want HTTP 401", err)
+	if _, err := remote.Dial(context.Background(), url, remote.Conf{}); err == nil || !strings.Contains(err.Error(), "401") ||
+		!strings.Contains(err.Error(), "needs a token") {
+		t.Fatalf("dial without the token: %v, want HTTP 401 with the server's reason", err)
+	}
+	if _, err := remote.Dial(context.Background(), url, remote.Conf{Token: tok + "x"}); err == nil ||
+		!strings.Contains(err.Error(), "401 Unauthorized: unauthorized: wrong token") {
+		t.Fatalf("dial with a wrong token: %v, want HTTP 401 naming the wrong token", err)
 	}
 	p, err := remote.Dial(context.Background(), url, remote.Conf{Token: tok})
 	if err != nil {
