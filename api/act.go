@@ -218,14 +218,22 @@ func DecodeCompressedImage(data []byte, decode func([]byte, int) (efferent.Image
 // CheckCompressedImage reads a PNG or JPEG header and refuses an image
 // with a side outside 1..maxSide, or data that is neither format.
 func CheckCompressedImage(data []byte, maxSide int) error {
+	_, _, err := CompressedImageSize(data, maxSide)
+	return err
+}
+
+// CompressedImageSize reads a PNG or JPEG header and returns the image's
+// height and width, refusing as CheckCompressedImage does; nothing is
+// decompressed.
+func CompressedImageSize(data []byte, maxSide int) (h, w int, err error) {
 	cfg, format, err := stdimage.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return fmt.Errorf("%w: not a PNG or JPEG image: %v", ErrMalformed, err)
+		return 0, 0, fmt.Errorf("%w: not a PNG or JPEG image: %v", ErrMalformed, err)
 	}
 	if cfg.Width < 1 || cfg.Height < 1 || cfg.Width > maxSide || cfg.Height > maxSide {
-		return fmt.Errorf("%w: %dx%d %s image, each side must be 1..%d", ErrBadShape, cfg.Height, cfg.Width, format, maxSide)
+		return 0, 0, fmt.Errorf("%w: %dx%d %s image, each side must be 1..%d", ErrBadShape, cfg.Height, cfg.Width, format, maxSide)
 	}
-	return nil
+	return cfg.Height, cfg.Width, nil
 }
 
 // DecodeStdImage decodes a PNG or JPEG with Go's standard library into RGB

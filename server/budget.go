@@ -37,15 +37,12 @@ var ErrOverloaded = errors.New("busy: too many large requests in progress (serve
 // free list and returns the freed memory to the operating system, so a
 // burst of large frames does not leave the process holding its peak.
 type budget struct {
-	slots     chan struct{}
-	free      chan []byte
-	slotBytes int64
-	maxFrame  int64
-	inUse     atomic.Int64
+	slots    chan struct{} // one element per slot in use
+	free     chan []byte
+	maxFrame int64
 	// dirty is set when a slot was released since the last trim.
 	dirty atomic.Bool
 	kick  chan struct{}
-	trims atomic.Uint64
 	// trimNative returns native (C heap) memory, e.g. OpenCV's decode
 	// buffers; nil when there is none.
 	trimNative func()
@@ -58,7 +55,7 @@ const trimDelay = time.Second
 func newBudget(c Conf) *budget {
 	slot := c.MaxFrameBytes + 3*int64(c.MaxFramePixels)
 	n := max(1, int(c.MaxInflightBytes/slot))
-	return &budget{slots: make(chan struct{}, n), free: make(chan []byte, n), slotBytes: slot, maxFrame: c.MaxFrameBytes,
+	return &budget{slots: make(chan struct{}, n), free: make(chan []byte, n), maxFrame: c.MaxFrameBytes,
 		kick: make(chan struct{}, 1), trimNative: c.TrimNative}
 }
 
@@ -66,7 +63,6 @@ func newBudget(c Conf) *budget {
 func (b *budget) acquire(ctx context.Context, wait time.Duration) error {
 	select {
 	case b.slots <- struct{}{}:
-		b.inUse.Add(1)
 		return nil
 	default:
 	}
@@ -74,7 +70,6 @@ func (b *budget) acquire(ctx context.Context, wait time.Duration) error {
 	defer t.Stop()
 	select {
 	case b.slots <- struct{}{}:
-		b.inUse.Add(1)
 		return nil
 	case <-t.C:
 		return fmt.Errorf("%w (waited %v)", ErrOverloaded, wait)
@@ -93,7 +88,7 @@ func (b *budget) release(buf []byte) {
 	}
 	<-b.slots
 	b.dirty.Store(true)
-	if b.inUse.Add(-1) == 0 {
+	if len(b.slots) == 0 {
 		select {
 		case b.kick <- struct{}{}:
 		default:
@@ -123,7 +118,7 @@ func (b *budget) janitor(ctx context.Context) {
 		case <-b.kick:
 			t.Reset(trimDelay)
 		case <-t.C:
-			if b.inUse.Load() != 0 || !b.dirty.Swap(false) {
+			if len(b.slots) != 0 || !b.dirty.Swap(false) {
 				continue
 			}
 			for len(b.free) > 0 {
@@ -133,7 +128,6 @@ func (b *budget) janitor(ctx context.Context) {
 			if b.trimNative != nil {
 				b.trimNative()
 			}
-			b.trims.Add(1)
 		}
 	}
 }

@@ -189,7 +189,6 @@ func (c *connection) handle(log *slog.Logger, waitStart time.Time) bool {
 		return false
 	case isBadObservation(err):
 		// The policy refused what the client sent (counted bad_request).
-		c.in.forget()
 		c.fail(log, websocket.ClosePolicyViolation, err)
 		return false
 	case err != nil:

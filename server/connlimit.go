@@ -78,8 +78,9 @@ func (ln *limitedListener) Accept() (net.Conn, error) {
 	}
 }
 
-// refuseConn answers 503 with why and closes c. The request is not read:
-// the answer goes first, and the close follows within a second.
+// refuseConn answers 503 with why and closes c within a second. The
+// request is not parsed: the answer goes first, then at most 64 KiB of what
+// the client sent is read and dropped before the close.
 func refuseConn(c net.Conn, why string) {
 	body := fmt.Sprintf(`{"error":"busy: %s; retry later"}`+"\n", why)
 	_ = c.SetDeadline(time.Now().Add(time.Second))

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	stdimage "image"
 	"io"
 	"slices"
 
@@ -127,11 +126,11 @@ func (in *intake) forget() {
 // only with a budget slot and a decode slot, resizing it to the model's
 // size before the slot is given back.
 func (in *intake) decodeImage(data []byte, maxSide int) (efferent.Image, error) {
-	cfg, _, err := stdimage.DecodeConfig(bytes.NewReader(data))
+	h, w, err := api.CompressedImageSize(data, maxSide)
 	if err != nil {
-		return efferent.Image{}, fmt.Errorf("%w: not a PNG or JPEG image: %v", api.ErrMalformed, err)
+		return efferent.Image{}, err
 	}
-	px := cfg.Width * cfg.Height
+	px := h * w
 	if err := in.charge(px); err != nil {
 		return efferent.Image{}, err
 	}
@@ -171,10 +170,10 @@ func (in *intake) charge(px int) error {
 }
 
 // prepare finishes a decoded observation: it charges the raw images'
-// pixels, brings every image to the model's size (when the server knows
-// how), and, once nothing in obs refers to the frame any more, gives the
-// budget back. Without a resizer a large request keeps its slot until
-// done.
+// pixels, brings every image to the model's size (when the server
+// resizes: s.resizers), and, once nothing in obs refers to the frame any
+// more, gives the budget back. Otherwise a large request keeps its slot
+// until done.
 func (in *intake) prepare(obs *efferent.Observation) error {
 	total := 0
 	for _, im := range obs.Images {
@@ -185,7 +184,7 @@ func (in *intake) prepare(obs *efferent.Observation) error {
 			return err
 		}
 	}
-	if in.s.conf.NewResizer == nil {
+	if in.s.resizers == nil {
 		return nil
 	}
 	for k, im := range obs.Images {
@@ -214,11 +213,11 @@ func (in *intake) prepare(obs *efferent.Observation) error {
 }
 
 // resized returns im brought to the model's size with a resizer from the
-// pool, in a buffer of its own; im itself when the server has no resizer
+// pool, in a buffer of its own; im itself when the server does not resize
 // or im already has the size.
 func (s *Server) resized(im efferent.Image) (efferent.Image, error) {
 	md := s.meta
-	if s.conf.NewResizer == nil || (im.H == md.ImageHeight && im.W == md.ImageWidth) || md.Resize == "none" {
+	if s.resizers == nil || (im.H == md.ImageHeight && im.W == md.ImageWidth) {
 		return im, nil
 	}
 	rz, err := s.resizers.get()

@@ -71,7 +71,7 @@ type Server struct {
 	pixels   *limiter
 	budget   *budget
 	decoders *decoders    // server.max_decodes, for large images
-	resizers *resizerPool // nil without Conf.NewResizer
+	resizers *resizerPool // nil: no resizing (no Conf.NewResizer, or a model with resize "none")
 	conns    *connLimiter
 
 	// maxBatch is Conf.MaxBatch capped by the policy's; the batch* slices
@@ -133,7 +133,9 @@ func New(conf Conf, pol policy.Policy, log *slog.Logger) (*Server, error) {
 		}
 	}
 	s.pixels = newLimiter(conf.MaxPixelRate, s.pixelBurst())
-	if conf.NewResizer != nil {
+	if conf.NewResizer != nil && meta.Resize != "none" {
+		// A model whose manifest forbids resizing gets images as sent (and
+		// refuses other sizes itself).
 		s.resizers = newResizerPool(conf.NewResizer, conf.MaxDecodes+runtime.GOMAXPROCS(0))
 	}
 	ln, err := net.Listen("tcp", conf.Addr)

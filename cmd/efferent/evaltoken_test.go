@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -48,18 +45,8 @@ func TestEvalServerToken(t *testing.T) {
 	if code := execute(append([]string{"eval"}, evalArgs(out, "--token", tok)...)); code != 0 {
 		t.Fatalf("eval with --token exited %d", code)
 	}
-	data, err := os.ReadFile(filepath.Join(out, "report.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep struct {
-		Overall struct {
-			Episodes int
-			Errors   int `json:"error_count"`
-		} `json:"overall"`
-	}
-	if err := json.Unmarshal(data, &rep); err != nil || rep.Overall.Episodes != 10 || rep.Overall.Errors != 0 {
-		t.Fatalf("eval with --token: %+v %v (want 10 episodes, no errors)", rep.Overall, err)
+	if episodes, errs := evalOverall(t, out); episodes != 10 || errs != 0 {
+		t.Fatalf("eval with --token: %d episodes, %d errors (want 10 episodes, no errors)", episodes, errs)
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -46,18 +46,8 @@ func TestServeBundledModel(t *testing.T) {
 		"--policy", "ws://" + addr, "--out", out, "--log-level", "warn"}); code != 0 {
 		t.Fatalf("eval against the server exited %d", code)
 	}
-	data, err := os.ReadFile(filepath.Join(out, "report.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep struct {
-		Overall struct {
-			Episodes int
-			Errors   int `json:"error_count"`
-		} `json:"overall"`
-	}
-	if err := json.Unmarshal(data, &rep); err != nil || rep.Overall.Episodes != 10 || rep.Overall.Errors != 0 {
-		t.Fatalf("remote eval report: %+v %v (want 10 episodes, no errors)", rep.Overall, err)
+	if episodes, errs := evalOverall(t, out); episodes != 10 || errs != 0 {
+		t.Fatalf("remote eval report: %d episodes, %d errors (want 10 episodes, no errors)", episodes, errs)
 	}
 	cancel()
 	select {
@@ -68,6 +58,26 @@ func TestServeBundledModel(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop within 30s of its context ending")
 	}
+}
+
+// evalOverall reads the overall episode and error counts of the eval
+// report written to out.
+func evalOverall(t *testing.T, out string) (episodes, errs int) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Overall struct {
+			Episodes int
+			Errors   int `json:"error_count"`
+		} `json:"overall"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatalf("%s/report.json: %v", out, err)
+	}
+	return rep.Overall.Episodes, rep.Overall.Errors
 }
 
 func TestServeMissingModel(t *testing.T) {
