@@ -49,7 +49,7 @@ test-unit:
 # after the others, alone, so that no other package's tests share the cores.
 test-integration:
 	$(GO) test -count=1 $$($(GO) list ./... | grep -v '/ros$$')
-	$(GO) test -race -count=1 ./server/... ./control/... ./eval/... ./policy/remote/...
+	$(GO) test -race -count=1 ./server/... ./control/... ./eval/... ./rig/... ./policy/remote/...
 	$(GO) test -tags matprofile -count=1 -run MatLeak ./camera/cv/
 	$(GO) test -count=1 ./ros/...
 	$(GO) test -race -count=1 ./ros/...
@@ -61,7 +61,7 @@ fuzz:
 	@FUZZTIME=$(or $(FUZZTIME),5m) scripts/fuzz.sh
 
 bench: setup
-	$(GO) test -run '^$$' -bench . -benchmem ./tokenizer/... ./policy/... ./api/... ./camera/... ./server/... ./sim/... ./control/... ./safety/... ./teleop/... ./compare/... ./cmd/efferent/
+	$(GO) test -run '^$$' -bench . -benchmem ./tokenizer/... ./policy/... ./api/... ./camera/... ./server/... ./sim/... ./control/... ./safety/... ./teleop/... ./compare/... ./bench/... ./cmd/efferent/
 
 clean:
 	rm -rf bin

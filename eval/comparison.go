@@ -16,27 +16,8 @@ import (
 	"github.com/efferent/efferent/compare"
 )
 
-// Comparison is one comparison of two action streams to report: a policy
-// against a teleoperator over an episode (efferent run --viewer), or a
-// model against a recording.
-type Comparison struct {
-	// Title says what was compared, e.g. "policy vs teleoperator".
-	Title string `json:"title"`
-	// Episode, Task and Instruction say where (optional).
-	Episode     int    `json:"episode,omitempty"`
-	Task        string `json:"task,omitempty"`
-	Instruction string `json:"instruction,omitempty"`
-	// Dims names the action dims (default d0, d1, …).
-	Dims    []string        `json:"dims,omitempty"`
-	Summary compare.Summary `json:"summary"`
-}
-
-func (c Comparison) dimName(d int) string {
-	if d < len(c.Dims) {
-		return c.Dims[d]
-	}
-	return fmt.Sprintf("d%d", d)
-}
+// Comparison is what WriteComparison writes (compare.Comparison).
+type Comparison = compare.Comparison
 
 // ComparisonChart draws, per action dim, the mean absolute error and the
 // RMSE as bars and the largest error as a mark, and beside them two
@@ -102,7 +83,7 @@ func ComparisonChart(c Comparison) *image.RGBA {
 		if m := at(s.MaxAbs, d); !math.IsNaN(m) {
 			cv.line(cx-bw, yOf(m), cx+bw, yOf(m), black, 3)
 		}
-		cv.textCenter(cx, yOf(0)+8, c.dimName(d), black)
+		cv.textCenter(cx, yOf(0)+8, c.DimName(d), black)
 	}
 	cv.line(left, top, left, yOf(0), axisGray, 1)
 	cv.line(left, yOf(0), left+plotW, yOf(0), axisGray, 1)
@@ -179,7 +160,7 @@ func WriteComparison(base string, c Comparison) error {
 		return fmt.Sprintf("%.4f", x)
 	}
 	for d := range rows {
-		rows[d] = row{c.dimName(d), f(s.MAE[d]), f(s.RMSE[d]), f(at(s.MaxAbs, d))}
+		rows[d] = row{c.DimName(d), f(s.MAE[d]), f(s.RMSE[d]), f(at(s.MaxAbs, d))}
 	}
 	var h bytes.Buffer
 	err = comparisonPage.Execute(&h, map[string]any{

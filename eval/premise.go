@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,37 +13,6 @@ import (
 	"github.com/efferent/efferent/safety/premise"
 	"github.com/efferent/efferent/sim"
 )
-
-// PremiseObject is a catalogued simulator object as the premise checker
-// sees it: its words (colour, category) and the colour it is drawn in.
-type PremiseObject struct {
-	premise.Object
-	RGB [3]uint8
-}
-
-// SimPremiseObjects returns the simulator's catalogue as premise objects:
-// "red block" has colour "red" and category "block"; "plate" has no
-// colour word.
-func SimPremiseObjects() []PremiseObject {
-	var out []PremiseObject
-	for _, o := range sim.Catalog() {
-		color := ""
-		if w := strings.Fields(o.Name); len(w) == 2 {
-			color = w[0]
-		}
-		out = append(out, PremiseObject{Object: premise.Object{Name: o.Name, Color: color, Category: o.Kind.String()}, RGB: o.Color})
-	}
-	return out
-}
-
-// SimPremiseVocabulary is the vocabulary of the simulator's task set.
-func SimPremiseVocabulary() (premise.Vocabulary, error) {
-	var objs []premise.Object
-	for _, o := range SimPremiseObjects() {
-		objs = append(objs, o.Object)
-	}
-	return premise.NewVocabulary(objs)
-}
 
 // PremiseConf configures RunPremise. Zero values mean the documented
 // defaults.
@@ -292,6 +260,9 @@ feed:
 	return rep, nil
 }
 
+// premiseCameras are the simulator's two cameras, as a model names them.
+var premiseCameras = []string{sim.AgentViewKey, sim.WristViewKey}
+
 // premiseSample checks one task at one initial state.
 func premiseSample(env *sim.Env, c *premise.Checker, t sim.Task, init int) PremiseSample {
 	s := PremiseSample{Task: t.Name, Suite: t.Suite, Init: init, FalsePremise: t.FalsePremise, Missing: t.Missing}
@@ -309,12 +280,8 @@ func premiseSample(env *sim.Env, c *premise.Checker, t sim.Task, init int) Premi
 		if err := env.Observe(&obs); err != nil {
 			return fail(err)
 		}
-		frames := []premise.Frame{
-			{Camera: sim.AgentView, Image: obs.Images[sim.AgentViewKey]},
-			{Camera: sim.WristView, Image: obs.Images[sim.WristViewKey]},
-		}
 		var err error
-		if v, err = sess.Observe(t.Instruction, frames); err != nil {
+		if v, err = sess.ObserveCameras(t.Instruction, obs.Images, premiseCameras); err != nil {
 			return fail(err)
 		}
 		if v.Decision != premise.Pending {

@@ -53,12 +53,12 @@ func TestRunPremiseSubset(t *testing.T) {
 	if testing.Short() {
 		t.Skip("renders with OpenCV")
 	}
-	voc, err := eval.SimPremiseVocabulary()
+	voc, err := sim.PremiseVocabulary()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var known []premisecv.Known
-	for _, o := range eval.SimPremiseObjects() {
+	for _, o := range sim.PremiseObjects() {
 		known = append(known, premisecv.Known{Color: o.Color, Category: o.Category, RGB: o.RGB})
 	}
 	det, err := premisecv.New(premisecv.Conf{Objects: known})

@@ -7,146 +7,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/control"
 	"github.com/efferent/efferent/policy"
-	"github.com/efferent/efferent/safety"
+	"github.com/efferent/efferent/rig"
 	"github.com/efferent/efferent/sim"
 )
-
-// ActionKinds are the kinds of the simulator's 7-d LIBERO action for the
-// scheduler and the gate: six deltas and a binary gripper.
-func ActionKinds() []safety.Kind {
-	return []safety.Kind{safety.Delta, safety.Delta, safety.Delta, safety.Delta, safety.Delta, safety.Delta, safety.Binary}
-}
-
-// NewSimGate returns the first safety gate for the simulator: every action
-// entry within sim.ActionLimits, NaN/Inf refused (the arm holds).
-func NewSimGate() (*safety.LimitGate, error) {
-	lo, hi := sim.ActionLimits()
-	return safety.NewLimits(safety.LimitsConf{Min: lo[:], Max: hi[:], Kinds: ActionKinds()})
-}
-
-// SimRobot adapts a simulator Env to control.Robot: the loop's setpoints
-// are the sim's actions, one per step.
-type SimRobot struct{ Env *sim.Env }
-
-// Observe fills obs from the simulator. The sim's virtual timestamps are
-// dropped so the loop stamps observations with its own clock (the same
-// time base as the scheduler, also when the loop runs in real time).
-func (r SimRobot) Observe(obs *efferent.Observation) error {
-	if err := r.Env.Observe(obs); err != nil {
-		return err
-	}
-	obs.Time = time.Time{}
-	return nil
-}
-
-// Apply steps the simulator with the setpoint's action.
-func (r SimRobot) Apply(sp *efferent.Setpoint) error { return r.Env.Step(sp.Values) }
-
-// Done reports success or the step budget spent.
-func (r SimRobot) Done() bool { return r.Env.Done() }
-
-// maxRemoteHorizon bounds the chunk length of a policy that does not know
-// it in advance (openpi servers do not announce it).
-const maxRemoteHorizon = 256
-
-// EpisodeConf configures one closed-loop episode in the simulator.
-type EpisodeConf struct {
-	// Env must be Reset to the episode's task and initial state already.
-	Env *sim.Env
-	// Policy drives it (required).
-	Policy policy.Policy
-	// Scheduler: Kinds default to ActionKinds; Mode defaults to replan
-	// with 5 steps (openpi's LIBERO client).
-	Scheduler control.SchedulerConf
-	// Clock: nil runs in virtual time, as fast as the CPU allows and
-	// deterministic (Virtual loop); otherwise the loop runs in real time
-	// on this clock.
-	Clock efferent.Clock
-	// InferLatency: virtual time only; modelled inference latency.
-	InferLatency time.Duration
-	// SyncInference runs inference on the tick that asks for it, also in
-	// real time (the loop's Virtual mode on a real clock). For policies
-	// that answer in microseconds with one-step chunks (the expert), where
-	// asynchronous inference would leave every other tick without a chunk.
-	SyncInference bool
-	// Trace keeps the executed actions in the result.
-	Trace bool
-	// OnTick, if set, is also called after every step (progress lines).
-	OnTick func(sp *efferent.Setpoint, v efferent.Verdict)
-	// Guards, if set, run before the simulator's limits gate (an e-stop,
-	// a watchdog: see safety.Chain). Default none.
-	Guards []safety.Gate
-	// OnLoop, if set, is called with the episode's control loop before it
-	// runs (for its Stats: efferent run's /metrics). The loop is closed
-	// when Episode returns; its Stats stay readable.
-	OnLoop func(*control.Loop)
-}
-
-// Episode runs the simulator closed loop until success, the task's step
-// budget, or ctx's end.
-func Episode(ctx context.Context, c EpisodeConf) EpisodeResult {
-	if c.Env == nil || c.Policy == nil {
-		return EpisodeResult{Err: errors.New("eval: EpisodeConf needs Env and Policy")}
-	}
-	limits, err := NewSimGate()
-	if err != nil {
-		return EpisodeResult{Err: err}
-	}
-	var gate safety.Gate = limits
-	if len(c.Guards) > 0 {
-		gate = append(safety.Chain(append([]safety.Gate(nil), c.Guards...)), limits)
-	}
-	if c.Scheduler.Kinds == nil {
-		c.Scheduler.Kinds = ActionKinds()
-	}
-	if c.Scheduler.MaxH == 0 && c.Policy.Metadata().Horizon == 0 {
-		// A remote policy learns its chunk length from its first reply;
-		// reserve room for any reasonable chunk (longer ones are refused
-		// with an error naming the length).
-		c.Scheduler.MaxH = maxRemoteHorizon
-	}
-	timed := &timedPolicy{Policy: c.Policy}
-	var res EpisodeResult
-	lc := control.LoopConf{
-		Clock: c.Clock, Policy: timed, Robot: SimRobot{c.Env}, Gate: gate, Scheduler: c.Scheduler,
-		OnTick: func(sp *efferent.Setpoint, v efferent.Verdict) {
-			if c.Trace {
-				res.Actions = append(res.Actions, append([]float64(nil), sp.Values...))
-			}
-			if c.OnTick != nil {
-				c.OnTick(sp, v)
-			}
-		},
-	}
-	if c.Clock == nil {
-		lc.Clock, lc.Virtual, lc.InferLatency = efferent.NewVirtualClock(sim.SimEpoch), true, c.InferLatency
-	} else if c.SyncInference {
-		lc.Virtual = true
-	}
-	loop, err := control.New(lc)
-	if err != nil {
-		return EpisodeResult{Err: err}
-	}
-	defer loop.Close()
-	if c.OnLoop != nil {
-		c.OnLoop(loop)
-	}
-	runErr := loop.Run(ctx)
-	res.Success, res.Steps, res.InferLatencies = c.Env.Success(), c.Env.Steps(), timed.lat
-	st := loop.Stats()
-	switch {
-	case runErr != nil:
-		res.Err = runErr
-	case st.InferErrors > 0 && !res.Success:
-		// A policy that failed every call leaves the arm holding until the
-		// step budget runs out; say why instead of reporting a plain miss.
-		res.Err = fmt.Errorf("%d of %d inferences failed, last: %s", st.InferErrors, st.Inferences, st.LastChunkError)
-	}
-	return res
-}
 
 // SimTasks lists a suite's tasks as eval task references.
 func SimTasks(suite string) ([]TaskRef, []sim.Task, error) {
@@ -238,7 +103,7 @@ func SimEpisodes(conf SimConf, tasks []sim.Task) (EpisodeFunc, func() error) {
 		if err := w.env.Reset(*task, episode%sim.NumInitStates); err != nil {
 			return EpisodeResult{Err: err}
 		}
-		return Episode(ctx, EpisodeConf{Env: w.env, Policy: w.pol, Scheduler: conf.Scheduler,
+		return rig.Episode(ctx, rig.EpisodeConf{Env: w.env, Policy: w.pol, Scheduler: conf.Scheduler, Virtual: true,
 			InferLatency: conf.InferLatency, Trace: episode < conf.TraceEpisodes})
 	}
 	closeAll := func() error {

@@ -10,6 +10,7 @@ import (
 	"github.com/efferent/efferent/models"
 	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/policy/ort"
+	"github.com/efferent/efferent/rig"
 	"github.com/efferent/efferent/safety"
 	"github.com/efferent/efferent/sim"
 	"github.com/efferent/efferent/sim/render"
@@ -20,7 +21,7 @@ func expertConf(noRender bool) eval.SimConf {
 		Sim:         sim.Conf{NoRender: noRender},
 		NewRenderer: func() (sim.Renderer, error) { return render.New(), nil },
 		NewPolicy: func(_ int, env *sim.Env) (policy.Policy, error) {
-			return eval.ExpertPolicy(env), nil
+			return rig.ExpertPolicy(env), nil
 		},
 	}
 }
@@ -69,7 +70,7 @@ func TestEpisodeDeterministic(t *testing.T) {
 		if err := env.Reset(tasks[3], 7); err != nil {
 			t.Fatal(err)
 		}
-		res := eval.Episode(context.Background(), eval.EpisodeConf{Env: env, Policy: eval.ExpertPolicy(env), Trace: true})
+		res := rig.Episode(context.Background(), rig.EpisodeConf{Virtual: true, Env: env, Policy: rig.ExpertPolicy(env), Trace: true})
 		if res.Err != nil || !res.Success {
 			t.Fatalf("episode: success %v err %v", res.Success, res.Err)
 		}
@@ -125,7 +126,7 @@ func TestBundledModelEpisode(t *testing.T) {
 	if err := env.Reset(task, 0); err != nil {
 		t.Fatal(err)
 	}
-	res := eval.Episode(context.Background(), eval.EpisodeConf{Env: env, Policy: pol, Trace: true})
+	res := rig.Episode(context.Background(), rig.EpisodeConf{Virtual: true, Env: env, Policy: pol, Trace: true})
 	if res.Err != nil {
 		t.Fatal(res.Err)
 	}
@@ -207,7 +208,7 @@ func TestEStopHoldsTheArm(t *testing.T) {
 	e := safety.NewEStop(nil)
 	var refused, steps int
 	var frozen sim.Vec3
-	res := eval.Episode(context.Background(), eval.EpisodeConf{Env: env, Policy: eval.ExpertPolicy(env), Guards: []safety.Gate{e},
+	res := rig.Episode(context.Background(), rig.EpisodeConf{Virtual: true, Env: env, Policy: rig.ExpertPolicy(env), Gates: rig.Gates{EStop: e},
 		OnTick: func(sp *efferent.Setpoint, v efferent.Verdict) {
 			steps++
 			switch {

@@ -2,7 +2,8 @@ package eval
 
 import (
 	"context"
-	"time"
+
+	"github.com/efferent/efferent/rig"
 )
 
 // TaskRef names one task of a benchmark suite.
@@ -18,20 +19,8 @@ type TaskRef struct {
 	MaxSteps int `json:"max_steps"`
 }
 
-// EpisodeResult is what one episode produced.
-type EpisodeResult struct {
-	Success bool
-	// Steps is how many control steps the episode took.
-	Steps int
-	// InferLatencies are the durations of the episode's inference calls.
-	InferLatencies []time.Duration
-	// Actions is the trace of executed actions, one row per step; optional
-	// (nil), and kept only for the episodes Conf.TraceEpisodes selects.
-	Actions [][]float64
-	// Err says the episode could not run (simulator crash, lost
-	// connection): it counts as a failure and is listed in the report.
-	Err error
-}
+// EpisodeResult is what one episode produced (rig.Episode's result).
+type EpisodeResult = rig.EpisodeResult
 
 // EpisodeFunc runs episode number episode (0-based) of task on worker
 // (0..Workers-1). Calls with the same worker never overlap, so a worker can

@@ -24,6 +24,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/efferent/efferent/policy"
 )
 
 // Default is the model `efferent serve`, `run` and `eval` load when none
@@ -80,4 +82,14 @@ func Resolve(ref string) (fs.FS, string, error) {
 		return nil, "", fmt.Errorf("model %q is neither a directory nor an embedded model: %w", ref, err)
 	}
 	return f, "embedded:" + ref, nil
+}
+
+// Manifest resolves a model reference as Resolve does and reads its
+// manifest.yaml (policy.LoadManifest).
+func Manifest(ref string) (*policy.Manifest, error) {
+	fsys, source, err := Resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	return policy.LoadManifest(fsys, source)
 }

@@ -1,7 +1,6 @@
 package policy
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -11,9 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/efferent/efferent/camera"
+	"github.com/efferent/efferent/internal/strictyaml"
 )
 
 // ManifestFile is the name of the manifest inside a model directory.
@@ -236,9 +234,7 @@ func LoadManifest(fsys fs.FS, source string) (*Manifest, error) {
 // fills defaults and validates. It does not look at the files it names.
 func ParseManifest(data []byte) (*Manifest, error) {
 	var m Manifest
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&m); err != nil {
+	if err := strictyaml.Decode(data, &m); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrManifest, err)
 	}
 	m.setDefaults()

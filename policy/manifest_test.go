@@ -135,7 +135,9 @@ func TestManifestErrorsNameTheField(t *testing.T) {
 		{"action.tokenizer.token_base", 5000, "action.tokenizer.token_base"},
 		{"action.tokenizer.codebook", deleteKey{}, "action.tokenizer.codebook"},
 		{"action.tokenizer.latent_decoder", map[string]any{"file": "x.onnx"}, "action.tokenizer.latent_decoder"},
-		{"decoder.bogus_field", 1, "bogus_field"},
+		{"decoder.bogus_field", 1, "decoder.bogus_field: unknown key"},
+		{"observation.images.1.kye", "x", "observation.images[1].kye: unknown key; did you mean key?"},
+		{"action.horizon", "long", "action.horizon: cannot unmarshal !!str `long` into int"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.at, func(t *testing.T) {

@@ -1,6 +1,13 @@
 package record
 
-import "time"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/efferent/efferent/control"
+)
 
 // Topics.
 const (
@@ -88,6 +95,9 @@ const (
 	// EventComparison: the policy against the teleoperator over an episode
 	// (Detail: compare.Summary as JSON, NaN as null).
 	EventComparison = "comparison"
+	// EventRun: the recording's first event, how the run was configured
+	// (Detail: Run as JSON), so that a replay can rebuild its control path.
+	EventRun = "run"
 )
 
 func ns(t time.Time) int64 {
@@ -105,4 +115,44 @@ var schemas = map[string]string{
 	"efferent.Setpoint":        `{"type":"object","properties":{"time":{"type":"integer"},"seq":{"type":"integer"},"hold":{"type":"boolean"},"values":{"type":"array","items":{"type":"number"}},"verdict":{"type":"string"},"reason":{"type":"string"},"dim":{"type":"integer"}}}`,
 	"efferent.Teleop":          `{"type":"object","properties":{"time":{"type":"integer"},"mode":{"type":"string"},"values":{"type":"array","items":{"type":"number"}},"source":{"type":"string"}}}`,
 	"efferent.Event":           `{"type":"object","properties":{"time":{"type":"integer"},"kind":{"type":"string"},"task":{"type":"string"},"instruction":{"type":"string"},"success":{"type":"boolean"},"detail":{"type":"string"}}}`,
+}
+
+// Run is the Detail of the run event (JSON).
+type Run struct {
+	// Robot is "sim" or the robot profile's name.
+	Robot     string                `json:"robot"`
+	Policy    string                `json:"policy"`
+	RateHz    float64               `json:"rate_hz"`
+	Virtual   bool                  `json:"virtual"`
+	Scheduler control.SchedulerConf `json:"scheduler"`
+	// State is the robot's state when the gate was built (ROS robots:
+	// where the motion gate starts).
+	State []float64 `json:"state,omitempty"`
+	// Teleop: the teleop gate was first in the chain (--viewer); while a
+	// teleoperator had taken over, the setpoints came from the /teleop
+	// commands, not from the chunks.
+	Teleop bool `json:"teleop,omitempty"`
+}
+
+// RunEvent is the run event for r.
+func RunEvent(r Run) (Event, error) {
+	detail, err := json.Marshal(r)
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{Time: time.Now().UnixNano(), Kind: EventRun, Detail: string(detail)}, nil
+}
+
+// Run decodes the recording's run event.
+func (rec *Recording) Run() (Run, error) {
+	for _, e := range rec.Events {
+		if e.Kind == EventRun {
+			var r Run
+			if err := json.Unmarshal([]byte(e.Detail), &r); err != nil {
+				return r, fmt.Errorf("run event: %w", err)
+			}
+			return r, nil
+		}
+	}
+	return Run{}, errors.New("no run event: not a recording of efferent run")
 }

@@ -1,7 +1,6 @@
 package robot
 
 import (
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/efferent/efferent/internal/strictyaml"
 )
 
 //go:embed profiles/*.yaml
@@ -385,9 +386,7 @@ func decode(data []byte, base *Profile) (*Profile, error) {
 	if base != nil {
 		*p = *base
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(p); err != nil {
+	if err := strictyaml.Decode(data, p); err != nil {
 		return nil, err
 	}
 	return p, nil

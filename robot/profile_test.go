@@ -45,7 +45,9 @@ func TestOverride(t *testing.T) {
 
 func TestBadProfiles(t *testing.T) {
 	cases := []struct{ yaml, want string }{
-		{"base: franka\ncommand:\n  topiq: /x\n", "field topiq not found"},
+		{"base: franka\ncommand:\n  topiq: /x\n", "line 3: command.topiq: unknown key; did you mean topic?"},
+		{"base: franka\ncameras:\n  keys:\n    wrist: {rate_hz: 30, max_ag: 1s}\n", "line 4: cameras.keys.wrist.max_ag: unknown key"},
+		{"base: franka\nstatus:\n  period: often\n", "line 3: status.period: cannot unmarshal !!str `often` into time.Duration"},
 		{"base: franka\nrate_hz: 5000\n", "rate_hz: 5000"},
 		{"base: franka\ncommand:\n  topic: 'bad topic'\n", "not a ROS topic name"},
 		{"base: franka\ncommand:\n  type: geometry_msgs/Twist\n", "cannot carry action.mapping ee_delta"},

@@ -175,7 +175,7 @@ func (p *constPolicy) firstStartAfter(t time.Time) time.Time {
 }
 
 // frankaGate is efferent run's gate chain for an ee_delta profile
-// (cmd/efferent: profileGate, profileMotion): each value within ±1 policy
+// (rig: ProfileLimits, ProfileMotion): each value within ±1 policy
 // unit per step, then the motion gate, which turns every hold into a
 // controlled stop.
 func frankaGate(t testing.TB, p *robot.Profile, state []float64, step time.Duration) safety.Gate {

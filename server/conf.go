@@ -152,9 +152,14 @@ type Conf struct {
 	// which needs the token like everything that can move a robot; GET
 	// /estop reports it. Not configurable from YAML.
 	EStop EStop `yaml:"-"`
-	// CheckPremise asks efferent serve to build Premise (the simulator's
-	// checker). Default false: a checker only knows the objects it was
-	// built for, and would refuse other scenes.
+	// CheckPremise (YAML premise, efferent serve --premise) asks for
+	// false-premise checks: whoever builds the server builds Premise from
+	// it (efferent serve: the simulator's checker), and New refuses
+	// CheckPremise with a nil Premise rather than serve unchecked.
+	// Validate does not look at it, since the checker is built after the
+	// configuration is read. Premise is used whenever it is set, with or
+	// without CheckPremise. Default false: a checker only knows the
+	// objects it was built for, and would refuse other scenes.
 	CheckPremise bool `yaml:"premise"`
 	// Premise, when set (efferent serve --premise), checks each client's
 	// instruction against its camera frames before the policy runs: an

@@ -15,8 +15,7 @@ import (
 // multi-frame decision would need: efferent serve builds the checker with
 // Frames 1).
 type premiseGate struct {
-	sess   *premise.Session
-	frames []premise.Frame
+	sess *premise.Session
 }
 
 func newPremiseGate(c *premise.Checker) *premiseGate {
@@ -31,13 +30,7 @@ func newPremiseGate(c *premise.Checker) *premiseGate {
 // instead of actions. A new decision is counted and logged.
 func (s *Server) checkPremise(g *premiseGate, obs *efferent.Observation, log *slog.Logger) (api.Premise, string, error) {
 	before := g.sess.Verdict()
-	g.frames = g.frames[:0]
-	for _, key := range s.meta.ImageKeys {
-		if im, ok := obs.Images[key]; ok {
-			g.frames = append(g.frames, premise.Frame{Camera: key, Image: im})
-		}
-	}
-	v, err := g.sess.Observe(obs.Prompt, g.frames)
+	v, err := g.sess.ObserveCameras(obs.Prompt, obs.Images, s.meta.ImageKeys)
 	if err != nil {
 		return api.Premise{}, "", err
 	}

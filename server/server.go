@@ -98,13 +98,18 @@ type job struct {
 	done      chan struct{}
 }
 
-// New validates conf, binds the listening socket and starts the model
-// worker. The server owns pol from now on and closes it in Close. Serve
-// connections with Run.
+// New validates conf (and refuses CheckPremise without a Premise
+// checker), binds the listening socket and starts the model worker. The
+// server owns pol from now on and closes it in Close. Serve connections
+// with Run.
 func New(conf Conf, pol policy.Policy, log *slog.Logger) (*Server, error) {
 	conf = conf.WithDefaults()
 	if err := conf.Validate(); err != nil {
 		return nil, err
+	}
+	if conf.CheckPremise && conf.Premise == nil {
+		return nil, errors.New("server.premise: true, but there is no checker (Conf.Premise is nil): " +
+			"build one, or set premise: false to serve without false-premise checks")
 	}
 	if log == nil {
 		log = slog.Default()

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -76,16 +75,6 @@ type DemoMeta struct {
 	// 0 or 1: stored at full size).
 	Downsample int     `json:"downsample,omitempty"`
 	StepHz     float64 `json:"step_hz"`
-}
-
-// Demo is one episode read back by ReadDemo. Agent and Wrist are T×H×W×3
-// RGB bytes; State is T×8 and Actions T×7, row-major.
-type Demo struct {
-	Meta         DemoMeta
-	Agent, Wrist []byte
-	T, H, W      int
-	State        []float32
-	Actions      []float32
 }
 
 // WriteDemos runs the expert on every task of c.Suite, EpisodesPerTask
@@ -360,101 +349,3 @@ func (s *npyStream) close() error {
 }
 
 func (s *npyStream) abort() { s.f.Close() }
-
-// MaxDemoMeta bounds the size of a meta.json that ReadDemo accepts.
-const MaxDemoMeta = 1 << 20
-
-// ReadDemo reads an episode directory written by WriteDemos and checks
-// that its arrays agree with each other and with meta.json.
-func ReadDemo(dir string) (*Demo, error) {
-	mb, err := readLimited(filepath.Join(dir, "meta.json"), MaxDemoMeta)
-	if err != nil {
-		return nil, err
-	}
-	d := &Demo{}
-	if err := json.Unmarshal(mb, &d.Meta); err != nil {
-		return nil, fmt.Errorf("sim: %s/meta.json: %w", dir, err)
-	}
-	if d.Meta.Format != DemoFormat {
-		return nil, fmt.Errorf("sim: %s: format %q, want %q", dir, d.Meta.Format, DemoFormat)
-	}
-	arrays := [4]*NPY{}
-	for i, name := range []string{"agent.npy", "wrist.npy", "state.npy", "actions.npy"} {
-		if arrays[i], err = readNPYFile(filepath.Join(dir, name)); err != nil {
-			return nil, err
-		}
-	}
-	ag, wr, st, ac := arrays[0], arrays[1], arrays[2], arrays[3]
-	if ag.Descr != DescrUint8 || len(ag.Shape) != 4 || ag.Shape[3] != 3 {
-		return nil, fmt.Errorf("sim: %s: agent.npy is %s %v, want %s [T,H,W,3]", dir, ag.Descr, ag.Shape, DescrUint8)
-	}
-	d.T, d.H, d.W = ag.Shape[0], ag.Shape[1], ag.Shape[2]
-	want := []struct {
-		a     *NPY
-		name  string
-		descr string
-		shape []int
-	}{
-		{wr, "wrist.npy", DescrUint8, []int{d.T, d.H, d.W, 3}},
-		{st, "state.npy", DescrFloat32, []int{d.T, StateDim}},
-		{ac, "actions.npy", DescrFloat32, []int{d.T, ActionDim}},
-	}
-	for _, w := range want {
-		if w.a.Descr != w.descr || !equalInts(w.a.Shape, w.shape) {
-			return nil, fmt.Errorf("sim: %s: %s is %s %v, want %s %v", dir, w.name, w.a.Descr, w.a.Shape, w.descr, w.shape)
-		}
-	}
-	if d.Meta.Steps != d.T {
-		return nil, fmt.Errorf("sim: %s: meta.json says %d steps, arrays have %d", dir, d.Meta.Steps, d.T)
-	}
-	d.Agent, d.Wrist = ag.Data, wr.Data
-	d.State, _ = st.Float32()
-	d.Actions, _ = ac.Float32()
-	return d, nil
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// readNPYFile reads an NPY file; its size bounds the data it may declare.
-func readNPYFile(path string) (*NPY, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	a, err := ReadNPY(bufio.NewReaderSize(f, 1<<20), fi.Size())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return a, nil
-}
-
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("sim: %s is larger than %d bytes", path, limit)
-	}
-	return b, nil
-}

@@ -135,6 +135,8 @@
 //	d = "demos/spatial/0_0/"; meta = json.load(open(d + "meta.json"))
 //	agent, state, actions = (np.load(d + f) for f in ("agent.npy", "state.npy", "actions.npy"))
 //
-// ReadDemo reads an episode back; ReadNPY is a bounded decoder (header at
-// most 64 KiB, data within a byte budget, overflow-checked shapes).
+// ReadDemo reads an episode back, ReadDemoActions only its meta.json and
+// actions (for fitting an action tokenizer), FindDemos finds the episodes
+// under a directory; ReadNPY is a bounded decoder (header at most 64 KiB,
+// data within a byte budget, overflow-checked shapes).
 package sim

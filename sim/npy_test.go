@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -37,7 +38,7 @@ func TestNPYRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", c.shape, err)
 		}
-		if a.Descr != c.descr || !equalInts(a.Shape, c.shape) || !bytes.Equal(a.Data, data) {
+		if a.Descr != c.descr || !slices.Equal(a.Shape, c.shape) || !bytes.Equal(a.Data, data) {
 			t.Fatalf("round trip: %s %v", a.Descr, a.Shape)
 		}
 	}
@@ -51,7 +52,7 @@ func TestNPYRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	f, _ := a.Float32()
-	if len(f) != 6 || !equalInts(a.Shape, []int{2, 3}) {
+	if len(f) != 6 || !slices.Equal(a.Shape, []int{2, 3}) {
 		t.Fatalf("numpy header: %v %v", a.Shape, f)
 	}
 }
@@ -127,7 +128,7 @@ func FuzzReadNPY(f *testing.F) {
 			t.Fatalf("accepted %s %v but cannot write it: %v", a.Descr, a.Shape, err)
 		}
 		b, err := ReadNPY(&out, 1<<16)
-		if err != nil || b.Descr != a.Descr || !equalInts(b.Shape, a.Shape) || !bytes.Equal(b.Data, a.Data) {
+		if err != nil || b.Descr != a.Descr || !slices.Equal(b.Shape, a.Shape) || !bytes.Equal(b.Data, a.Data) {
 			t.Fatalf("re-encoded array differs: %v", err)
 		}
 	})

@@ -1,5 +1,5 @@
 // Package cv calibrates cameras with OpenCV (gocv): chessboard corners to
-// sub-pixel accuracy, intrinsics and per-view extrinsics by
+// sub-pixel accuracy (in an image, or in a list of image files), intrinsics and per-view extrinsics by
 // cv::calibrateCamera, and a renderer of synthetic chessboard views from
 // known intrinsics and poses, with which the tests state how well known
 // values are recovered. The geometry itself (poses, hand-eye, camera_info)

@@ -4,20 +4,17 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net/http"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/efferent/efferent"
-	"github.com/efferent/efferent/eval"
-	"github.com/efferent/efferent/policy/remote"
+	"github.com/efferent/efferent/bench"
+	camcv "github.com/efferent/efferent/camera/cv"
+	"github.com/efferent/efferent/policy"
+	"github.com/efferent/efferent/policy/ort"
 )
 
 func benchCmd() *cobra.Command {
@@ -52,35 +49,27 @@ configuration applies and --max-batch is not used.`,
 				return err
 			}
 			f := cmd.Flags()
-			url, _ := f.GetString("url")
+			var c bench.ServeConf
+			c.URL, _ = f.GetString("url")
 			if !f.Changed("addr") {
 				cfg.Server.Addr = "127.0.0.1:0" // a free port, not the configured one
 			}
-			counts, err := intList(f, "clients", 1, 1024)
-			if err != nil {
+			if c.Clients, err = intList(f, "clients", 1, 1024); err != nil {
 				return err
 			}
-			batches, err := intList(f, "max-batch", 1, 256)
-			if err != nil {
+			if c.MaxBatch, err = intList(f, "max-batch", 1, 256); err != nil {
 				return err
 			}
-			if url != "" && f.Changed("max-batch") {
+			if c.URL != "" && f.Changed("max-batch") {
 				return fmt.Errorf("--max-batch: the server at --url batches as it is configured; drop one of the two")
 			}
 			if f.Changed("batch-wait") {
 				cfg.Server.BatchWait, _ = f.GetDuration("batch-wait")
 			}
-			dur, _ := f.GetDuration("duration")
-			if dur < 100*time.Millisecond || dur > time.Hour {
-				return fmt.Errorf("--duration %v: want 100ms .. 1h", dur)
-			}
-			outDir, _ := f.GetString("out")
-			rep := &benchReport{Name: "serve", Targets: []string{"server overhead (everything but queueing and the model run) < 1 ms per LIBERO-sized request"}}
-			w := cmd.OutOrStdout()
-			if err := benchServe(cmd.Context(), cfg, url, counts, batches, dur, w, rep); err != nil {
+			if c.Duration, err = benchDuration(f); err != nil {
 				return err
 			}
-			return writeBench(w, outDir, *rep)
+			return benchWrite(cmd, func() (bench.Report, error) { return benchServe(cmd.Context(), cfg, c, cmd.OutOrStdout()) })
 		},
 	}
 	f := cmd.Flags()
@@ -94,6 +83,25 @@ configuration applies and --max-batch is not used.`,
 	f.String("token", "", "bearer token: the one the --url server wants, or the one the server started here requires (default $EFFERENT_TOKEN)")
 	addModelFlags(f)
 	return cmd
+}
+
+// benchServe runs bench.Serve against c.URL, or servers started here
+// from cfg (startServer) with the max batch and room for the clients.
+func benchServe(ctx context.Context, cfg Config, c bench.ServeConf, w io.Writer) (bench.Report, error) {
+	log := cfg.Log.logger()
+	c.Token, c.Model, c.Provider = cfg.Server.AuthToken, cfg.Model, cfg.ORT.Provider
+	c.IntraOpThreads, c.BatchWait = cfg.ORT.IntraOpThreads, cfg.Server.BatchWait
+	c.Start = func(ctx context.Context, maxBatch, queue int) (bench.Server, error) {
+		sc := cfg
+		sc.Server.QueueSize = max(cfg.Server.QueueSize, queue)
+		sc.Server.SkipWarmup, sc.Server.MaxBatch = false, maxBatch
+		srv, err := startServer(ctx, sc, log)
+		if err != nil {
+			return nil, err
+		}
+		return srv, nil
+	}
+	return bench.Serve(ctx, c, w)
 }
 
 // intList parses a comma-separated flag of integers in [lo, hi].
@@ -110,249 +118,144 @@ func intList(f *pflag.FlagSet, name string, lo, hi int) ([]int, error) {
 	return out, nil
 }
 
-// benchResult is one client count's measurement.
-type benchResult struct {
-	clients   int
-	requests  int
-	errors    int
-	firstErr  error
-	elapsed   time.Duration
-	lat       []time.Duration // sorted
-	meanBatch float64         // requests per model run on the server; 0 when unknown
+// benchDuration is the --duration flag, 100ms .. 1h.
+func benchDuration(f *pflag.FlagSet) (time.Duration, error) {
+	dur, _ := f.GetDuration("duration")
+	if dur < 100*time.Millisecond || dur > time.Hour {
+		return 0, fmt.Errorf("--duration %v: want 100ms .. 1h", dur)
+	}
+	return dur, nil
 }
 
-// benchServe measures the server at url, or, when url is empty, one started
-// here for each max batch in batches.
-func benchServe(ctx context.Context, cfg Config, url string, counts, batches []int, dur time.Duration, out io.Writer, rep *benchReport) error {
-	if ctx == nil {
-		ctx = context.Background()
+func benchTickCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "tick",
+		Short: "The real-time path at the robot's rate in real time: scheduler, the whole safety chain and the hand-off to the publisher; jitter, missed deadlines, allocations",
+		Long: `bench tick runs the control loop for --duration in real time at the robot
+profile's rate (1 kHz for the Franka), exactly as efferent run does on a ROS
+robot: the scheduler interpolates 20 Hz chunks from a policy that takes 20 ms
+per chunk on its own goroutine, every setpoint passes the e-stop, the
+watchdog, the limits and the motion gate, and is handed to a publisher
+goroutine over the same kind of bounded queue the ROS bridge uses. It
+reports how late each tick ran (from its deadline to the hand-off: p50,
+p99, max), the deadlines missed, and the heap allocations per tick of the
+whole process.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := cmd.Flags()
+			var c bench.TickConf
+			var err error
+			c.Robot, _ = f.GetString("robot")
+			c.Spin, _ = f.GetDuration("spin")
+			c.Probe, _ = f.GetDuration("probe")
+			if c.Duration, err = benchDuration(f); err != nil {
+				return err
+			}
+			return benchWrite(cmd, func() (bench.Report, error) { return bench.Tick(cmd.Context(), c) })
+		},
 	}
-	token := cfg.Server.AuthToken
-	if url != "" {
-		fmt.Fprintf(out, "server: %s (batching as it is configured)\n", url)
-		return benchTable(ctx, url, token, 0, counts, dur, out, rep)
-	}
-	log := cfg.Log.logger()
-	for _, mb := range batches {
-		c := cfg
-		// Room for every client's request: measure serving, not refusals.
-		c.Server.QueueSize = max(cfg.Server.QueueSize, slices.Max(counts))
-		c.Server.SkipWarmup = false
-		c.Server.MaxBatch = mb
-		srv, err := startServer(ctx, c, log)
-		if err != nil {
-			return err
-		}
-		go func() { _ = srv.Run(ctx) }()
-		target := "ws://" + srv.Addr().String()
-		batching := "none (one model run per request)"
-		if srv.MaxBatch() > 1 {
-			batching = fmt.Sprintf("up to %d requests per model run, batch_wait %v", srv.MaxBatch(), c.Server.BatchWait)
-		} else if mb > 1 {
-			batching = fmt.Sprintf("none: server.max_batch %d, but the model's graphs have a fixed batch of one", mb)
-		}
-		fmt.Fprintf(out, "server: %s in this process, model %s, ORT %s, %d intra-op threads\nbatching: %s\n",
-			target, c.Model, c.ORT.Provider, c.ORT.IntraOpThreads, batching)
-		err = benchTable(ctx, target, token, srv.MaxBatch(), counts, dur, out, rep)
-		srv.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	f := cmd.Flags()
+	f.Duration("duration", 30*time.Second, "how long to run")
+	f.String("robot", "franka", "robot profile whose rate, limits and gates to use")
+	f.Duration("spin", 200*time.Microsecond, "busy-wait this long before each deadline (what efferent run uses above 200 Hz); 0: Go timers only")
+	f.Duration("probe", 5*time.Second, "first measure the machine itself for this long: a busy loop on one thread counting the gaps over 1 ms it sees (the hypervisor or kernel taking the CPU away); 0: skip")
+	addBenchOut(f)
+	return cmd
 }
 
-// benchTable prints one row per client count against the server at url;
-// maxBatch (0: unknown) labels the rows.
-func benchTable(ctx context.Context, url, token string, maxBatch int, counts []int, dur time.Duration, out io.Writer, rep *benchReport) error {
-	label := "-"
-	if maxBatch > 0 {
-		label = strconv.Itoa(maxBatch)
-	}
-	fmt.Fprintf(out, "%9s %8s %10s %10s %10s %10s %10s %8s   %s\n", "max_batch", "clients", "requests", "req/s", "p50 ms", "p99 ms", "mean batch", "errors",
-		"mean per request, ms: decode queue infer encode | overhead")
-	for _, n := range counts {
-		before := scrapeBatch(ctx, url, token)
-		r := benchClients(ctx, url, token, n, dur)
-		after := scrapeBatch(ctx, url, token)
-		if after.runs > before.runs {
-			r.meanBatch = (after.requests - before.requests) / (after.runs - before.runs)
-		}
-		stages := map[string]float64{}
-		for _, st := range []string{"decode", "queue", "infer", "encode", "total"} {
-			if dn := after.stageN[st] - before.stageN[st]; dn > 0 {
-				stages[st] = 1e3 * (after.stageSum[st] - before.stageSum[st]) / dn
-			}
-		}
-		split := "-"
-		if len(stages) == 5 {
-			// Overhead: the request's time on the server except waiting for
-			// and running the model.
-			stages["overhead"] = stages["total"] - stages["queue"] - stages["infer"]
-			split = fmt.Sprintf("%.3f %.3f %.3f %.3f | %.3f", stages["decode"], stages["queue"], stages["infer"], stages["encode"], stages["overhead"])
-		}
-		rps := float64(r.requests) / r.elapsed.Seconds()
-		mean := "-"
-		if r.meanBatch > 0 {
-			mean = strconv.FormatFloat(r.meanBatch, 'f', 2, 64)
-		}
-		fmt.Fprintf(out, "%9s %8d %10d %10.1f %10.2f %10.2f %10s %8d   %s\n", label, n, r.requests, rps,
-			ms(eval.Percentile(r.lat, 50)), ms(eval.Percentile(r.lat, 99)), mean, r.errors, split)
-		if rep != nil {
-			row := durationRow(fmt.Sprintf("max_batch %s, %d clients", label, n), r.lat)
-			row.Allocs = -1
-			row.Extra = map[string]float64{"req_per_s": rps, "mean_batch": r.meanBatch, "errors": float64(r.errors)}
-			for k, v := range stages {
-				row.Extra[k+"_ms"] = v
-			}
-			rep.Rows = append(rep.Rows, row)
-		}
-		if r.firstErr != nil {
-			fmt.Fprintf(out, "          first error: %v\n", r.firstErr)
-		}
-		if r.requests == 0 {
-			return fmt.Errorf("bench serve: no request succeeded with %d clients: %v", n, r.firstErr)
-		}
-	}
-	return nil
-}
-
-// batchCounts is the server's efferent_batch_size histogram: model runs and
-// the requests they answered.
-type batchCounts struct {
-	runs, requests float64
-	// stageSum and stageN: efferent_request_stage_seconds per stage.
-	stageSum, stageN map[string]float64
-}
-
-// scrapeBatch reads the batch-size histogram from the server's /metrics
-// (zero when it cannot: an older server, or no token).
-func scrapeBatch(ctx context.Context, wsURL, token string) batchCounts {
-	var bc batchCounts
-	u := "http" + strings.TrimPrefix(wsURL, "ws")
-	u = strings.TrimSuffix(u, "/") + "/metrics"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return bc
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return bc
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return bc
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return bc
-	}
-	bc.stageSum, bc.stageN = map[string]float64{}, map[string]float64{}
-	for _, line := range strings.Split(string(body), "\n") {
-		if v, ok := strings.CutPrefix(line, "efferent_batch_size_count "); ok {
-			bc.runs, _ = strconv.ParseFloat(v, 64)
-		} else if v, ok := strings.CutPrefix(line, "efferent_batch_size_sum "); ok {
-			bc.requests, _ = strconv.ParseFloat(v, 64)
-		} else if rest, ok := strings.CutPrefix(line, `efferent_request_stage_seconds_sum{stage="`); ok {
-			if stage, v, ok := strings.Cut(rest, `"} `); ok {
-				bc.stageSum[stage], _ = strconv.ParseFloat(v, 64)
-			}
-		} else if rest, ok := strings.CutPrefix(line, `efferent_request_stage_seconds_count{stage="`); ok {
-			if stage, v, ok := strings.Cut(rest, `"} `); ok {
-				bc.stageN[stage], _ = strconv.ParseFloat(v, 64)
-			}
-		}
-	}
-	return bc
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// benchClients runs n clients against url for dur (after a warm-up request
-// each) and collects every round trip.
-func benchClients(ctx context.Context, url, token string, n int, dur time.Duration) benchResult {
-	res := benchResult{clients: n}
-	var mu sync.Mutex
-	var wg, warmed sync.WaitGroup
-	ready := make(chan struct{})
-	var start time.Time
-	for i := range n {
-		wg.Add(1)
-		warmed.Add(1)
-		go func() {
-			defer wg.Done()
-			fail := func(err error) {
-				mu.Lock()
-				res.errors++
-				if res.firstErr == nil {
-					res.firstErr = err
-				}
-				mu.Unlock()
-			}
-			p, err := remote.Dial(ctx, url, remote.Conf{Token: token})
+func benchDetokCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "detok",
+		Short: "Action detokenizers: ns per chunk of the bundled model's residual VQ and of OpenVLA's 256 bins",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd.Flags())
 			if err != nil {
-				fail(err)
-				warmed.Done()
-				return
+				return err
 			}
-			defer p.Close()
-			obs := benchObservation(uint64(i))
-			var ch efferent.Chunk
-			if err := p.Infer(ctx, &obs, &ch); err != nil { // warm-up, not measured
-				fail(err)
-			}
-			warmed.Done()
-			<-ready
-			lat := make([]time.Duration, 0, 1024)
-			end := start.Add(dur)
-			for time.Now().Before(end) && ctx.Err() == nil {
-				t0 := time.Now()
-				if err := p.Infer(ctx, &obs, &ch); err != nil {
-					fail(err)
-					// The connection is gone after an error: open another.
-					p.Close()
-					if p, err = remote.Dial(ctx, url, remote.Conf{Token: token}); err != nil {
-						fail(err)
-						break
-					}
-					continue
-				}
-				lat = append(lat, time.Since(t0))
-			}
-			mu.Lock()
-			res.lat = append(res.lat, lat...)
-			mu.Unlock()
-		}()
+			n, _ := cmd.Flags().GetInt("n")
+			return benchWrite(cmd, func() (bench.Report, error) {
+				return bench.Detok(bench.DetokConf{Model: cfg.Model, N: n, Open: ortOpener(cfg.ORT)})
+			})
+		},
 	}
-	// Every client has dialled and warmed up (or failed) before the clock
-	// starts: the measurement is of steady state, not of connecting.
-	warmed.Wait()
-	start = time.Now()
-	close(ready)
-	wg.Wait()
-	res.elapsed = time.Since(start)
-	res.requests = len(res.lat)
-	slices.Sort(res.lat)
-	return res
+	cmd.Flags().Int("n", 200000, "chunks decoded per detokenizer")
+	addBenchOut(cmd.Flags())
+	addModelFlags(cmd.Flags())
+	return cmd
 }
 
-// benchObservation is a LIBERO-sized observation with noise images (so no
-// layer of the path can shortcut on constant input).
-func benchObservation(seed uint64) efferent.Observation {
-	rng := rand.New(rand.NewPCG(seed, 99))
-	im := func() efferent.Image {
-		pix := make([]byte, 224*224*3)
-		for i := range pix {
-			pix[i] = byte(rng.Uint32())
+func benchPreprocessCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "preprocess",
+		Short: "Camera preprocessing with OpenCV: a 640x480 frame to the model's 224x224 (resize with pad; and undistort + crop + resize + BGR in one remap)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n, _ := cmd.Flags().GetInt("n")
+			c := bench.PreprocessConf{N: n, New: bench.Preprocessors(camcv.New)}
+			return benchWrite(cmd, func() (bench.Report, error) { return bench.Preprocess(c) })
+		},
+	}
+	cmd.Flags().Int("n", 2000, "frames per case")
+	addBenchOut(cmd.Flags())
+	return cmd
+}
+
+func benchInferCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "infer",
+		Short: "The model: prefix (encoder), one action token (decoder step) and the whole chunk, p50/p99, with and without the KV cache",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(cmd.Flags())
+			if err != nil {
+				return err
+			}
+			n, _ := cmd.Flags().GetInt("n")
+			o := cfg.ORT.WithDefaults()
+			c := bench.InferConf{Model: cfg.Model, N: n, Open: ortOpener(cfg.ORT), Provider: o.Provider, IntraOpThreads: o.IntraOpThreads}
+			return benchWrite(cmd, func() (bench.Report, error) { return bench.Infer(cmd.Context(), c) })
+		},
+	}
+	cmd.Flags().Int("n", 1000, "inferences per case")
+	addBenchOut(cmd.Flags())
+	addModelFlags(cmd.Flags())
+	return cmd
+}
+
+// benchWrite runs a measurement and writes its report to --out.
+func benchWrite(cmd *cobra.Command, measure func() (bench.Report, error)) error {
+	rep, err := measure()
+	if err != nil {
+		return err
+	}
+	out, _ := cmd.Flags().GetString("out")
+	return rep.Write(cmd.OutOrStdout(), out)
+}
+
+// ortOpener opens models under ONNX Runtime with conf for the bench.
+func ortOpener(conf ort.Conf) bench.Opener {
+	return func(m *policy.Manifest, noKVCache bool) (bench.Model, error) {
+		c := conf
+		c.NoKVCache = noKVCache
+		v, err := ort.Open(m, c)
+		if err != nil {
+			return nil, err
 		}
-		return efferent.Image{H: 224, W: 224, C: 3, Pix: pix}
+		return ortModel{v}, nil
 	}
-	return efferent.Observation{
-		Images: map[string]efferent.Image{"observation/image": im(), "observation/wrist_image": im()},
-		State:  make([]float64, 8),
-		Prompt: "put the red block in the blue bowl",
-	}
+}
+
+// ortModel is an ort.VLA as a bench.Model.
+type ortModel struct{ *ort.VLA }
+
+// Timing is the split of the last Infer (ort.VLA.LastTiming).
+func (m ortModel) Timing(t *bench.Timing) {
+	lt := m.LastTiming()
+	t.Encoder, t.Total = lt.Encoder, lt.Total
+	t.Steps = append(t.Steps[:0], lt.Steps[:lt.NSteps]...)
+}
+
+func addBenchOut(f *pflag.FlagSet) {
+	f.String("out", "efferent-bench", "directory for the JSON result")
 }

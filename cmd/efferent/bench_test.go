@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/efferent/efferent/robot"
+	"github.com/efferent/efferent/bench"
 )
 
 // bench serve against the bundled model, without batching and with up to
@@ -21,8 +21,9 @@ import (
 func TestBenchServe(t *testing.T) {
 	cfg := bundledConfig(t)
 	var out bytes.Buffer
-	rep := &benchReport{Name: "serve"}
-	if err := benchServe(context.Background(), cfg, "", []int{1, 3}, []int{1, 4}, 300*time.Millisecond, &out, rep); err != nil {
+	c := bench.ServeConf{Clients: []int{1, 3}, MaxBatch: []int{1, 4}, Duration: 300 * time.Millisecond}
+	rep, err := benchServe(context.Background(), cfg, c, &out)
+	if err != nil {
 		t.Fatal(err)
 	}
 	rows := map[string]bool{}
@@ -96,7 +97,7 @@ func TestBenchSubcommands(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var rep benchReport
+		var rep bench.Report
 		if err := json.Unmarshal(data, &rep); err != nil || len(rep.Rows) != tc.rows || rep.Machine.Cores < 1 {
 			t.Fatalf("bench %v: %d rows (want %d), %v\n%s", tc.args, len(rep.Rows), tc.rows, err, data)
 		}
@@ -111,39 +112,16 @@ func TestBenchSubcommands(t *testing.T) {
 	}
 }
 
-// BenchmarkTick1kHz is `efferent bench tick` as a Go benchmark: the Franka
-// profile's whole real-time path at 1 kHz for 10 s of wall clock
-// (EFFERENT_TICK_SECONDS overrides), once per invocation.
-func BenchmarkTick1kHz(b *testing.B) {
-	secs := 10.0
-	if v, err := strconv.ParseFloat(os.Getenv("EFFERENT_TICK_SECONDS"), 64); err == nil && v > 0 {
-		secs = v
-	}
-	prof, err := robot.Load("franka")
-	if err != nil {
-		b.Fatal(err)
-	}
-	row, err := benchTick(context.Background(), prof, time.Duration(secs*float64(time.Second)), 200*time.Microsecond)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(row.P50, "p50-µs")
-	b.ReportMetric(row.P99, "p99-µs")
-	b.ReportMetric(row.Max, "max-µs")
-	b.ReportMetric(row.Extra["missed_deadlines"], "missed")
-	b.ReportMetric(row.Allocs, "allocs/tick")
-}
-
 // BenchmarkServeRoundTrip: one openpi client against the bundled model
 // served in this process, round trip p50/p99 and the server's mean stage
 // times per request (decode, queue, infer, encode, overhead = all but
 // queue and infer).
 func BenchmarkServeRoundTrip(b *testing.B) {
 	cfg := bundledBenchConfig(b)
-	rep := &benchReport{}
 	var out bytes.Buffer
-	if err := benchServe(context.Background(), cfg, "", []int{1}, []int{1}, 3*time.Second, &out, rep); err != nil {
+	c := bench.ServeConf{Clients: []int{1}, MaxBatch: []int{1}, Duration: 3 * time.Second}
+	rep, err := benchServe(context.Background(), cfg, c, &out)
+	if err != nil {
 		b.Fatal(err)
 	}
 	r := rep.Rows[0]

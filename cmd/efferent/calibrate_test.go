@@ -90,13 +90,13 @@ func TestCalibrateCommands(t *testing.T) {
 	out = run("handeye", "--robot-poses", rp, "--target-poses", ext, "--mount", "eye-in-hand", "--out", he)
 	t.Log(out)
 	var got struct {
-		Pose poseYAML `yaml:"pose"`
+		Pose calibration.PoseYAML `yaml:"pose"`
 	}
 	data, _ := os.ReadFile(he)
 	if err := yaml.Unmarshal(data, &got); err != nil {
 		t.Fatal(err)
 	}
-	p, err := got.Pose.pose()
+	p, err := got.Pose.Pose()
 	if err != nil {
 		t.Fatal(err)
 	}

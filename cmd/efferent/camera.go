@@ -2,12 +2,6 @@ package main
 
 import (
 	"fmt"
-	"image"
-	"image/png"
-	"os"
-	"path/filepath"
-	"regexp"
-	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -44,83 +38,32 @@ last frame of each as a PNG in --preview.`,
 	return cmd
 }
 
-var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
-
 func runCameraCheck(cmd *cobra.Command, _ []string) error {
 	f := cmd.Flags()
-	uris, _ := f.GetStringArray("camera")
-	dur, _ := f.GetDuration("duration")
-	poll, _ := f.GetDuration("poll")
-	dir, _ := f.GetString("preview")
-	if len(uris) == 0 {
-		return fmt.Errorf("--camera: give at least one (e.g. --camera 0, --camera clip.mp4, --camera rtsp://host/stream)")
+	var c camera.CheckConf
+	c.URIs, _ = f.GetStringArray("camera")
+	c.Duration, _ = f.GetDuration("duration")
+	c.Poll, _ = f.GetDuration("poll")
+	c.Preview, _ = f.GetString("preview")
+	c.Open = func(uri string) (camera.Source, error) {
+		src, err := camcv.OpenCapture(camcv.CaptureConf{URI: uri})
+		if err != nil {
+			return nil, err
+		}
+		return src, nil
 	}
-	if dur < 100*time.Millisecond || poll < time.Millisecond || poll > dur {
-		return fmt.Errorf("--duration %v / --poll %v: want duration ≥ 100ms and 1ms ≤ poll ≤ duration", dur, poll)
+	if err := c.Validate(); err != nil {
+		return err
 	}
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "%-28s %-7s %10s %7s %7s %7s %5s %9s %9s  %s\n", "camera", "kind", "size", "fps", "frames", "dropped", "reco", "age p50", "age p99", "preview / error")
-	failed := 0
-	for i, uri := range uris {
-		src, err := camcv.OpenCapture(camcv.CaptureConf{URI: uri})
-		if err != nil {
-			fmt.Fprintf(w, "%-28s %v\n", uri, err)
-			failed++
-			continue
+	return camera.Check(c, func(r camera.CheckResult) {
+		if r.Err != nil {
+			fmt.Fprintf(w, "%-28s %v\n", r.URI, r.Err)
+			return
 		}
-		var fr camera.Frame
-		var ages []time.Duration
-		end := time.Now().Add(dur)
-		tk := time.NewTicker(poll)
-		for now := range tk.C {
-			if src.Latest(&fr) {
-				ages = append(ages, now.Sub(fr.Time))
-			}
-			if now.After(end) || src.Stats().EOF {
-				break
-			}
-		}
-		tk.Stop()
-		st := src.Stats()
-		have := src.Latest(&fr)
-		src.Close()
-		note := st.Err
-		if have {
-			name := filepath.Join(dir, fmt.Sprintf("camera%d-%s.png", i, unsafeName.ReplaceAllString(filepath.Base(uri), "_")))
-			if err := writePNG(name, fr); err != nil {
-				note = err.Error()
-			} else if note == "" {
-				note = name
-			}
-		} else {
-			failed++
-			if note == "" {
-				note = "no frame"
-			}
-		}
-		slices.Sort(ages)
-		fmt.Fprintf(w, "%-28s %-7s %10s %7.1f %7d %7d %5d %9s %9s  %s\n", uri, src.Kind(), fmt.Sprintf("%dx%d", st.Width, st.Height),
-			st.FPS, st.Frames, st.Dropped, st.Reconnects, eval.Percentile(ages, 50).Round(time.Millisecond), eval.Percentile(ages, 99).Round(time.Millisecond), note)
-	}
-	if failed > 0 {
-		return fmt.Errorf("%d of %d cameras delivered no frame", failed, len(uris))
-	}
-	return nil
-}
-
-func writePNG(path string, fr camera.Frame) error {
-	im := image.NewRGBA(image.Rect(0, 0, fr.Image.W, fr.Image.H))
-	for i := range fr.Image.W * fr.Image.H {
-		copy(im.Pix[4*i:4*i+3], fr.Image.Pix[3*i:3*i+3])
-		im.Pix[4*i+3] = 255
-	}
-	out, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := png.Encode(out, im); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+		st := r.Stats
+		fmt.Fprintf(w, "%-28s %-7s %10s %7.1f %7d %7d %5d %9s %9s  %s\n", r.URI, r.Kind, fmt.Sprintf("%dx%d", st.Width, st.Height),
+			st.FPS, st.Frames, st.Dropped, st.Reconnects, eval.Percentile(r.Ages, 50).Round(time.Millisecond), eval.Percentile(r.Ages, 99).Round(time.Millisecond), r.Note)
+	})
 }

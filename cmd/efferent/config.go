@@ -1,17 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
-	"gopkg.in/yaml.v3"
 
+	"github.com/efferent/efferent/internal/strictyaml"
 	"github.com/efferent/efferent/models"
 	"github.com/efferent/efferent/policy/ort"
+	"github.com/efferent/efferent/rig"
 	"github.com/efferent/efferent/server"
 )
 
@@ -28,6 +28,13 @@ type Config struct {
 	ORT ort.Conf `yaml:"ort"`
 	// Log configures logging.
 	Log LogConf `yaml:"log"`
+	// Run configures efferent run: the robot, the task, the policy, the
+	// scheduler, the watchdog, the premise check, the recording (see
+	// rig.Conf; its flags override it).
+	Run rig.Conf `yaml:"run"`
+	// ROS connects efferent run to a ROS robot (rig.ROSConf): master,
+	// cameras, ready_timeout.
+	ROS rig.ROSConf `yaml:"ros"`
 	// Viewer serves the viewer page beside the server or run (--viewer;
 	// a flag only).
 	Viewer bool `yaml:"-"`
@@ -47,7 +54,8 @@ type LogConf struct {
 // loadConfig builds the configuration; flags are applied only where the
 // user set them, so a flag's default never overrides the file.
 func loadConfig(flags *pflag.FlagSet) (Config, error) {
-	cfg := Config{Model: models.Default}
+	cfg := Config{Model: models.Default, Run: rig.DefaultConf()}
+	cfg.ROS = cfg.Run.ROS
 	path, _ := flags.GetString("config")
 	if path == "" {
 		path = os.Getenv("EFFERENT_CONFIG")
@@ -57,9 +65,7 @@ func loadConfig(flags *pflag.FlagSet) (Config, error) {
 		if err != nil {
 			return cfg, fmt.Errorf("config: %w", err)
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(data))
-		dec.KnownFields(true)
-		if err := dec.Decode(&cfg); err != nil && err.Error() != "EOF" {
+		if err := strictyaml.Decode(data, &cfg); err != nil {
 			return cfg, fmt.Errorf("config %s: %w", path, err)
 		}
 	}
@@ -98,6 +104,7 @@ func loadConfig(flags *pflag.FlagSet) (Config, error) {
 	if f := flags.Lookup("insecure-no-auth"); f != nil && f.Changed {
 		cfg.Server.AllowNoAuth = f.Value.String() == "true"
 	}
+	applyRunFlags(flags, &cfg)
 	cfg.Server = cfg.Server.WithDefaults()
 	cfg.ORT = cfg.ORT.WithDefaults()
 	if cfg.Log.Level == "" {
@@ -118,6 +125,9 @@ func (c Config) Validate() error {
 		return err
 	}
 	if err := c.ORT.Validate(); err != nil {
+		return err
+	}
+	if err := c.runConf().Validate(); err != nil {
 		return err
 	}
 	if _, err := c.Log.level(); err != nil {

@@ -67,7 +67,9 @@ func TestConfigPrecedence(t *testing.T) {
 
 func TestConfigErrorsNameTheKey(t *testing.T) {
 	cases := []struct{ yaml, want string }{
-		{"server:\n  adress: x\n", "adress"},
+		// An unknown key is named by its path, with its line.
+		{"server:\n  adr: x\n", "line 2: server.adr: unknown key; did you mean addr?"},
+		{"server:\n  queue_size: many\n", "line 2: server.queue_size: cannot unmarshal"},
 		{"server:\n  addr: nonsense\n", "server.addr"},
 		{"server:\n  queue_size: -1\n", "server.queue_size"},
 		{"server:\n  max_frame_bytes: 10\n", "server.max_frame_bytes"},
@@ -77,6 +79,15 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"server:\n  addr: 0.0.0.0:8000\n", "server.auth_token is empty"},
 		{"server:\n  auth_token: short\n", "server.auth_token"},
 		{"server:\n  request_timeout: 0s\n  addr: x:1\n", "server.addr"},
+		// What were flags only: the run, its scheduler, the ROS link.
+		{"run:\n  scheduler:\n    mdoe: async\n", "line 3: run.scheduler.mdoe: unknown key; did you mean mode?"},
+		{"run:\n  watchdog: soon\n", "line 2: run.watchdog: cannot unmarshal"},
+		{"run:\n  watchdog: -1s\n", "run.watchdog"},
+		{"run:\n  init: 50\n", "run.init"},
+		{"run:\n  scheduler:\n    kinds: [delta]\n", "run.scheduler: kinds"},
+		{"run:\n  record:\n    images: gif\n", "run.record.images"},
+		{"ros:\n  mastr: x\n", "line 2: ros.mastr: unknown key; did you mean master?"},
+		{"ros:\n  ready_timeout: -1s\n", "ros.ready_timeout"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.want, func(t *testing.T) {
@@ -126,5 +137,49 @@ func TestConfigAuthFlags(t *testing.T) {
 	cfg, err = loadConfig(flagsFor(t, "--token", "from-the-flag-0123456789").fs)
 	if err != nil || cfg.Server.AuthToken != "from-the-flag-0123456789" {
 		t.Fatalf("--token over the environment: %v, token %q", err, cfg.Server.AuthToken)
+	}
+}
+
+// The run and ros sections configure efferent run; its flags override
+// them only where given.
+func TestConfigRunSection(t *testing.T) {
+	t.Setenv("EFFERENT_CONFIG", writeConfig(t, `
+run:
+  robot: franka
+  task: put the cup on the plate
+  scheduler: {mode: async, blend_steps: 2}
+  watchdog: 300ms
+  premise: true
+  record: {path: /tmp/x.mcap, images: png}
+ros:
+  master: 127.0.0.1:11399
+  cameras: [observation/image=ros:/cam]
+  ready_timeout: 3s
+`))
+	runFlags := func(args ...string) *pflag.FlagSet {
+		cmd := runCmd()
+		cmd.Flags().String("config", "", "")
+		if err := cmd.Flags().Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		return cmd.Flags()
+	}
+	cfg, err := loadConfig(runFlags())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.runConf()
+	if r.Robot != "franka" || r.Task != "put the cup on the plate" || r.Scheduler.Mode != "async" || r.Scheduler.BlendSteps != 2 ||
+		r.Watchdog.Milliseconds() != 300 || r.Premise == nil || !*r.Premise || r.Record.Images != "png" || r.Episodes != 1 ||
+		r.ROS.Master != "127.0.0.1:11399" || len(r.ROS.Cameras) != 1 || r.ROS.ReadyTimeout.Seconds() != 3 || r.Server.Addr != "127.0.0.1:8000" {
+		t.Fatalf("from the file: %+v", r)
+	}
+	cfg, err = loadConfig(runFlags("--mode", "replan", "--premise=false", "--camera", "ros:/a", "--camera", "ros:/b", "--ready-timeout", "1s"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = cfg.runConf()
+	if r.Scheduler.Mode != "replan" || r.Scheduler.BlendSteps != 2 || *r.Premise || len(r.ROS.Cameras) != 2 || r.ROS.ReadyTimeout.Seconds() != 1 || r.Robot != "franka" {
+		t.Fatalf("flags over the file: %+v", r)
 	}
 }

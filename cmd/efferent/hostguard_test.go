@@ -6,6 +6,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/efferent/efferent/rig"
+	"github.com/efferent/efferent/server"
 )
 
 // server.allowed_hosts reaches the server and the viewer, is checked, and
@@ -16,7 +19,7 @@ func TestConfigAllowedHostsAndViewerClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vc := viewerConf(cfg, "t", nil)
+	vc := rig.ViewerConf(cfg.Server, "t", cfg.ViewerClients, nil)
 	if len(cfg.Server.AllowedHosts) != 1 || vc.AllowedHosts[0] != "robot.lab.example" || vc.MaxClients != 3 {
 		t.Fatalf("allowed_hosts %v, viewer %v / %d", cfg.Server.AllowedHosts, vc.AllowedHosts, vc.MaxClients)
 	}
@@ -42,7 +45,7 @@ func TestConfigAllowedHostsAndViewerClients(t *testing.T) {
 func TestHostGuard(t *testing.T) {
 	cfg := Config{}
 	cfg.Server.Addr = "127.0.0.1:8000"
-	h := hostGuard(cfg, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	h := server.HostGuard(cfg.Server, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
@@ -64,7 +67,7 @@ func TestHostGuard(t *testing.T) {
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 	req.Host = "attacker.example"
-	hostGuard(cfg, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(rec, req)
+	server.HostGuard(cfg.Server, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(rec, req)
 	if rec.Code != 200 {
 		t.Fatalf("with a token the Host is not restricted: %d", rec.Code)
 	}

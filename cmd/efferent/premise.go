@@ -1,10 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"github.com/efferent/efferent"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,31 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/efferent/efferent/eval"
-	"github.com/efferent/efferent/safety/premise"
-	premisecv "github.com/efferent/efferent/safety/premise/cv"
-	"github.com/efferent/efferent/sim"
-	"github.com/efferent/efferent/sim/render"
+	"github.com/efferent/efferent/rig"
 )
-
-// simPremiseChecker is the false-premise checker for the built-in
-// simulator's objects: the task set's vocabulary and the OpenCV
-// colour/shape detector, deciding over frames frame sets (0: the default,
-// premise.DefaultFrames).
-func simPremiseChecker(frames int) (*premise.Checker, error) {
-	voc, err := eval.SimPremiseVocabulary()
-	if err != nil {
-		return nil, err
-	}
-	var known []premisecv.Known
-	for _, o := range eval.SimPremiseObjects() {
-		known = append(known, premisecv.Known{Color: o.Color, Category: o.Category, RGB: o.RGB})
-	}
-	det, err := premisecv.New(premisecv.Conf{Objects: known})
-	if err != nil {
-		return nil, err
-	}
-	return premise.New(premise.Conf{Vocabulary: voc, Detector: det, Frames: frames})
-}
 
 func evalPremiseCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -62,9 +36,9 @@ clarify counts, per suite, as report.json and report.txt in --out.`,
 		},
 	}
 	f := cmd.Flags()
-	f.String("suite", "all", "task suite: "+strings.Join(sim.Suites(), ", ")+" or all")
-	f.Int("episodes", 10, fmt.Sprintf("initial states per task (1..%d)", sim.NumInitStates))
-	f.Int("frames", premise.DefaultFrames, "consecutive frames the checker decides over")
+	f.String("suite", "all", "task suite: "+strings.Join(eval.SuiteNames(), ", ")+" or all")
+	f.Int("episodes", 10, fmt.Sprintf("initial states per task (1..%d)", eval.InitStates))
+	f.Int("frames", rig.PremiseFrames, "consecutive frames the checker decides over")
 	f.Int("workers", 0, "parallel samples (default min(CPUs, 4))")
 	f.String("out", "", "report directory (default efferent-eval/premise-<suite>-<time>)")
 	f.String("log-level", "info", "debug, info, warn or error")
@@ -81,14 +55,14 @@ func runEvalPremise(cmd *cobra.Command, cfg Config) error {
 	frames, _ := f.GetInt("frames")
 	workers, _ := f.GetInt("workers")
 	out, _ := f.GetString("out")
-	suites, err := parseSuites(suite)
+	suites, err := eval.ParseSuites(suite)
 	if err != nil {
 		return err
 	}
 	if frames < 1 {
 		return fmt.Errorf("--frames %d: want at least 1", frames)
 	}
-	c, err := simPremiseChecker(frames)
+	c, err := rig.SimPremiseChecker(frames, premiseDetector)
 	if err != nil {
 		return err
 	}
@@ -98,7 +72,7 @@ func runEvalPremise(cmd *cobra.Command, cfg Config) error {
 	log.Info("evaluating the false-premise check", "suites", strings.Join(suites, ","), "episodes_per_task", episodes, "frames", frames, "out", out)
 	rep, err := eval.RunPremise(ctx, eval.PremiseConf{
 		Checker:     c,
-		NewRenderer: func() (sim.Renderer, error) { return render.New(), nil },
+		NewRenderer: newRenderer,
 		Suites:      suites, Episodes: episodes, Workers: workers, Progress: os.Stderr,
 	})
 	if err != nil {
@@ -110,39 +84,4 @@ func runEvalPremise(cmd *cobra.Command, cfg Config) error {
 	_ = rep.WriteText(os.Stdout)
 	log.Info("report written", "dir", out)
 	return nil
-}
-
-// checkInstruction is the false-premise check before a run moves the
-// robot: observe until the session decides (the robot holds still
-// meanwhile), log the verdict, and report whether the policy may act.
-// observe fills obs from the robot; keys are the model's cameras.
-func checkInstruction(sess *premise.Session, instruction string, keys []string, observe func(*efferent.Observation) error,
-	log *slog.Logger) (premise.Verdict, error) {
-	var obs efferent.Observation
-	var frames []premise.Frame
-	for range premise.MaxFrames {
-		if err := observe(&obs); err != nil {
-			return premise.Verdict{}, err
-		}
-		frames = frames[:0]
-		for _, k := range keys {
-			if im, ok := obs.Images[k]; ok {
-				frames = append(frames, premise.Frame{Camera: k, Image: im})
-			}
-		}
-		v, err := sess.Observe(instruction, frames)
-		if err != nil {
-			return v, fmt.Errorf("premise check: %w", err)
-		}
-		if v.Decision == premise.Pending {
-			continue
-		}
-		if v.Allows() {
-			log.Info("instruction checked: every named object is in view", "instruction", instruction, "frames", v.Frames)
-		} else {
-			log.Warn("instruction refused: the robot will not move", "instruction", instruction, "premise", v.Decision, "reason", v.Reason())
-		}
-		return v, nil
-	}
-	return premise.Verdict{}, errors.New("premise check: no decision")
 }

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/efferent/efferent"
-	"github.com/efferent/efferent/eval"
 	"github.com/efferent/efferent/models"
+	"github.com/efferent/efferent/rig"
 	"github.com/efferent/efferent/safety"
 	"github.com/efferent/efferent/sim"
 	"github.com/efferent/efferent/sim/render"
@@ -25,7 +25,7 @@ func TestRealTimeMatchesVirtualTime(t *testing.T) {
 	}
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	newPolicy, _, err := policyFactory(ctx, models.Default, Config{Model: models.Default}, log)
+	pols, err := rig.ResolvePolicy(ctx, models.Default, rig.PolicyConf{Open: Config{}.openModel, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestRealTimeMatchesVirtualTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol, err := newPolicy(0, env)
+	pol, err := pols.OpenSim(0, env)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,12 +50,8 @@ func TestRealTimeMatchesVirtualTime(t *testing.T) {
 			if err := env.Reset(task, init); err != nil {
 				t.Fatal(err)
 			}
-			var clock efferent.Clock
-			if real {
-				clock = efferent.SystemClock{}
-			}
 			var held, noChunk int
-			res := eval.Episode(ctx, eval.EpisodeConf{Env: env, Policy: pol, Clock: clock,
+			res := rig.Episode(ctx, rig.EpisodeConf{Env: env, Policy: pol, Virtual: !real,
 				OnTick: func(sp *efferent.Setpoint, v efferent.Verdict) {
 					if sp.Hold {
 						held++

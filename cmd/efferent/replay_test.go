@@ -5,16 +5,13 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/record"
-	"github.com/efferent/efferent/teleop"
+	"github.com/efferent/efferent/rig"
 )
 
 func runCommand(t *testing.T, cmd *cobra.Command, args ...string) string {
@@ -88,38 +85,17 @@ func TestRecordAndReplaySim(t *testing.T) {
 
 	// The comparison can fail: a recorded chunk changed in memory no
 	// longer reproduces the recorded setpoints.
-	info, err := recordedRun(rec)
+	info, err := rec.Run()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ep := rec.Episodes[0]
 	ep.Chunks[0].Actions[0] += 0.5
-	r, err := replayControl(context.Background(), info, &ep)
+	r, err := rig.ReplayControl(context.Background(), info, &ep)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Identical == r.Setpoints || r.FirstDiffering != 0 {
 		t.Fatalf("a changed chunk replayed as %+v", r)
-	}
-}
-
-// Recorded teleop commands go back into a teleop gate at their times: a
-// takeover tick replays the teleoperator's command, not the chunk's.
-func TestTeleopReplay(t *testing.T) {
-	mux, err := teleop.New(teleop.Conf{Dim: 2, Gripper: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Unix(100, 0)
-	g := &teleopReplay{mux: mux, cmds: []record.Teleop{
-		{Time: t0.Add(10 * time.Millisecond).UnixNano(), Mode: "takeover", Values: []float64{0.5, -0.5}, Source: "keyboard"},
-		{Time: t0.Add(30 * time.Millisecond).UnixNano(), Mode: "policy", Values: []float64{0, 0}, Source: "keyboard"},
-	}}
-	for i, want := range [][]float64{{1, 1}, {0.5, -0.5}, {0.5, -0.5}, {1, 1}} {
-		sp := efferent.Setpoint{Time: t0.Add(time.Duration(i*10) * time.Millisecond), Values: []float64{1, 1}}
-		g.Check(&sp)
-		if !slices.Equal(sp.Values, want) {
-			t.Fatalf("tick %d: %v, want %v", i, sp.Values, want)
-		}
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/efferent/efferent/models"
 	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/policy/ort"
+	"github.com/efferent/efferent/rig"
 	"github.com/efferent/efferent/server"
 	"github.com/efferent/efferent/viewer"
 )
@@ -66,7 +67,7 @@ func addModelFlags(f *pflag.FlagSet) {
 // openPolicy loads the model and wraps it so images of any size are resized
 // as its manifest says.
 func openPolicy(ref string, conf ort.Conf) (policy.Policy, *policy.Manifest, error) {
-	m, err := loadManifest(ref)
+	m, err := models.Manifest(ref)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -96,7 +97,7 @@ func serve(ctx context.Context, cfg Config, listening func(addr string)) error {
 	var wrap func(policy.Policy) policy.Policy
 	var started atomic.Pointer[server.Server]
 	if cfg.Viewer {
-		v, err := viewer.New(viewerConf(cfg, "efferent serve", log))
+		v, err := viewer.New(rig.ViewerConf(cfg.Server, "efferent serve", cfg.ViewerClients, log))
 		if err != nil {
 			return fmt.Errorf("--viewer: %w", err)
 		}
@@ -121,7 +122,7 @@ func serve(ctx context.Context, cfg Config, listening func(addr string)) error {
 	started.Store(srv)
 	addr := srv.Addr().String()
 	if cfg.Viewer {
-		logViewerURL(log, addr, cfg.Server.AuthToken != "")
+		rig.LogViewerURL(log, addr, cfg.Server.AuthToken != "")
 	}
 	if listening != nil {
 		listening(addr)
@@ -171,7 +172,7 @@ func startServerWith(ctx context.Context, cfg Config, log *slog.Logger, wrap fun
 	if conf.CheckPremise {
 		// One frame: a client waits for each reply before it sends the
 		// next observation, so the first request of an instruction decides.
-		if conf.Premise, err = simPremiseChecker(1); err != nil {
+		if conf.Premise, err = rig.SimPremiseChecker(1, premiseDetector); err != nil {
 			pol.Close()
 			return nil, fmt.Errorf("server.premise: %w", err)
 		}

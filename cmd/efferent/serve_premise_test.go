@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/efferent/efferent"
-	"github.com/efferent/efferent/eval"
 	"github.com/efferent/efferent/policy/remote"
+	"github.com/efferent/efferent/rig"
 	"github.com/efferent/efferent/sim"
 	"github.com/efferent/efferent/sim/render"
 )
@@ -37,7 +37,7 @@ func simObservation(t *testing.T, task string) efferent.Observation {
 		t.Fatal(err)
 	}
 	var obs efferent.Observation
-	if err := (eval.SimRobot{Env: env}).Observe(&obs); err != nil {
+	if err := (rig.SimRobot{Env: env}).Observe(&obs); err != nil {
 		t.Fatal(err)
 	}
 	return obs

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -9,8 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	robotpkg "github.com/efferent/efferent/robot"
-	"github.com/efferent/efferent/ros"
 	"github.com/efferent/efferent/ros/simrobot"
 	"github.com/efferent/efferent/sim"
 	"github.com/efferent/efferent/sim/render"
@@ -79,112 +76,40 @@ func runSimROS(cmd *cobra.Command, _ []string) error {
 	if _, err := lc.level(); err != nil {
 		return err
 	}
-	log := lc.logger()
-	robotRef, _ := f.GetString("robot")
-	prof, err := robotpkg.Load(robotRef)
-	if err != nil {
-		return fmt.Errorf("--robot: %w", err)
+	var c simrobot.PlayConf
+	c.Robot, _ = f.GetString("robot")
+	c.Task, _ = f.GetString("task")
+	c.Suite, _ = f.GetString("suite")
+	c.Idle, _ = f.GetBool("idle")
+	n := &c.Node
+	n.Master, _ = f.GetString("ros-master")
+	n.Episodes, _ = f.GetInt("episodes")
+	n.FirstInit, _ = f.GetInt("init")
+	n.EpisodeTimeout, _ = f.GetDuration("episode-timeout")
+	if n.ResetHold, _ = f.GetDuration("reset-hold"); n.ResetHold == 0 {
+		n.ResetHold = -1 // Conf: negative is none, zero the default
 	}
-	master, _ := f.GetString("ros-master")
-	if master == "" {
-		if master, err = ros.MasterFromEnv(); err != nil {
-			return err
-		}
+	if n.Lag, _ = f.GetDuration("lag"); n.Lag == 0 {
+		n.Lag = time.Nanosecond // no lag: the arm is at the equilibrium within the speed bound
 	}
-	instr, _ := f.GetString("task")
-	suite, _ := f.GetString("suite")
-	task, err := findSimTask(instr, suite)
-	if err != nil {
-		return err
-	}
-	episodes, _ := f.GetInt("episodes")
-	init, _ := f.GetInt("init")
-	if episodes < 0 || init < 0 || init >= sim.NumInitStates {
-		return fmt.Errorf("--episodes %d / --init %d: want episodes ≥ 0 and init in 0..%d", episodes, init, sim.NumInitStates-1)
-	}
-	timeout, _ := f.GetDuration("episode-timeout")
-	hold, _ := f.GetDuration("reset-hold")
-	if hold == 0 {
-		hold = -1 // Conf: negative is none, zero the default
-	}
-	lag, _ := f.GetDuration("lag")
-	if lag == 0 {
-		lag = time.Nanosecond // no lag: the arm is at the equilibrium within the speed bound
-	}
-	camHz, _ := f.GetFloat64("camera-hz")
-	stateHz, _ := f.GetFloat64("state-hz")
-	size, _ := f.GetInt("image-size")
-	drop, _ := f.GetStringArray("drop")
-	freeze, _ := f.GetStringArray("freeze")
-	restamp, _ := f.GetBool("freeze-restamp")
-	faultAfter, _ := f.GetDuration("fault-after")
-	idle, _ := f.GetBool("idle")
+	n.CameraHz, _ = f.GetFloat64("camera-hz")
+	n.StateHz, _ = f.GetFloat64("state-hz")
+	n.ImageSize, _ = f.GetInt("image-size")
+	n.Drop, _ = f.GetStringArray("drop")
+	n.Freeze, _ = f.GetStringArray("freeze")
+	n.FreezeRestamp, _ = f.GetBool("freeze-restamp")
+	n.FaultAfter, _ = f.GetDuration("fault-after")
+	n.Log = lc.logger()
 
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	r := render.New()
-	defer r.Close()
-	node, err := simrobot.New(simrobot.Conf{Profile: prof, Master: master, Renderer: r, ImageSize: size,
-		CameraHz: camHz, StateHz: stateHz, Task: task, FirstInit: init, Episodes: episodes,
-		EpisodeTimeout: timeout, ResetHold: hold, Lag: lag, Drop: drop, Freeze: freeze,
-		FreezeRestamp: restamp, FaultAfter: faultAfter, Log: log})
-	if err != nil {
-		return err
-	}
-	defer node.Close()
 	usr := make(chan os.Signal, 1)
 	signal.Notify(usr, syscall.SIGUSR1)
 	defer signal.Stop(usr)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-usr:
-				node.ToggleFaults()
-			}
-		}
-	}()
-	log.Info("simulated robot up", "robot", prof.Name, "task", task.Instruction, "suite", task.Suite, "episodes", episodes,
-		"init", init, "pid", os.Getpid())
-	results, err := node.Run(ctx)
-	if err != nil {
-		return err
-	}
-	ok := 0
-	for _, res := range results {
-		if res.Success {
-			ok++
-		}
-	}
-	if len(results) > 0 {
-		fmt.Fprintf(cmd.OutOrStdout(), "success %d/%d\n", ok, len(results))
-	}
-	if idle && ctx.Err() == nil {
-		log.Info("episodes done: idling until interrupted")
-		<-ctx.Done()
-	}
-	return nil
-}
-
-// findSimTask resolves --task (an instruction or a task name), within
-// --suite when given.
-func findSimTask(instr, suite string) (sim.Task, error) {
-	if suite != "" {
-		ts, err := sim.Tasks(suite)
-		if err != nil {
-			return sim.Task{}, fmt.Errorf("--suite: %w", err)
-		}
-		for _, t := range ts {
-			if t.Instruction == instr || t.Name == instr {
-				return t, nil
-			}
-		}
-		return sim.Task{}, fmt.Errorf("--task %q: not in suite %s (list them with `efferent sim tasks`)", instr, suite)
-	}
-	t, ok := sim.FindTask(instr)
-	if !ok {
-		return sim.Task{}, fmt.Errorf("--task %q: no such simulator task (list them with `efferent sim tasks`)", instr)
-	}
-	return t, nil
+	c.Toggle, c.Out = usr, cmd.OutOrStdout()
+	r := render.New()
+	defer r.Close()
+	n.Renderer = r
+	_, err := simrobot.Play(ctx, c)
+	return err
 }

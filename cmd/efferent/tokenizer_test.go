@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"math"
 	"os"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/efferent/efferent/sim"
 	"github.com/efferent/efferent/tokenizer"
+	"github.com/efferent/efferent/tokenizer/chunks"
 	"github.com/efferent/efferent/tokenizer/vq"
 )
 
@@ -19,31 +18,18 @@ import (
 // tokenizer reads: actions.npy (float32 [T,7]) and meta.json.
 func writeTestEpisode(t *testing.T, dir string, steps int, phase float64, success bool) {
 	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	var data []byte
-	for s := range steps {
-		for j := range sim.ActionDim {
-			v := 0.3 * math.Sin(phase+0.2*float64(s)+float64(j))
-			if j == gripperDim {
-				v = -1
-				if s > steps/2 {
-					v = 1
-				}
-			}
-			data = binary.LittleEndian.AppendUint32(data, math.Float32bits(float32(v)))
+	actions := make([][]float64, steps)
+	for s := range actions {
+		actions[s] = make([]float64, sim.ActionDim)
+		for j := range actions[s] {
+			actions[s][j] = 0.3 * math.Sin(phase+0.2*float64(s)+float64(j))
+		}
+		actions[s][chunks.GripperDim] = -1
+		if s > steps/2 {
+			actions[s][chunks.GripperDim] = 1
 		}
 	}
-	var buf bytes.Buffer
-	if err := sim.WriteNPY(&buf, sim.DescrFloat32, []int{steps, sim.ActionDim}, data); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "actions.npy"), buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	meta, _ := json.Marshal(sim.DemoMeta{Format: sim.DemoFormat, Suite: "spatial", Steps: steps, Success: success})
-	if err := os.WriteFile(filepath.Join(dir, "meta.json"), meta, 0o644); err != nil {
+	if err := sim.WriteDemoActions(dir, sim.DemoMeta{Suite: "spatial", Success: success}, actions); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -61,13 +47,13 @@ func testDemos(t *testing.T) string {
 	return demos
 }
 
-func readStats(t *testing.T, path string) tokenizerStats {
+func readStats(t *testing.T, path string) chunks.Stats {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s tokenizerStats
+	var s chunks.Stats
 	if err := json.Unmarshal(data, &s); err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +85,7 @@ func TestTokenizerFitCommand(t *testing.T) {
 		t.Fatalf("stats: %+v", s)
 	}
 	for j, m := range s.Mask {
-		if m != (j != gripperDim) || !(s.Q01[j] <= s.Q99[j]) {
+		if m != (j != chunks.GripperDim) || !(s.Q01[j] <= s.Q99[j]) {
 			t.Fatalf("stats dim %d: mask %v q01 %v q99 %v", j, m, s.Q01[j], s.Q99[j])
 		}
 	}
@@ -126,7 +112,7 @@ func TestTokenizerFitCommand(t *testing.T) {
 	s2 := readStats(t, filepath.Join(out2, "stats.json"))
 	held := 0
 	for _, rel := range []string{"spatial/0_0", "spatial/0_1", "spatial/0_2", "spatial/0_3"} {
-		if heldOut(rel, 0.5) {
+		if chunks.HeldOut(rel, 0.5) {
 			held++
 		}
 	}
@@ -179,7 +165,7 @@ func TestTokenizerCommandErrors(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("\x93NUMPY\x01\x00garbage"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := loadDemoEpisodes(demos, false, 5, 1000); err == nil || !strings.Contains(err.Error(), bad) {
+	if _, err := chunks.LoadEpisodes(demos, false, 5, 1000); err == nil || !strings.Contains(err.Error(), bad) {
 		t.Fatalf("err = %v, want one naming %s", err, bad)
 	}
 	// So is a meta.json that disagrees with the actions.
@@ -189,44 +175,7 @@ func TestTokenizerCommandErrors(t *testing.T) {
 	if err := os.WriteFile(meta, mb, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := loadDemoEpisodes(demos, false, 5, 1000); err == nil || !strings.Contains(err.Error(), "meta.json says 21 steps") {
+	if _, err := chunks.LoadEpisodes(demos, false, 5, 1000); err == nil || !strings.Contains(err.Error(), "meta.json says 21 steps") {
 		t.Fatalf("err = %v", err)
-	}
-}
-
-// Chunks repeat the episode's last action past its end.
-func TestActionChunksPadding(t *testing.T) {
-	d := sim.ActionDim
-	acts := make([]float32, 2*d)
-	for j := range d {
-		acts[j], acts[d+j] = 0.1, 0.2
-	}
-	n, _ := tokenizer.NewNormalizer(make([]float64, d), []float64{1, 1, 1, 1, 1, 1, 1}, nil)
-	chunks := actionChunks([]demoEpisode{{actions: acts}}, 3, n)
-	if len(chunks) != 2 {
-		t.Fatalf("%d chunks, want 2 (one per step)", len(chunks))
-	}
-	want := [][]float64{{0.1, 0.2, 0.2}, {0.2, 0.2, 0.2}} // per step, before normalising
-	for c := range chunks {
-		for k := range 3 {
-			for j := range d {
-				if w := 2*want[c][k] - 1; math.Abs(float64(chunks[c][k*d+j])-w) > 1e-6 {
-					t.Fatalf("chunk %d step %d dim %d = %v, want %v", c, k, j, chunks[c][k*d+j], w)
-				}
-			}
-		}
-	}
-}
-
-// Quantiles are numpy's default (linear) method.
-func TestQuantile(t *testing.T) {
-	v := []float64{1, 2, 3, 4}
-	for _, c := range []struct{ q, want float64 }{{0.01, 1.03}, {0.99, 3.97}, {0, 1}, {1, 4}, {0.5, 2.5}} {
-		if got := quantile(v, c.q); math.Abs(got-c.want) > 1e-12 {
-			t.Errorf("quantile(%v) = %v, want %v", c.q, got, c.want)
-		}
-	}
-	if got := quantile([]float64{7}, 0.99); got != 7 {
-		t.Errorf("one value: %v", got)
 	}
 }

@@ -1,6 +1,8 @@
-// Package ort runs efferent models under ONNX Runtime. It is the only
-// package that calls ONNX Runtime (through cgo and
-// github.com/yalue/onnxruntime_go); it exposes Go types only.
+// Package ort runs efferent models under ONNX Runtime, through cgo and
+// github.com/yalue/onnxruntime_go, and exposes Go types only. It owns the
+// library's loading and the session options; the one other package that
+// calls ONNX Runtime, safety/premise/onnxdet (a detector, not a policy),
+// reuses them (Init, NewSessionOptions).
 //
 // The shared library is not linked at build time: it is loaded at run time
 // from the first of Conf.Library, $EFFERENT_ORT_LIBRARY, the path baked in

@@ -4,7 +4,9 @@
 // simulated robot from the commands the profile publishes, so that
 // `efferent run --robot franka` can be tried end to end without a robot
 // and without any ROS driver (franka_msgs is not packaged by Debian, so
-// rostopic cannot play a Franka). `efferent sim ros` is its command.
+// rostopic cannot play a Franka). `efferent sim ros` is its command, and
+// Play that command's body: resolving the profile, master and task as the
+// flags name them, running a Node and printing the tally.
 //
 // # Franka (ee_delta profiles)
 //

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/efferent/efferent"
 )
 
 // Conf configures a Checker. Zero values mean the documented defaults.
@@ -124,6 +126,7 @@ type Session struct {
 	best    []float64 // scratch: this frame's best score per query
 	verdict Verdict
 	decided bool
+	scratch []Frame // ObserveCameras' frames, reused
 }
 
 // Reset forgets the current instruction: the next Observe checks afresh.
@@ -156,6 +159,20 @@ func (s *Session) Observe(instruction string, frames []Frame) (Verdict, error) {
 
 // start parses a new instruction and decides at once when no frame can
 // change the outcome.
+// ObserveCameras is Observe on the images of an observation that belong
+// to the cameras keys (a model's image keys, in order); a key without an
+// image is left out. It is the one way run, serve and eval turn what a
+// robot sees into the checker's frames.
+func (s *Session) ObserveCameras(instruction string, images map[string]efferent.Image, keys []string) (Verdict, error) {
+	s.scratch = s.scratch[:0]
+	for _, k := range keys {
+		if im, ok := images[k]; ok {
+			s.scratch = append(s.scratch, Frame{Camera: k, Image: im})
+		}
+	}
+	return s.Observe(instruction, s.scratch)
+}
+
 func (s *Session) start(instruction string) error {
 	in, err := s.c.Parse(instruction)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 )
 
 // simDetector is the detector for the simulator's catalogue (the same
-// table eval.SimPremiseObjects builds; eval imports this package's users,
+// table sim.PremiseObjects builds; eval imports this package's users,
 // not the reverse, so it is rebuilt here from sim.Catalog).
 func simDetector(t testing.TB) *Detector {
 	t.Helper()

@@ -96,7 +96,8 @@ func TestManifestErrors(t *testing.T) {
 	for name, tc := range map[string]struct{ from, to, want string }{
 		"format":    {"efferent-detector/1", "efferent-detector/9", "format"},
 		"threshold": {"threshold: 0.5", "threshold: 2", "threshold"},
-		"unknown":   {"threshold: 0.5", "threshold: 0.5\nthreshhold: 1", "threshhold"},
+		"unknown":   {"threshold: 0.5", "threshold: 0.5\nthreshhold: 1", ": threshhold: unknown key; did you mean threshold?"},
+		"nested":    {"height: 64", "height: 64, hieght: 64", "line 6: image.hieght: unknown key; did you mean height?"},
 		"size":      {"height: 64", "height: 4", "image"},
 	} {
 		dir := t.TempDir()

@@ -1,7 +1,6 @@
 package onnxdet
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"gopkg.in/yaml.v3"
+	"github.com/efferent/efferent/internal/strictyaml"
 )
 
 // Format is the manifest's format line.
@@ -77,9 +76,7 @@ func LoadManifest(dir string) (*Manifest, error) {
 		return nil, fmt.Errorf("%w: detector.yaml over %d bytes", ErrManifest, maxManifestBytes)
 	}
 	m := &Manifest{dir: dir}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(m); err != nil {
+	if err := strictyaml.Decode(data, m); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrManifest, dir, err)
 	}
 	for i := range m.Image.Std {

@@ -1,0 +1,93 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/efferent/efferent"
+	"github.com/efferent/efferent/models"
+)
+
+// InferConf configures Infer. Zero values mean the documented default.
+type InferConf struct {
+	// Model is the model measured: a directory or an embedded model's
+	// name (models.Resolve). Default models.Default.
+	Model string
+	// N is how many inferences each case runs. Default 1000.
+	N int
+	// Open opens the model (required).
+	Open Opener
+	// Provider (the execution provider) and IntraOpThreads describe the
+	// runtime in the report.
+	Provider       string
+	IntraOpThreads int
+}
+
+// Infer measures the model, with and without the KV cache: p50/p99 of
+// the prefix (encoder), of one action token (a decoder step) and of the
+// whole chunk, and the heap allocations per inference.
+func Infer(ctx context.Context, c InferConf) (Report, error) {
+	rep := Report{Name: "infer"}
+	if c.Open == nil {
+		return rep, errors.New("bench: InferConf.Open: required")
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if c.N == 0 {
+		c.N = 1000
+	}
+	m, err := models.Manifest(c.Model)
+	if err != nil {
+		return rep, err
+	}
+	obs := modelObservation(m)
+	for _, cache := range []bool{true, false} {
+		v, err := c.Open(m, !cache)
+		if err != nil {
+			return rep, err
+		}
+		label := "kv cache"
+		if !cache {
+			label = "no kv cache"
+		}
+		prefix, token, chunk, allocs, err := inferSamples(ctx, v, &obs, c.N)
+		v.Close()
+		if err != nil {
+			return rep, err
+		}
+		for _, r := range []Row{
+			durationRow(fmt.Sprintf("%s %s: prefix (encoder)", m.Name, label), prefix),
+			durationRow(fmt.Sprintf("%s %s: one action token", m.Name, label), token),
+			durationRow(fmt.Sprintf("%s %s: whole chunk (%d tokens)", m.Name, label, len(token)/c.N), chunk),
+		} {
+			r.Allocs = allocs
+			r.Extra = map[string]float64{"intra_op_threads": float64(c.IntraOpThreads)}
+			rep.Rows = append(rep.Rows, r)
+		}
+	}
+	rep.Targets = []string{fmt.Sprintf("provider %s; a chunk is executed for 5 steps at 20 Hz: a 250 ms budget", c.Provider)}
+	return rep, nil
+}
+
+// inferSamples runs v once to warm up, then n times, collecting each
+// run's stages and the heap allocations per run.
+func inferSamples(ctx context.Context, v Model, obs *efferent.Observation, n int) (prefix, token, chunk []time.Duration, allocs float64, err error) {
+	var ch efferent.Chunk
+	if err := v.Infer(ctx, obs, &ch); err != nil {
+		return nil, nil, nil, 0, err
+	}
+	var t Timing
+	a0 := mallocs()
+	for range n {
+		if err := v.Infer(ctx, obs, &ch); err != nil {
+			return nil, nil, nil, 0, err
+		}
+		v.Timing(&t)
+		prefix, chunk = append(prefix, t.Encoder), append(chunk, t.Total)
+		token = append(token, t.Steps...)
+	}
+	return prefix, token, chunk, float64(mallocs()-a0) / float64(n), nil
+}

@@ -1,0 +1,122 @@
+package eval
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/efferent/efferent/control"
+	"github.com/efferent/efferent/rig"
+	"github.com/efferent/efferent/sim"
+)
+
+// ParseSuites turns a suite name or "all" into suite names.
+func ParseSuites(suite string) ([]string, error) {
+	if suite == "all" {
+		return sim.Suites(), nil
+	}
+	if !slices.Contains(sim.Suites(), suite) {
+		return nil, fmt.Errorf("--suite %q: want one of %s or all", suite, strings.Join(sim.Suites(), ", "))
+	}
+	return []string{suite}, nil
+}
+
+// SuiteConf configures RunSuites: a policy evaluated closed loop on
+// simulator suites in virtual time (efferent eval).
+type SuiteConf struct {
+	// Suite is a suite's name or "all" (required).
+	Suite string
+	// Episodes per task (required, ≥ 1); Workers run in parallel
+	// (default min(CPUs, 4)).
+	Episodes, Workers int
+	// Out is the report directory (required).
+	Out string
+	// Policies open each worker's policy (rig.ResolvePolicy).
+	Policies rig.Policies
+	// NoRender skips the cameras (only for the expert).
+	NoRender bool
+	// NewRenderer gives each worker its renderer.
+	NewRenderer func() (sim.Renderer, error)
+	// Scheduler and InferLatency: as rig.EpisodeConf's (virtual time).
+	Scheduler    control.SchedulerConf
+	InferLatency time.Duration
+	// Progress receives progress lines (nil: none).
+	Progress io.Writer
+	// Log is the run's log. Default slog.Default().
+	Log *slog.Logger
+}
+
+// RunSuites evaluates the policy and writes the report to Out. It fails
+// when episodes could not run (a server that refuses the token, a model
+// that fails): such a report is not a measurement of the policy, and the
+// error names the first episode's error; the report is still returned and
+// written.
+func RunSuites(ctx context.Context, c SuiteConf) (*Report, error) {
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	suites, err := ParseSuites(c.Suite)
+	if err != nil {
+		return nil, err
+	}
+	if c.Episodes < 1 {
+		return nil, fmt.Errorf("--episodes %d: want at least 1", c.Episodes)
+	}
+	if c.NoRender && !c.Policies.Expert {
+		return nil, errors.New("--no-render: only the expert can run without camera images")
+	}
+	var refs []TaskRef
+	var tasks []sim.Task
+	for _, s := range suites {
+		r, t, err := SimTasks(s)
+		if err != nil {
+			return nil, err
+		}
+		refs, tasks = append(refs, r...), append(tasks, t...)
+	}
+	run, closeAll := SimEpisodes(SimConf{
+		NewPolicy:    c.Policies.OpenSim,
+		Sim:          sim.Conf{NoRender: c.NoRender},
+		NewRenderer:  c.NewRenderer,
+		Scheduler:    c.Scheduler,
+		InferLatency: c.InferLatency,
+	}, tasks)
+	c.Log.Info("evaluating", "policy", c.Policies.Name, "suites", strings.Join(suites, ","), "tasks", len(refs), "episodes_per_task", c.Episodes, "out", c.Out)
+	rep, err := Run(ctx, Conf{Workers: c.Workers, Episodes: c.Episodes, Out: c.Out, Progress: c.Progress}, refs, run)
+	if cerr := closeAll(); err == nil && cerr != nil {
+		c.Log.Warn("closing policies", "err", cerr)
+	}
+	if rep != nil && err == nil {
+		err = episodeErrors(rep)
+	}
+	return rep, err
+}
+
+// episodeErrors fails an evaluation in which episodes could not run.
+func episodeErrors(rep *Report) error {
+	if rep.Overall.ErrorCount == 0 {
+		return nil
+	}
+	first := ""
+	for _, t := range rep.Tasks {
+		if t.FirstError != "" {
+			first = t.FirstError
+			break
+		}
+	}
+	return fmt.Errorf("%d of %d episodes errored (report in the output directory): %s", rep.Overall.ErrorCount, rep.Overall.Episodes, first)
+}
+
+// DefaultSuite is the suite efferent eval runs by default.
+const DefaultSuite = sim.SuiteSpatial
+
+// SuiteNames are the simulator's task suites.
+func SuiteNames() []string { return sim.Suites() }
+
+// InitStates is how many fixed initial states each task has.
+const InitStates = sim.NumInitStates

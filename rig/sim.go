@@ -1,0 +1,139 @@
+package rig
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/efferent/efferent"
+	"github.com/efferent/efferent/control"
+	"github.com/efferent/efferent/policy"
+	"github.com/efferent/efferent/sim"
+)
+
+func simEpoch() time.Time { return sim.SimEpoch }
+
+// SimRobot adapts a simulator Env to control.Robot: the loop's setpoints
+// are the sim's actions, one per step.
+type SimRobot struct{ Env *sim.Env }
+
+// Observe fills obs from the simulator. The sim's virtual timestamps are
+// dropped so the loop stamps observations with its own clock (the same
+// time base as the scheduler, also when the loop runs in real time).
+func (r SimRobot) Observe(obs *efferent.Observation) error {
+	if err := r.Env.Observe(obs); err != nil {
+		return err
+	}
+	obs.Time = time.Time{}
+	return nil
+}
+
+// Apply steps the simulator with the setpoint's action.
+func (r SimRobot) Apply(sp *efferent.Setpoint) error { return r.Env.Step(sp.Values) }
+
+// Done reports success or the step budget spent.
+func (r SimRobot) Done() bool { return r.Env.Done() }
+
+// EpisodeConf configures one closed-loop episode in the simulator.
+type EpisodeConf struct {
+	// Env must be Reset to the episode's task and initial state already.
+	Env *sim.Env
+	// Policy drives it (required).
+	Policy policy.Policy
+	// Scheduler: Kinds default to LIBERO's; Mode defaults to replan with
+	// 5 steps (openpi's LIBERO client).
+	Scheduler control.SchedulerConf
+	// Virtual runs the episode in virtual time, as fast as the CPU allows
+	// and deterministic. Otherwise it runs in real time on Clock.
+	Virtual bool
+	// Clock is the real-time clock. nil: the system clock.
+	Clock efferent.Clock
+	// InferLatency: virtual time only; modelled inference latency.
+	InferLatency time.Duration
+	// SyncInference runs inference on the tick that asks for it, also in
+	// real time (the loop's Virtual mode on a real clock). For policies
+	// that answer in microseconds with one-step chunks (the expert), where
+	// asynchronous inference would leave every other tick without a chunk.
+	SyncInference bool
+	// Trace keeps the executed actions in the result.
+	Trace bool
+	// OnTick, if set, is also called after every step (progress lines).
+	OnTick func(sp *efferent.Setpoint, v efferent.Verdict)
+	// Gates: the stages before and after the simulator's limits (teleop,
+	// e-stop, watchdog). Limits is always SimLimits.
+	Gates Gates
+	// OnLoop, if set, is called with the episode's control loop before it
+	// runs (for its Stats: efferent run's /metrics). The loop is closed
+	// when Episode returns; its Stats stay readable.
+	OnLoop func(*control.Loop)
+}
+
+// EpisodeResult is what one episode produced.
+type EpisodeResult struct {
+	Success bool
+	// Steps is how many control steps the episode took.
+	Steps int
+	// InferLatencies are the durations of the episode's inference calls.
+	InferLatencies []time.Duration
+	// Actions is the trace of executed actions, one row per step; optional
+	// (nil), kept only when EpisodeConf.Trace is set.
+	Actions [][]float64
+	// Err says the episode could not run (simulator crash, lost
+	// connection): it counts as a failure and is listed in the report.
+	Err error
+}
+
+// Episode runs the simulator closed loop until success, the task's step
+// budget, or ctx's end.
+func Episode(ctx context.Context, c EpisodeConf) EpisodeResult {
+	if c.Env == nil || c.Policy == nil {
+		return EpisodeResult{Err: errors.New("rig: EpisodeConf needs Env and Policy")}
+	}
+	limits, err := SimLimits()
+	if err != nil {
+		return EpisodeResult{Err: err}
+	}
+	gates := c.Gates
+	gates.Limits = limits
+	timed := &timedPolicy{Policy: c.Policy}
+	var res EpisodeResult
+	lc := LoopConf{
+		Robot: SimRobot{c.Env}, Policy: timed, Space: LIBERO(), Gates: gates, Scheduler: c.Scheduler,
+		Clock: c.Clock, Virtual: c.Virtual || c.SyncInference,
+		OnTick: func(sp *efferent.Setpoint, v efferent.Verdict) {
+			if c.Trace {
+				res.Actions = append(res.Actions, append([]float64(nil), sp.Values...))
+			}
+			if c.OnTick != nil {
+				c.OnTick(sp, v)
+			}
+		},
+	}
+	switch {
+	case c.Virtual:
+		lc.Clock, lc.InferLatency = efferent.NewVirtualClock(sim.SimEpoch), c.InferLatency
+	case lc.Clock == nil:
+		lc.Clock = efferent.SystemClock{} // real time, also with SyncInference
+	}
+	loop, err := NewLoop(lc)
+	if err != nil {
+		return EpisodeResult{Err: err}
+	}
+	defer loop.Close()
+	if c.OnLoop != nil {
+		c.OnLoop(loop)
+	}
+	runErr := loop.Run(ctx)
+	res.Success, res.Steps, res.InferLatencies = c.Env.Success(), c.Env.Steps(), timed.lat
+	st := loop.Stats()
+	switch {
+	case runErr != nil:
+		res.Err = runErr
+	case st.InferErrors > 0 && !res.Success:
+		// A policy that failed every call leaves the arm holding until the
+		// step budget runs out; say why instead of reporting a plain miss.
+		res.Err = fmt.Errorf("%d of %d inferences failed, last: %s", st.InferErrors, st.Inferences, st.LastChunkError)
+	}
+	return res
+}
