@@ -40,6 +40,9 @@ func Detok(c DetokConf) (Report, error) {
 	}
 	defer v.Close()
 	vqTok := v.Detokenizer()
+	if vqTok == nil {
+		return rep, fmt.Errorf("model %s: layout %s has no action detokenizer to measure", m.Name, m.LayoutName())
+	}
 	K := vqTok.TokensPerChunk()
 	toks := make([]int64, K)
 	for s := range K {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/models"
+	"github.com/efferent/efferent/policy"
 )
 
 // InferConf configures Infer. Zero values mean the documented default.
@@ -44,25 +45,36 @@ func Infer(ctx context.Context, c InferConf) (Report, error) {
 		return rep, err
 	}
 	obs := modelObservation(m)
-	for _, cache := range []bool{true, false} {
+	// The autoregressive layout with and without its KV cache; flow and
+	// regression as they are (their step is a flow step).
+	cases := []bool{true, false}
+	prefixName, stepName, unit := "prefix (encoder)", "one action token", "tokens"
+	if m.LayoutName() != policy.LayoutAutoregressive {
+		cases, prefixName, stepName, unit = cases[:1], "prefix (first graph)", "one flow step", "steps"
+	}
+	for _, cache := range cases {
 		v, err := c.Open(m, !cache)
 		if err != nil {
 			return rep, err
 		}
-		label := "kv cache"
-		if !cache {
-			label = "no kv cache"
+		label := m.LayoutName()
+		if m.LayoutName() == policy.LayoutAutoregressive {
+			label = "kv cache"
+			if !cache {
+				label = "no kv cache"
+			}
 		}
 		prefix, token, chunk, allocs, err := inferSamples(ctx, v, &obs, c.N)
 		v.Close()
 		if err != nil {
 			return rep, err
 		}
-		for _, r := range []Row{
-			durationRow(fmt.Sprintf("%s %s: prefix (encoder)", m.Name, label), prefix),
-			durationRow(fmt.Sprintf("%s %s: one action token", m.Name, label), token),
-			durationRow(fmt.Sprintf("%s %s: whole chunk (%d tokens)", m.Name, label, len(token)/c.N), chunk),
-		} {
+		rows := []Row{durationRow(fmt.Sprintf("%s %s: %s", m.Name, label, prefixName), prefix)}
+		if len(token) > 0 {
+			rows = append(rows, durationRow(fmt.Sprintf("%s %s: %s", m.Name, label, stepName), token))
+		}
+		rows = append(rows, durationRow(fmt.Sprintf("%s %s: whole chunk (%d %s)", m.Name, label, len(token)/c.N, unit), chunk))
+		for _, r := range rows {
 			r.Allocs = allocs
 			r.Extra = map[string]float64{"intra_op_threads": float64(c.IntraOpThreads)}
 			rep.Rows = append(rep.Rows, r)

@@ -39,8 +39,8 @@ type Opener func(m *policy.Manifest, noKVCache bool) (Model, error)
 func modelObservation(m *policy.Manifest) efferent.Observation {
 	obs := efferent.Observation{Images: map[string]efferent.Image{}, State: make([]float64, m.Obs.State.Dim),
 		Prompt: "put the red block in the blue bowl", Time: time.Unix(0, 0), Seq: 1}
-	h, w := m.Obs.ImageHeight, m.Obs.ImageWidth
 	for k, im := range m.Obs.Images {
+		h, w := m.CameraSize(k)
 		pix := make([]byte, h*w*3)
 		for i := range pix {
 			pix[i] = byte(i*(k+3) + i/(w*3))

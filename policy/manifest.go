@@ -6,7 +6,9 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -36,16 +38,23 @@ type Manifest struct {
 	Version     string `yaml:"version"`
 	Description string `yaml:"description"` // optional
 	// Weights is "trained" or "random" (a fixture: actions are meaningless).
-	Weights    string            `yaml:"weights"`
-	License    string            `yaml:"license"`
-	Provenance map[string]any    `yaml:"provenance"` // free-form; optional
-	Obs        ObservationSpec   `yaml:"observation"`
-	Text       TextSpec          `yaml:"text"`
-	Encoder    EncoderSpec       `yaml:"encoder"`
-	Decoder    DecoderSpec       `yaml:"decoder"`
-	Action     ActionSpec        `yaml:"action"`
-	Golden     string            `yaml:"golden"` // optional: golden outputs for tests
-	Extra      map[string]string `yaml:"extra"`  // optional: free-form notes
+	Weights    string         `yaml:"weights"`
+	License    string         `yaml:"license"`
+	Provenance map[string]any `yaml:"provenance"` // free-form; optional
+	// Layout is autoregressive (default), flow or regression: which of
+	// the graph sections below the model has (layout.go).
+	Layout  string          `yaml:"layout"`
+	Obs     ObservationSpec `yaml:"observation"`
+	Text    TextSpec        `yaml:"text"`
+	Encoder EncoderSpec     `yaml:"encoder"` // autoregressive
+	Decoder DecoderSpec     `yaml:"decoder"` // autoregressive
+	// Regression is the regression layout's graph.
+	Regression *RegressionSpec `yaml:"regression"`
+	// Flow is the flow layout's graphs and integration.
+	Flow   *FlowSpec         `yaml:"flow"`
+	Action ActionSpec        `yaml:"action"`
+	Golden string            `yaml:"golden"` // optional: golden outputs for tests
+	Extra  map[string]string `yaml:"extra"`  // optional: free-form notes
 
 	// FS is the model directory the manifest was read from; file names in
 	// the manifest are relative to it.
@@ -77,11 +86,19 @@ type ObservationSpec struct {
 	Prompt        PromptSpec `yaml:"prompt"`
 }
 
-// ImageInput maps one camera's observation key to an encoder input, which
-// takes uint8 [1, H, W, 3] (RGB, HWC).
+// ImageInput maps one camera's observation key to a graph input, which
+// takes uint8 [B, H, W, 3] (RGB, HWC), or with Normalize float
+// [B, 3, H, W] (RGB, CHW; float32, float16 or bfloat16 as the graph
+// declares).
 type ImageInput struct {
 	Key   string `yaml:"key"`
 	Input string `yaml:"input"`
+	// Height and Width are this camera's size (optional; default
+	// observation.image_height and image_width).
+	Height int `yaml:"height"`
+	Width  int `yaml:"width"`
+	// Normalize (optional) makes the input float: (pixel/255 − mean)/std.
+	Normalize *ImageNorm `yaml:"normalize"`
 }
 
 // StateInput maps the state vector to an encoder input, float32 [1, Dim].
@@ -119,6 +136,10 @@ type TextSpec struct {
 	PadID     int64  `yaml:"pad_id"`
 	// AddSpecial applies the tokenizer's post-processor (e.g. BOS).
 	AddSpecial bool `yaml:"add_special"`
+	// Template (optional) wraps the instruction before tokenizing:
+	// "{instruction}" is replaced by it (OpenVLA: "In: What action should
+	// the robot take to {instruction}?\nOut:").
+	Template string `yaml:"template"`
 }
 
 // EncoderSpec describes the prefix graph: images + state + text → the
@@ -157,10 +178,18 @@ type DecoderSpec struct {
 
 // ActionSpec is the action space and its tokenizer.
 type ActionSpec struct {
-	Dim     int `yaml:"dim"`
-	Horizon int `yaml:"horizon"`
+	// Dim is the robot's action dimension.
+	Dim int `yaml:"dim"`
+	// ModelDim is the graph's (flow, regression), which may be padded:
+	// π0 pads to 32 (optional; default Dim).
+	ModelDim int `yaml:"model_dim"`
+	// RobotDims are the model dims that are the robot's, in order
+	// (optional; default the first Dim).
+	RobotDims []int `yaml:"robot_dims"`
+	Horizon   int   `yaml:"horizon"`
 	// StepHz is the rate the actions were recorded at (LIBERO: 20).
-	StepHz        float64           `yaml:"step_hz"`
+	StepHz float64 `yaml:"step_hz"`
+	// Tokenizer is the autoregressive layout's action detokenizer.
 	Tokenizer     ActionTokenizer   `yaml:"tokenizer"`
 	Normalization NormalizationSpec `yaml:"normalization"`
 }
@@ -178,8 +207,12 @@ type ActionTokenizer struct {
 	// chunk; without it the codebook lives in chunk space.
 	LatentDecoder *LatentDecoderSpec `yaml:"latent_decoder"`
 	// Bins (bins): number of bins (OpenVLA: 256); the band is the top Bins
-	// tokens of decoder.vocab_size.
+	// tokens of TokenizerVocab.
 	Bins int `yaml:"bins"`
+	// TokenizerVocab (bins) is the text tokenizer's vocabulary size, whose
+	// last Bins ids are the bins (OpenVLA: 32000, while its logits are
+	// padded to 32064). Default decoder.vocab_size.
+	TokenizerVocab int `yaml:"tokenizer_vocab"`
 }
 
 // LatentDecoderSpec names a graph float32 [1, latent] → float32 [1, H, D].
@@ -189,14 +222,24 @@ type LatentDecoderSpec struct {
 	Output string `yaml:"output"`
 }
 
-// NormalizationSpec holds BOUNDS_Q99 statistics: dims where Mask is true
-// map [-1, 1] onto [q01, q99]; the others (usually the gripper) pass
-// through.
+// NormalizationSpec holds the action statistics. Kind bounds_q99
+// (default): dims where Mask is true map [-1, 1] onto [q01, q99]; mean_std:
+// a = n·std + mean where Mask is true. The other dims (usually the
+// gripper) pass through.
 type NormalizationSpec struct {
+	Kind string    `yaml:"kind"`
 	Q01  []float64 `yaml:"q01"`
 	Q99  []float64 `yaml:"q99"`
+	Mean []float64 `yaml:"mean"`
+	Std  []float64 `yaml:"std"`
 	Mask []bool    `yaml:"mask"`
 }
+
+// Normalization kinds.
+const (
+	NormBoundsQ99 = "bounds_q99"
+	NormMeanStd   = "mean_std"
+)
 
 // StepPeriod is the time between actions.
 func (a ActionSpec) StepPeriod() time.Duration {
@@ -257,6 +300,15 @@ func (m *Manifest) setDefaults() {
 	if m.Action.Tokenizer.Kind == "bins" && m.Action.Tokenizer.Bins == 0 {
 		m.Action.Tokenizer.Bins = 256
 	}
+	if m.Action.Tokenizer.Kind == "bins" && m.Action.Tokenizer.TokenizerVocab == 0 {
+		m.Action.Tokenizer.TokenizerVocab = m.Decoder.VocabSize
+	}
+	if m.Action.Normalization.Kind == "" {
+		m.Action.Normalization.Kind = NormBoundsQ99
+	}
+	if m.Flow != nil && m.Flow.Steps == 0 {
+		m.Flow.Steps = 10
+	}
 }
 
 // fieldErr builds an error naming a manifest field.
@@ -275,22 +327,9 @@ func (m *Manifest) Validate() error {
 		{"observation.state.key", m.Obs.State.Key}, {"observation.state.input", m.Obs.State.Input},
 		{"observation.prompt.key", m.Obs.Prompt.Key},
 		{"text.tokenizer", m.Text.Tokenizer}, {"text.input_ids", m.Text.InputIDs}, {"text.mask", m.Text.Mask},
-		{"encoder.file", m.Encoder.File}, {"encoder.prefix_mask", m.Encoder.PrefixMask},
-		{"decoder.file", m.Decoder.File}, {"decoder.input_ids", m.Decoder.InputIDs},
-		{"decoder.attention_mask", m.Decoder.AttentionMask}, {"decoder.logits", m.Decoder.Logits},
-		{"action.tokenizer.kind", m.Action.Tokenizer.Kind},
 	} {
 		if strings.TrimSpace(f.v) == "" {
 			return fieldErr(f.name, "is required")
-		}
-	}
-	for _, f := range []struct{ name, v string }{
-		{"encoder.present_key", m.Encoder.PresentKey}, {"encoder.present_value", m.Encoder.PresentValue},
-		{"decoder.past_key", m.Decoder.PastKey}, {"decoder.past_value", m.Decoder.PastValue},
-		{"decoder.present_key", m.Decoder.PresentKey}, {"decoder.present_value", m.Decoder.PresentValue},
-	} {
-		if strings.Count(f.v, "%d") != 1 || strings.Count(f.v, "%") != 1 {
-			return fieldErr(f.name, "%q must contain exactly one %%d for the layer index", f.v)
 		}
 	}
 	switch m.Weights {
@@ -298,6 +337,23 @@ func (m *Manifest) Validate() error {
 	default:
 		return fieldErr("weights", "is %q, want trained or random", m.Weights)
 	}
+	if err := m.validateObservation(); err != nil {
+		return err
+	}
+	if err := m.validateLayout(); err != nil {
+		return err
+	}
+	if m.LayoutName() == LayoutAutoregressive {
+		if err := m.validateAutoregressive(); err != nil {
+			return err
+		}
+	} else if m.Text.PadID < 0 {
+		return fieldErr("text.pad_id", "is %d, want ≥ 0", m.Text.PadID)
+	}
+	return m.validateAction()
+}
+
+func (m *Manifest) validateObservation() error {
 	if len(m.Obs.Images) == 0 {
 		return fieldErr("observation.images", "needs at least one camera")
 	}
@@ -344,6 +400,34 @@ func (m *Manifest) Validate() error {
 	if m.Text.MaxTokens <= 0 || m.Text.MaxTokens > 4096 {
 		return fieldErr("text.max_tokens", "is %d, want 1..4096", m.Text.MaxTokens)
 	}
+	if t := m.Text.Template; t != "" && strings.Count(t, "{instruction}") != 1 {
+		return fieldErr("text.template", "%q must contain {instruction} once", t)
+	}
+	return nil
+}
+
+// validateAutoregressive checks the encoder, the decoder and the action
+// tokenizer.
+func (m *Manifest) validateAutoregressive() error {
+	for _, f := range []struct{ name, v string }{
+		{"encoder.file", m.Encoder.File}, {"encoder.prefix_mask", m.Encoder.PrefixMask},
+		{"decoder.file", m.Decoder.File}, {"decoder.input_ids", m.Decoder.InputIDs},
+		{"decoder.attention_mask", m.Decoder.AttentionMask}, {"decoder.logits", m.Decoder.Logits},
+		{"action.tokenizer.kind", m.Action.Tokenizer.Kind},
+	} {
+		if strings.TrimSpace(f.v) == "" {
+			return fieldErr(f.name, "is required")
+		}
+	}
+	for _, f := range []struct{ name, v string }{
+		{"encoder.present_key", m.Encoder.PresentKey}, {"encoder.present_value", m.Encoder.PresentValue},
+		{"decoder.past_key", m.Decoder.PastKey}, {"decoder.past_value", m.Decoder.PastValue},
+		{"decoder.present_key", m.Decoder.PresentKey}, {"decoder.present_value", m.Decoder.PresentValue},
+	} {
+		if strings.Count(f.v, "%d") != 1 || strings.Count(f.v, "%") != 1 {
+			return fieldErr(f.name, "%q must contain exactly one %%d for the layer index", f.v)
+		}
+	}
 	d := m.Decoder
 	for _, f := range []struct {
 		name string
@@ -359,32 +443,7 @@ func (m *Manifest) Validate() error {
 	if m.Text.PadID < 0 || m.Text.PadID >= int64(d.VocabSize) {
 		return fieldErr("text.pad_id", "is %d, outside the vocabulary [0, %d)", m.Text.PadID, d.VocabSize)
 	}
-	a := m.Action
-	if a.Dim <= 0 || a.Dim > 64 {
-		return fieldErr("action.dim", "is %d, want 1..64", a.Dim)
-	}
-	if a.Horizon <= 0 || a.Horizon > 1024 {
-		return fieldErr("action.horizon", "is %d, want 1..1024", a.Horizon)
-	}
-	if !(a.StepHz > 0 && a.StepHz <= 10000) {
-		return fieldErr("action.step_hz", "is %v, want (0, 10000]", a.StepHz)
-	}
-	n := a.Normalization
-	if len(n.Q01) != a.Dim || len(n.Q99) != a.Dim {
-		return fieldErr("action.normalization", "q01 has %d values and q99 %d, want action.dim = %d each", len(n.Q01), len(n.Q99), a.Dim)
-	}
-	if n.Mask != nil && len(n.Mask) != a.Dim {
-		return fieldErr("action.normalization.mask", "has %d values, want action.dim = %d", len(n.Mask), a.Dim)
-	}
-	for i := range n.Q01 {
-		if math.IsNaN(n.Q01[i]) || math.IsInf(n.Q01[i], 0) || math.IsNaN(n.Q99[i]) || math.IsInf(n.Q99[i], 0) {
-			return fieldErr(fmt.Sprintf("action.normalization[%d]", i), "q01/q99 must be finite")
-		}
-		if n.Q99[i] < n.Q01[i] {
-			return fieldErr(fmt.Sprintf("action.normalization.q99[%d]", i), "%v is below q01 %v", n.Q99[i], n.Q01[i])
-		}
-	}
-	t := a.Tokenizer
+	t := m.Action.Tokenizer
 	switch t.Kind {
 	case "vq":
 		if t.Codebook == "" {
@@ -400,6 +459,9 @@ func (m *Manifest) Validate() error {
 			return fieldErr("action.tokenizer.latent_decoder", "needs file, input and output")
 		}
 	case "bins":
+		if t.TokenizerVocab < t.Bins || t.TokenizerVocab > d.VocabSize {
+			return fieldErr("action.tokenizer.tokenizer_vocab", "is %d, want bins (%d) .. decoder.vocab_size (%d)", t.TokenizerVocab, t.Bins, d.VocabSize)
+		}
 		if t.Bins < 2 || t.Bins > d.VocabSize {
 			return fieldErr("action.tokenizer.bins", "is %d, want 2..decoder.vocab_size", t.Bins)
 		}
@@ -412,16 +474,61 @@ func (m *Manifest) Validate() error {
 	return nil
 }
 
+// validateAction checks the chunk's geometry and its statistics.
+func (m *Manifest) validateAction() error {
+	a := m.Action
+	if a.Dim <= 0 || a.Dim > 64 {
+		return fieldErr("action.dim", "is %d, want 1..64", a.Dim)
+	}
+	if a.Horizon <= 0 || a.Horizon > 1024 {
+		return fieldErr("action.horizon", "is %d, want 1..1024", a.Horizon)
+	}
+	if !(a.StepHz > 0 && a.StepHz <= 10000) {
+		return fieldErr("action.step_hz", "is %v, want (0, 10000]", a.StepHz)
+	}
+	if m.LayoutName() != LayoutAutoregressive && a.Tokenizer != (ActionTokenizer{}) {
+		return fieldErr("action.tokenizer", "belongs to the autoregressive layout; %s outputs actions", m.LayoutName())
+	}
+	n := a.Normalization
+	if n.Mask != nil && len(n.Mask) != a.Dim {
+		return fieldErr("action.normalization.mask", "has %d values, want action.dim = %d", len(n.Mask), a.Dim)
+	}
+	switch n.Kind {
+	case NormBoundsQ99:
+		if len(n.Q01) != a.Dim || len(n.Q99) != a.Dim || n.Mean != nil || n.Std != nil {
+			return fieldErr("action.normalization", "q01 has %d values and q99 %d, want action.dim = %d each (and no mean/std for bounds_q99)", len(n.Q01), len(n.Q99), a.Dim)
+		}
+		for i := range n.Q01 {
+			if !finite(n.Q01[i]) || !finite(n.Q99[i]) {
+				return fieldErr(fmt.Sprintf("action.normalization[%d]", i), "q01/q99 must be finite")
+			}
+			if n.Q99[i] < n.Q01[i] {
+				return fieldErr(fmt.Sprintf("action.normalization.q99[%d]", i), "%v is below q01 %v", n.Q99[i], n.Q01[i])
+			}
+		}
+	case NormMeanStd:
+		if len(n.Mean) != a.Dim || len(n.Std) != a.Dim || n.Q01 != nil || n.Q99 != nil {
+			return fieldErr("action.normalization", "mean has %d values and std %d, want action.dim = %d each (and no q01/q99 for mean_std)", len(n.Mean), len(n.Std), a.Dim)
+		}
+		for i := range n.Mean {
+			if !finite(n.Mean[i]) || !finite(n.Std[i]) || n.Std[i] < 0 {
+				return fieldErr(fmt.Sprintf("action.normalization[%d]", i), "mean %v, std %v: want finite values, std ≥ 0", n.Mean[i], n.Std[i])
+			}
+		}
+	default:
+		return fieldErr("action.normalization.kind", "is %q, want bounds_q99 or mean_std", n.Kind)
+	}
+	return nil
+}
+
 // checkFiles verifies that every file the manifest names exists.
 func (m *Manifest) checkFiles() error {
-	files := []struct{ field, name string }{
-		{"text.tokenizer", m.Text.Tokenizer}, {"encoder.file", m.Encoder.File}, {"decoder.file", m.Decoder.File},
+	files := []struct{ field, name string }{{"text.tokenizer", m.Text.Tokenizer}}
+	for _, g := range m.Graphs() {
+		files = append(files, struct{ field, name string }{g.Field, g.File})
 	}
 	if m.Action.Tokenizer.Codebook != "" {
 		files = append(files, struct{ field, name string }{"action.tokenizer.codebook", m.Action.Tokenizer.Codebook})
-	}
-	if ld := m.Action.Tokenizer.LatentDecoder; ld != nil {
-		files = append(files, struct{ field, name string }{"action.tokenizer.latent_decoder.file", ld.File})
 	}
 	if m.Golden != "" {
 		files = append(files, struct{ field, name string }{"golden", m.Golden})
@@ -459,6 +566,23 @@ func (m *Manifest) ReadFile(name string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
+// Path is the operating system path of a file named by the manifest, when
+// the model was loaded from a directory (not an embedded model): ONNX
+// Runtime loads a graph by path, so that its external data files are found
+// beside it and nothing is read into memory twice.
+func (m *Manifest) Path(name string) (string, bool) {
+	if m.Source == "" || strings.HasPrefix(m.Source, "embedded:") || !fs.ValidPath(name) {
+		return "", false
+	}
+	// Only a directory on disk: an in-memory model (a test's overlay) is
+	// read from its FS.
+	p := filepath.Join(m.Source, filepath.FromSlash(name))
+	if st, err := os.Stat(p); err != nil || !st.Mode().IsRegular() {
+		return "", false
+	}
+	return p, true
+}
+
 // CameraSpec is the preprocessing the manifest declares, for camera/cv.
 func (m *Manifest) CameraSpec() camera.Spec {
 	return camera.Spec{
@@ -479,7 +603,7 @@ func (m *Manifest) Metadata() Metadata {
 		StateKey: m.Obs.State.Key, StateDim: m.Obs.State.Dim, RobotBase: m.Obs.State.RobotBase,
 		PromptKey: m.Obs.Prompt.Key, PromptRequired: m.Obs.Prompt.Required, MaxPromptBytes: m.Obs.Prompt.MaxBytes,
 		Horizon: m.Action.Horizon, Dim: m.Action.Dim, StepPeriod: m.Action.StepPeriod(),
-		TokenizerKind: m.Action.Tokenizer.Kind,
+		TokenizerKind: m.Action.Tokenizer.Kind, CameraSizes: m.cameraSizes(),
 	}
 }
 

@@ -35,6 +35,10 @@ type Metadata struct {
 	ImageKeys []string
 	// ImageHeight and ImageWidth are the size each image must have.
 	ImageHeight, ImageWidth int
+	// CameraSizes are the cameras whose size is their own (height, width),
+	// when the model's cameras differ in size; nil otherwise. ImageSize
+	// reads both.
+	CameraSizes map[string][2]int
 	// Resize says how a caller should bring other sizes to the model's:
 	// "resize_with_pad", "stretch" or "none".
 	Resize string
@@ -56,4 +60,12 @@ type Metadata struct {
 	StepPeriod time.Duration
 	// TokenizerKind is the action tokenizer ("vq" or "bins").
 	TokenizerKind string
+}
+
+// ImageSize is the size camera key's images must have.
+func (md Metadata) ImageSize(key string) (h, w int) {
+	if s, ok := md.CameraSizes[key]; ok {
+		return s[0], s[1]
+	}
+	return md.ImageHeight, md.ImageWidth
 }

@@ -87,13 +87,14 @@ func (r *resizing) resize(obs *efferent.Observation, row *resizedRow) error {
 	md := r.Metadata()
 	clear(row.images)
 	for k, im := range obs.Images {
-		if im.H == md.ImageHeight && im.W == md.ImageWidth {
+		if h, w := md.ImageSize(k); im.H == h && im.W == w {
 			row.images[k] = im
 			continue
 		}
 		if md.Resize == "none" {
+			h, w := md.ImageSize(k)
 			return fmt.Errorf("%w: image %q is %dx%d, model needs %dx%d and its manifest forbids resizing",
-				ErrBadObservation, k, im.H, im.W, md.ImageHeight, md.ImageWidth)
+				ErrBadObservation, k, im.H, im.W, h, w)
 		}
 		rz, ok := r.resizers[k]
 		if !ok {

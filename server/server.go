@@ -138,7 +138,9 @@ func New(conf Conf, pol policy.Policy, log *slog.Logger) (*Server, error) {
 		}
 	}
 	s.pixels = newLimiter(conf.MaxPixelRate, s.pixelBurst())
-	if conf.NewResizer != nil && meta.Resize != "none" {
+	// A model whose cameras differ in size is resized per camera by its
+	// own wrapper (policy.Resizing), in the model's worker.
+	if conf.NewResizer != nil && meta.Resize != "none" && meta.CameraSizes == nil {
 		// A model whose manifest forbids resizing gets images as sent (and
 		// refuses other sizes itself).
 		s.resizers = newResizerPool(conf.NewResizer, conf.MaxDecodes+runtime.GOMAXPROCS(0))
@@ -268,7 +270,8 @@ func (s *Server) warmUp() {
 	md := s.meta
 	obs := efferent.Observation{Images: make(map[string]efferent.Image, len(md.ImageKeys)), State: make([]float64, md.StateDim), Prompt: "warm up"}
 	for _, k := range md.ImageKeys {
-		obs.Images[k] = efferent.Image{H: md.ImageHeight, W: md.ImageWidth, C: 3, Pix: make([]byte, md.ImageHeight*md.ImageWidth*3)}
+		h, w := md.ImageSize(k)
+		obs.Images[k] = efferent.Image{H: h, W: w, C: 3, Pix: make([]byte, h*w*3)}
 	}
 	start := s.now()
 	// Largest first: the policy sizes its buffers once.

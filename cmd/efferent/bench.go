@@ -15,6 +15,7 @@ import (
 	camcv "github.com/efferent/efferent/camera/cv"
 	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/policy/ort"
+	"github.com/efferent/efferent/tokenizer"
 )
 
 func benchCmd() *cobra.Command {
@@ -238,20 +239,34 @@ func ortOpener(conf ort.Conf) bench.Opener {
 	return func(m *policy.Manifest, noKVCache bool) (bench.Model, error) {
 		c := conf
 		c.NoKVCache = noKVCache
+		if m.LayoutName() != policy.LayoutAutoregressive {
+			v, err := ort.OpenContinuous(m, c)
+			if err != nil {
+				return nil, err
+			}
+			return ortModel{Policy: v, timed: v}, nil
+		}
 		v, err := ort.Open(m, c)
 		if err != nil {
 			return nil, err
 		}
-		return ortModel{v}, nil
+		return ortModel{Policy: v, timed: v, detok: v.Detokenizer()}, nil
 	}
 }
 
-// ortModel is an ort.VLA as a bench.Model.
-type ortModel struct{ *ort.VLA }
+// ortModel is an ONNX Runtime model as a bench.Model.
+type ortModel struct {
+	policy.Policy
+	timed interface{ LastTiming() ort.Timing }
+	detok tokenizer.Detokenizer // nil: a layout without one
+}
 
-// Timing is the split of the last Infer (ort.VLA.LastTiming).
+// Detokenizer is the autoregressive layout's (nil for the others).
+func (m ortModel) Detokenizer() tokenizer.Detokenizer { return m.detok }
+
+// Timing is the split of the last Infer (LastTiming).
 func (m ortModel) Timing(t *bench.Timing) {
-	lt := m.LastTiming()
+	lt := m.timed.LastTiming()
 	t.Encoder, t.Total = lt.Encoder, lt.Total
 	t.Steps = append(t.Steps[:0], lt.Steps[:lt.NSteps]...)
 }

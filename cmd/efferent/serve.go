@@ -71,12 +71,11 @@ func openPolicy(ref string, conf ort.Conf) (policy.Policy, *policy.Manifest, err
 	if err != nil {
 		return nil, nil, err
 	}
-	vla, err := ort.Open(m, conf)
+	pol, err := ort.OpenPolicy(m, conf)
 	if err != nil {
 		return nil, nil, err
 	}
-	spec := m.CameraSpec()
-	return policy.Resizing(vla, func(string) (policy.Resizer, error) { return cv.New(spec) }), m, nil
+	return policy.Resizing(pol, func(key string) (policy.Resizer, error) { return cv.New(m.CameraSpecFor(key)) }), m, nil
 }
 
 // serveHeapMargin is the Go heap efferent serve allows beyond

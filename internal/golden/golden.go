@@ -17,6 +17,10 @@ type File struct {
 	Patterns  map[string]string `json:"patterns"`
 	Tolerance struct {
 		ActionsAbs float64 `json:"actions_abs"`
+		// ActionsRel (optional): half-precision graphs are compared to the
+		// float32 reference relative to each value's size, |Δ| ≤ abs +
+		// rel·|want|.
+		ActionsRel float64 `json:"actions_rel"`
 	} `json:"tolerance"`
 	Cases []Case `json:"cases"`
 }
@@ -32,6 +36,14 @@ type Case struct {
 	MinMargin float64           `json:"min_margin"`
 	// Actions is H rows of D un-normalised actions.
 	Actions [][]float64 `json:"actions"`
+	// Raw (flow, regression) is the graph's output, H rows of model_dim.
+	Raw [][]float64 `json:"raw"`
+	// Seq is the observation's sequence number; Seed the flow's noise
+	// seed it gives (flow.seed + Seq), and Noise that noise, H rows of
+	// model_dim (policy.FlowNoise).
+	Seq   uint64      `json:"seq"`
+	Seed  uint64      `json:"seed"`
+	Noise [][]float64 `json:"noise"`
 }
 
 // Load reads name (usually "golden.json") from a model directory.

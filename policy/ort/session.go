@@ -21,12 +21,16 @@ var ErrGraph = errors.New("model graph mismatch")
 // available in the loaded ONNX Runtime library.
 var ErrProvider = errors.New("execution provider unavailable")
 
-// maxGraphBytes bounds a graph file read into memory.
-const maxGraphBytes = 2 << 30
+// maxEmbeddedGraphBytes bounds a graph read into memory: only embedded
+// models are (a model directory's graphs load by path, external data and
+// all, with no cap).
+const maxEmbeddedGraphBytes = 2 << 30
 
 // graph is one ONNX session with its tensor metadata.
 type graph struct {
 	file    string
+	path    string // the graph's path, loaded by path; "" for an embedded model
+	data    []byte // an embedded graph's bytes, until its session exists
 	sess    *onnx.DynamicAdvancedSession
 	inputs  map[string]onnx.InputOutputInfo
 	outputs map[string]onnx.InputOutputInfo
@@ -43,35 +47,66 @@ type tensorSpec struct {
 // openGraph creates a session for file with the named inputs and outputs,
 // after checking each against what the graph declares.
 func openGraph(m *policy.Manifest, file string, conf Conf, library string, ins, outs []tensorSpec) (*graph, error) {
-	data, err := m.ReadFile(file, maxGraphBytes)
+	g, err := describeGraph(m, file)
 	if err != nil {
 		return nil, err
 	}
-	inInfo, outInfo, err := onnx.GetInputOutputInfoWithONNXData(data)
+	if err := g.open(conf, library, ins, outs); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// describeGraph reads a graph's declared inputs and outputs, without a
+// session: by path for a model directory (external data is found beside
+// it), from memory for an embedded model.
+func describeGraph(m *policy.Manifest, file string) (*graph, error) {
+	g := &graph{file: file}
+	var inInfo, outInfo []onnx.InputOutputInfo
+	var err error
+	if path, ok := m.Path(file); ok {
+		g.path = path
+		inInfo, outInfo, err = onnx.GetInputOutputInfo(path)
+	} else {
+		if g.data, err = m.ReadFile(file, maxEmbeddedGraphBytes); err != nil {
+			return nil, err
+		}
+		inInfo, outInfo, err = onnx.GetInputOutputInfoWithONNXData(g.data)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: not a loadable ONNX graph: %v", ErrGraph, file, err)
 	}
-	g := &graph{file: file, inputs: index(inInfo), outputs: index(outInfo)}
-	if err := check(file, "input", g.inputs, ins); err != nil {
-		return nil, err
+	g.inputs, g.outputs = index(inInfo), index(outInfo)
+	return g, nil
+}
+
+// open checks ins and outs against the graph's declarations and creates
+// its session.
+func (g *graph) open(conf Conf, library string, ins, outs []tensorSpec) error {
+	if err := check(g.file, "input", g.inputs, ins); err != nil {
+		return err
 	}
-	if err := check(file, "output", g.outputs, outs); err != nil {
-		return nil, err
+	if err := check(g.file, "output", g.outputs, outs); err != nil {
+		return err
 	}
-	if len(ins) != len(inInfo) {
-		return nil, fmt.Errorf("%w: %s: graph has inputs %v, manifest feeds only %v", ErrGraph, file, slices.Sorted(maps.Keys(g.inputs)), names(ins))
+	if len(ins) != len(g.inputs) {
+		return fmt.Errorf("%w: %s: graph has inputs %v, manifest feeds only %v", ErrGraph, g.file, slices.Sorted(maps.Keys(g.inputs)), names(ins))
 	}
 	opts, err := NewSessionOptions(conf, library)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer opts.Destroy()
-	sess, err := onnx.NewDynamicAdvancedSessionWithONNXData(data, names(ins), names(outs), opts)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: creating session: %v", ErrGraph, file, err)
+	if g.path != "" {
+		g.sess, err = onnx.NewDynamicAdvancedSession(g.path, names(ins), names(outs), opts)
+	} else {
+		g.sess, err = onnx.NewDynamicAdvancedSessionWithONNXData(g.data, names(ins), names(outs), opts)
 	}
-	g.sess = sess
-	return g, nil
+	g.data = nil // the session has its own copy
+	if err != nil {
+		return fmt.Errorf("%w: %s: creating session: %v", ErrGraph, g.file, err)
+	}
+	return nil
 }
 
 func (g *graph) close() {
@@ -234,3 +269,6 @@ func (b *binding) close() {
 		b.b = nil
 	}
 }
+
+// sortedNames are a graph's tensor names in order.
+func sortedNames(m map[string]onnx.InputOutputInfo) []string { return slices.Sorted(maps.Keys(m)) }
