@@ -170,8 +170,8 @@ func (v *VLA) openDetokenizer(conf Conf, lib string) error {
 			return fmt.Errorf("model %s: action.tokenizer: %w", m.Source, err)
 		}
 	case "bins":
-		v.detok, err = bins.New(bins.Conf{VocabSize: int64(m.Decoder.VocabSize), Bins: a.Tokenizer.Bins,
-			Dim: a.Dim, Horizon: a.Horizon, Norm: norm})
+		v.detok, err = bins.New(bins.Conf{VocabSize: int64(a.Tokenizer.TokenizerVocab), LogitsWidth: int64(m.Decoder.VocabSize),
+			Bins: a.Tokenizer.Bins, Dim: a.Dim, Horizon: a.Horizon, Norm: norm})
 		if err != nil {
 			return fmt.Errorf("model %s: action.tokenizer: %w", m.Source, err)
 		}
@@ -408,7 +408,7 @@ func (v *VLA) check(obs *efferent.Observation, row *rowState) error {
 	if !row.encoded || obs.Prompt != row.prompt {
 		var err error
 		row.encoded = false
-		if row.ids, err = v.tok.AppendEncode(row.ids[:0], obs.Prompt, m.Text.AddSpecial); err != nil {
+		if row.ids, err = v.tok.AppendEncode(row.ids[:0], m.PromptText(obs.Prompt), m.Text.AddSpecial); err != nil {
 			return fmt.Errorf("%w: prompt: %v", ErrObservation, err)
 		}
 		row.prompt, row.encoded = obs.Prompt, true

@@ -1,13 +1,29 @@
 // Package bins is OpenVLA's 256-bin action tokenizer, for compatibility
-// with OpenVLA-style models.
+// with OpenVLA-style models. It transcribes openvla's
+// prismatic/vla/action_tokenizer.py and the un-normalisation of
+// modeling_prismatic.py's predict_action, value for value
+// (testdata/openvla_golden.py writes numpy's answers; the tests match
+// them).
 //
-// Each action dim is normalised to [−1, 1] with q01/q99 and digitised into
-// Bins uniform bins over [−1, 1]; token = VocabSize − d, where d ∈ [1, Bins]
-// is numpy.digitize's bin index. Decoding maps d back to the centre of bin
-// clip(d − 1, 0, Bins − 2) (there are Bins − 1 centres), then
-// un-normalises. One token per dim, Dim tokens per step, Horizon steps per
-// chunk. OpenVLA clamps a token outside the top Bins of the vocabulary;
-// efferent refuses it (ErrTokenOutOfBand).
+// The bins are the LAST Bins ids of the text tokenizer's vocabulary,
+// VocabSize (Llama 2: 32000), which is not the width of the model's logits
+// (OpenVLA pads its embedding, and so its logits, to 32064: ids 32000 to
+// 32063 are no action).
+//
+// Encoding: each normalised action value is clipped to [−1, 1] and
+// digitised into edges = linspace(−1, 1, Bins) (numpy.digitize: d ∈
+// [1, Bins]), token = VocabSize − d. So the tokens OpenVLA emits for
+// actions are exactly [VocabSize − Bins, VocabSize − 1] (Allowed).
+//
+// Decoding: d = VocabSize − token, d = clip(d − 1, 0, Bins − 2),
+// normalised = centres[d], with centres the Bins − 1 midpoints of the
+// edges (so the two lowest tokens, d = Bins and Bins − 1, share the last
+// centre), then the q01/q99 un-normalisation on masked dims. One token per
+// dim, Dim tokens per step, Horizon steps per chunk.
+//
+// OpenVLA clips a token outside the band too (Normalized does, exactly as
+// it does); Decode refuses one instead (ErrTokenOutOfBand): under
+// constrained decoding it cannot happen, so it means a bug, not an action.
 package bins
 
 import (
@@ -18,8 +34,14 @@ import (
 
 // Conf configures a Tokenizer.
 type Conf struct {
-	// VocabSize is the model's vocabulary size (Llama 2: 32000).
+	// VocabSize is the TEXT TOKENIZER's vocabulary size, whose last Bins
+	// ids are the bins (OpenVLA: Llama 2's 32000; manifest
+	// action.tokenizer.tokenizer_vocab).
 	VocabSize int64
+	// LogitsWidth is the decoder's logits width (manifest
+	// decoder.vocab_size; OpenVLA: 32064, padded). 0 means VocabSize. The
+	// bins must lie inside it.
+	LogitsWidth int64
 	// Bins is the number of bins (OpenVLA: 256).
 	Bins int
 	// Dim is the action dimension (LIBERO: 7).
@@ -46,7 +68,14 @@ func New(conf Conf) (*Tokenizer, error) {
 		return nil, fmt.Errorf("%w: bins = %d, want 2..65536", tokenizer.ErrConfig, conf.Bins)
 	}
 	if conf.VocabSize < int64(conf.Bins) {
-		return nil, fmt.Errorf("%w: vocab_size %d is smaller than bins %d", tokenizer.ErrConfig, conf.VocabSize, conf.Bins)
+		return nil, fmt.Errorf("%w: tokenizer vocabulary %d is smaller than bins %d", tokenizer.ErrConfig, conf.VocabSize, conf.Bins)
+	}
+	if conf.LogitsWidth == 0 {
+		conf.LogitsWidth = conf.VocabSize
+	}
+	if conf.LogitsWidth < conf.VocabSize {
+		return nil, fmt.Errorf("%w: logits width %d is smaller than the tokenizer vocabulary %d, whose last %d ids are the bins",
+			tokenizer.ErrConfig, conf.LogitsWidth, conf.VocabSize, conf.Bins)
 	}
 	if conf.Dim <= 0 || conf.Horizon <= 0 {
 		return nil, fmt.Errorf("%w: dim %d and horizon %d must be positive", tokenizer.ErrConfig, conf.Dim, conf.Horizon)
@@ -54,14 +83,25 @@ func New(conf Conf) (*Tokenizer, error) {
 	if conf.Norm.Dim() != conf.Dim {
 		return nil, fmt.Errorf("%w: normalisation has %d dims, action has %d", tokenizer.ErrConfig, conf.Norm.Dim(), conf.Dim)
 	}
-	t := &Tokenizer{conf: conf, edges: make([]float64, conf.Bins), centres: make([]float64, conf.Bins-1)}
-	for i := range t.edges { // numpy.linspace(-1, 1, bins)
-		t.edges[i] = -1 + 2*float64(i)/float64(conf.Bins-1)
-	}
-	for i := range t.centres {
+	t := &Tokenizer{conf: conf, edges: linspace(-1, 1, conf.Bins), centres: make([]float64, conf.Bins-1)}
+	for i := range t.centres { // (bins[:-1] + bins[1:]) / 2.0
 		t.centres[i] = (t.edges[i] + t.edges[i+1]) / 2
 	}
 	return t, nil
+}
+
+// linspace is numpy.linspace(lo, hi, n) to the bit: i·step + lo with
+// step = (hi − lo)/(n − 1), and the last value hi exactly. (The
+// conversion keeps the compiler from fusing the multiply and the add,
+// which numpy rounds separately.)
+func linspace(lo, hi float64, n int) []float64 {
+	step := (hi - lo) / float64(n-1)
+	y := make([]float64, n)
+	for i := range y {
+		y[i] = float64(float64(i)*step) + lo
+	}
+	y[n-1] = hi
+	return y
 }
 
 // Horizon implements tokenizer.Detokenizer.
@@ -73,10 +113,32 @@ func (t *Tokenizer) Dim() int { return t.conf.Dim }
 // TokensPerChunk is Horizon·Dim.
 func (t *Tokenizer) TokensPerChunk() int { return t.conf.Horizon * t.conf.Dim }
 
-// Allowed is the top Bins tokens of the vocabulary, at every position.
+// Allowed is the last Bins ids of the tokenizer's vocabulary, at every
+// position: the tokens OpenVLA's ActionTokenizer emits (vocab − d for
+// d = 1..Bins), and nothing in the logits' padding beyond it.
 func (t *Tokenizer) Allowed(int) (lo, hi int64) {
 	return t.conf.VocabSize - int64(t.conf.Bins), t.conf.VocabSize - 1
 }
+
+// Normalized is OpenVLA's decode_token_ids_to_actions for one id, any id:
+// centres[clip(VocabSize − token − 1, 0, Bins − 2)], in [−1, 1].
+func (t *Tokenizer) Normalized(token int64) float64 {
+	last := len(t.centres) - 1
+	switch v := t.conf.VocabSize; {
+	case token >= v: // d − 1 < 0 (compared so, no id overflows)
+		return t.centres[0]
+	case token <= v-1-int64(last): // d − 1 >= Bins − 2
+		return t.centres[last]
+	default:
+		return t.centres[v-token-1]
+	}
+}
+
+// Edges returns numpy.linspace(−1, 1, Bins), the digitisation edges.
+func (t *Tokenizer) Edges() []float64 { return append([]float64(nil), t.edges...) }
+
+// Centres returns the Bins − 1 bin centres.
+func (t *Tokenizer) Centres() []float64 { return append([]float64(nil), t.centres...) }
 
 // Decode implements tokenizer.Detokenizer.
 func (t *Tokenizer) Decode(tokens []int64, dst []float64) error {
@@ -92,15 +154,16 @@ func (t *Tokenizer) Decode(tokens []int64, dst []float64) error {
 		if tok < lo || tok > hi {
 			return fmt.Errorf("%w: position %d has token %d, allowed [%d, %d]", tokenizer.ErrTokenOutOfBand, i, tok, lo, hi)
 		}
-		d := int(t.conf.VocabSize - tok) // 1..Bins
-		dst[i] = t.centres[min(max(d-1, 0), len(t.centres)-1)]
+		dst[i] = t.Normalized(tok)
 	}
 	t.conf.Norm.Unnormalize(dst)
 	return tokenizer.CheckFinite(dst, t.conf.Dim)
 }
 
 // Encode normalises actions (Horizon·Dim values, robot units, row-major)
-// and digitises them, as OpenVLA's ActionTokenizer does.
+// and digitises them, as OpenVLA's ActionTokenizer does with normalised
+// actions: clip to [−1, 1], numpy.digitize against the edges, token =
+// VocabSize − d.
 func (t *Tokenizer) Encode(actions []float64, tokens []int64) error {
 	n := t.TokensPerChunk()
 	if len(actions) != n || len(tokens) != n {
@@ -113,14 +176,18 @@ func (t *Tokenizer) Encode(actions []float64, tokens []int64) error {
 	copy(x, actions)
 	t.conf.Norm.Normalize(x)
 	for i, v := range x {
-		v = min(1, max(-1, v))
-		// numpy.digitize(v, edges): the d with edges[d-1] <= v < edges[d];
-		// v == 1 gives len(edges).
-		d := 0
-		for d < len(t.edges) && t.edges[d] <= v {
-			d++
-		}
-		tokens[i] = t.conf.VocabSize - int64(d)
+		tokens[i] = t.conf.VocabSize - int64(t.digitize(v))
 	}
 	return nil
+}
+
+// digitize is numpy.digitize(clip(v, −1, 1), edges): the d with
+// edges[d−1] <= v < edges[d]; v == 1 gives Bins.
+func (t *Tokenizer) digitize(v float64) int {
+	v = min(1, max(-1, v))
+	d := 0
+	for d < len(t.edges) && t.edges[d] <= v {
+		d++
+	}
+	return d
 }
