@@ -168,7 +168,12 @@ type DecoderSpec struct {
 	InputIDs      string `yaml:"input_ids"`
 	AttentionMask string `yaml:"attention_mask"`
 	// PositionIDs is optional: leave empty if the graph has no such input.
-	PositionIDs  string `yaml:"position_ids"`
+	PositionIDs string `yaml:"position_ids"`
+	// Positions says what a step's position id counts: prefix (default)
+	// the whole prefix, padding included (P + step); attended only the
+	// prefix tokens the row attends to, as Hugging Face's generate does
+	// (RoPE models exported from transformers: Llama, OpenVLA).
+	Positions    string `yaml:"positions"`
 	PastKey      string `yaml:"past_key"`
 	PastValue    string `yaml:"past_value"`
 	Logits       string `yaml:"logits"`
@@ -234,6 +239,12 @@ type NormalizationSpec struct {
 	Std  []float64 `yaml:"std"`
 	Mask []bool    `yaml:"mask"`
 }
+
+// Position id conventions (DecoderSpec.Positions).
+const (
+	PositionsPrefix   = "prefix"
+	PositionsAttended = "attended"
+)
 
 // Normalization kinds.
 const (
@@ -436,6 +447,9 @@ func (m *Manifest) validateAutoregressive() error {
 		if f.v <= 0 {
 			return fieldErr(f.name, "is %d, must be positive", f.v)
 		}
+	}
+	if d.Positions != "" && d.Positions != PositionsPrefix && d.Positions != PositionsAttended {
+		return fieldErr("decoder.positions", "is %q, want prefix or attended", d.Positions)
 	}
 	if d.StartToken < 0 || d.StartToken >= int64(d.VocabSize) {
 		return fieldErr("decoder.start_token", "is %d, outside the vocabulary [0, %d)", d.StartToken, d.VocabSize)

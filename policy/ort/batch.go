@@ -17,15 +17,26 @@ const maxBatchLimit = 64
 // the batch size; and one batch runs at a time, so the sizes can share it.
 // A model that answers batches of 1 to 16 holds the memory of 16 rows once,
 // not of 1+2+...+16.
+//
+// The state, the logits and the key/values are of the element type the
+// graphs declare (float32, float16 or bfloat16): state and logits have a
+// float32 view converted at the graph's edge; the key/values go from one
+// graph to the next untouched, and have none.
 type arena struct {
 	rows                          int
 	images                        [][]uint8
-	state                         []float32
+	state                         *slot
 	textIDs, textMask, prefixMask []int64
 	inputID, position             []int64
-	attn                          [][]int64     // attn[s]: decoder step s's attention mask
-	logits                        []float32     // one step's logits
-	kv                            [][][]float32 // kv[0]: encoder presents; kv[s+1]: step s presents
+	attn                          [][]int64 // attn[s]: decoder step s's attention mask
+	logits                        *slot     // one step's logits
+	kv                            [][]*slot // kv[0]: encoder presents; kv[s+1]: step s presents
+}
+
+// dtypes are the element types of the autoregressive layout's float
+// tensors, as the graphs declare them.
+type dtypes struct {
+	state, kv, logits onnx.TensorElementDataType
 }
 
 // geometry is the per-row size of every tensor.
@@ -41,7 +52,7 @@ func (g geometry) kvRow(past int) int { return g.heads * past * g.headDim }
 type batchRun struct {
 	n          int
 	images     []*onnx.Tensor[uint8]
-	state      *onnx.Tensor[float32]
+	state      onnx.Value
 	textIDs    *onnx.Tensor[int64]
 	textMask   *onnx.Tensor[int64]
 	prefixMask *onnx.Tensor[int64]
@@ -51,8 +62,8 @@ type batchRun struct {
 	// by step s are bound as the past of step s+1.
 	inputID, position *onnx.Tensor[int64]
 	attn              []*onnx.Tensor[int64]
-	logits            *onnx.Tensor[float32]
-	kv                [][]*onnx.Tensor[float32]
+	logits            onnx.Value
+	kv                [][]onnx.Value
 	steps             []*binding
 }
 
@@ -66,15 +77,15 @@ func (v *VLA) encoderSpecs(b int64) (ins, outs []tensorSpec) {
 		ins = append(ins, tensorSpec{im.Input, onnx.TensorElementDataTypeUint8, []int64{b, h, w, 3}})
 	}
 	ins = append(ins,
-		tensorSpec{m.Obs.State.Input, onnx.TensorElementDataTypeFloat, []int64{b, int64(m.Obs.State.Dim)}},
+		tensorSpec{m.Obs.State.Input, v.dt.state, []int64{b, int64(m.Obs.State.Dim)}},
 		tensorSpec{m.Text.InputIDs, onnx.TensorElementDataTypeInt64, []int64{b, T}},
 		tensorSpec{m.Text.Mask, onnx.TensorElementDataTypeInt64, []int64{b, T}})
 	outs = append(outs, tensorSpec{m.Encoder.PrefixMask, onnx.TensorElementDataTypeInt64, []int64{b, P}})
 	kvShape := []int64{b, int64(d.Heads), P, int64(d.HeadDim)}
 	for l := 0; l < d.Layers; l++ {
 		outs = append(outs,
-			tensorSpec{policy.LayerName(m.Encoder.PresentKey, l), onnx.TensorElementDataTypeFloat, kvShape},
-			tensorSpec{policy.LayerName(m.Encoder.PresentValue, l), onnx.TensorElementDataTypeFloat, kvShape})
+			tensorSpec{policy.LayerName(m.Encoder.PresentKey, l), v.dt.kv, kvShape},
+			tensorSpec{policy.LayerName(m.Encoder.PresentValue, l), v.dt.kv, kvShape})
 	}
 	return ins, outs
 }
@@ -94,16 +105,16 @@ func (v *VLA) decoderSpecs(b, past int64) (ins, outs []tensorSpec) {
 	if d.PositionIDs != "" {
 		ins = append(ins, tensorSpec{d.PositionIDs, onnx.TensorElementDataTypeInt64, []int64{b, 1}})
 	}
-	outs = []tensorSpec{{d.Logits, onnx.TensorElementDataTypeFloat, []int64{b, 1, int64(d.VocabSize)}}}
+	outs = []tensorSpec{{d.Logits, v.dt.logits, []int64{b, 1, int64(d.VocabSize)}}}
 	pastShape := []int64{b, int64(d.Heads), past, int64(d.HeadDim)}
 	presShape := []int64{b, int64(d.Heads), total, int64(d.HeadDim)}
 	for l := 0; l < d.Layers; l++ {
 		ins = append(ins,
-			tensorSpec{policy.LayerName(d.PastKey, l), onnx.TensorElementDataTypeFloat, pastShape},
-			tensorSpec{policy.LayerName(d.PastValue, l), onnx.TensorElementDataTypeFloat, pastShape})
+			tensorSpec{policy.LayerName(d.PastKey, l), v.dt.kv, pastShape},
+			tensorSpec{policy.LayerName(d.PastValue, l), v.dt.kv, pastShape})
 		outs = append(outs,
-			tensorSpec{policy.LayerName(d.PresentKey, l), onnx.TensorElementDataTypeFloat, presShape},
-			tensorSpec{policy.LayerName(d.PresentValue, l), onnx.TensorElementDataTypeFloat, presShape})
+			tensorSpec{policy.LayerName(d.PresentKey, l), v.dt.kv, presShape},
+			tensorSpec{policy.LayerName(d.PresentValue, l), v.dt.kv, presShape})
 	}
 	return ins, outs
 }
@@ -144,24 +155,39 @@ func (v *VLA) geometry() geometry {
 }
 
 // allocArena makes an arena of rows rows.
-func allocArena(g geometry, cams, rows int) *arena {
+func allocArena(g geometry, dt dtypes, cams, rows int) (*arena, error) {
 	a := &arena{rows: rows}
 	for range cams {
 		a.images = append(a.images, make([]uint8, rows*g.image))
 	}
-	a.state = make([]float32, rows*g.state)
+	var err error
+	if a.state, err = newSlot("state", dt.state, []int64{int64(g.state)}, rows); err != nil {
+		return nil, err
+	}
+	if a.logits, err = newSlot("logits", dt.logits, []int64{1, int64(g.vocab)}, rows); err != nil {
+		return nil, err
+	}
 	a.textIDs, a.textMask = make([]int64, rows*g.text), make([]int64, rows*g.text)
 	a.prefixMask = make([]int64, rows*g.prefix)
 	a.inputID, a.position = make([]int64, rows), make([]int64, rows)
-	a.logits = make([]float32, rows*g.vocab)
-	kvs := func(past int) [][]float32 {
-		kv := make([][]float32, 2*g.layers)
+	kvs := func(past int) ([]*slot, error) {
+		kv := make([]*slot, 2*g.layers)
 		for i := range kv {
-			kv[i] = make([]float32, rows*g.kvRow(past))
+			// Never read in Go: no float32 view.
+			s, err := newSlot("kv", dt.kv, []int64{int64(g.heads), int64(past), int64(g.headDim)}, rows)
+			if err != nil {
+				return nil, err
+			}
+			s.dropView()
+			kv[i] = s
 		}
-		return kv
+		return kv, nil
 	}
-	a.kv = append(a.kv, kvs(g.prefix))
+	kv, err := kvs(g.prefix)
+	if err != nil {
+		return nil, err
+	}
+	a.kv = append(a.kv, kv)
 	for s := range g.steps {
 		total := g.prefix + s + 1
 		mask := make([]int64, rows*total)
@@ -169,9 +195,13 @@ func allocArena(g geometry, cams, rows int) *arena {
 			mask[i] = 1 // the prefix part of each row is overwritten from the encoder's prefix mask per call
 		}
 		a.attn = append(a.attn, mask)
-		a.kv = append(a.kv, kvs(total))
+		kv, err := kvs(total)
+		if err != nil {
+			return nil, err
+		}
+		a.kv = append(a.kv, kv)
 	}
-	return a
+	return a, nil
 }
 
 // newRun makes batch size n's tensors over the arena and binds them.
@@ -187,12 +217,8 @@ func (v *VLA) newRun(n int) (_ *batchRun, err error) {
 	view := func(data []int64, shape ...int64) (*onnx.Tensor[int64], error) {
 		return onnx.NewTensor(onnx.NewShape(shape...), data[:int(onnx.NewShape(shape...).FlattenedSize())])
 	}
-	viewF := func(data []float32, shape ...int64) (*onnx.Tensor[float32], error) {
-		return onnx.NewTensor(onnx.NewShape(shape...), data[:int(onnx.NewShape(shape...).FlattenedSize())])
-	}
 	m := v.m
 	h, w, T, P := int64(m.Obs.ImageHeight), int64(m.Obs.ImageWidth), int64(g.text), int64(g.prefix)
-	H, hd := int64(g.heads), int64(g.headDim)
 
 	// Encoder.
 	var inVals, outVals []onnx.Value
@@ -204,7 +230,7 @@ func (v *VLA) newRun(n int) (_ *batchRun, err error) {
 		r.images = append(r.images, t)
 		inVals = append(inVals, t)
 	}
-	if r.state, err = viewF(a.state, b, int64(g.state)); err != nil {
+	if r.state, err = a.state.value(n); err != nil {
 		return nil, err
 	}
 	if r.textIDs, err = view(a.textIDs, b, T); err != nil {
@@ -218,10 +244,10 @@ func (v *VLA) newRun(n int) (_ *batchRun, err error) {
 	}
 	inVals = append(inVals, r.state, r.textIDs, r.textMask)
 	outVals = append(outVals, r.prefixMask)
-	kvViews := func(bufs [][]float32, past int64) ([]*onnx.Tensor[float32], error) {
-		ts := make([]*onnx.Tensor[float32], 0, len(bufs))
-		for _, buf := range bufs {
-			t, err := viewF(buf, b, H, past, hd)
+	kvViews := func(slots []*slot) ([]onnx.Value, error) {
+		ts := make([]onnx.Value, 0, len(slots))
+		for _, s := range slots {
+			t, err := s.value(n)
 			if err != nil {
 				return ts, err
 			}
@@ -229,14 +255,12 @@ func (v *VLA) newRun(n int) (_ *batchRun, err error) {
 		}
 		return ts, nil
 	}
-	kv, err := kvViews(a.kv[0], P)
+	kv, err := kvViews(a.kv[0])
 	r.kv = append(r.kv, kv)
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range kv {
-		outVals = append(outVals, t)
-	}
+	outVals = append(outVals, kv...)
 	ins, outs := v.encoderSpecs(b)
 	if r.enc, err = bind(v.enc, ins, outs, inVals, outVals); err != nil {
 		return nil, err
@@ -249,7 +273,7 @@ func (v *VLA) newRun(n int) (_ *batchRun, err error) {
 	if r.position, err = view(a.position, b, 1); err != nil {
 		return nil, err
 	}
-	if r.logits, err = viewF(a.logits, b, 1, int64(g.vocab)); err != nil {
+	if r.logits, err = a.logits.value(n); err != nil {
 		return nil, err
 	}
 	for s := range g.steps {
@@ -259,7 +283,7 @@ func (v *VLA) newRun(n int) (_ *batchRun, err error) {
 			return nil, err
 		}
 		r.attn = append(r.attn, mask)
-		kv, err := kvViews(a.kv[s+1], past+1)
+		kv, err := kvViews(a.kv[s+1])
 		r.kv = append(r.kv, kv)
 		if err != nil {
 			return nil, err
@@ -268,13 +292,8 @@ func (v *VLA) newRun(n int) (_ *batchRun, err error) {
 		if m.Decoder.PositionIDs != "" {
 			inVals = append(inVals, r.position)
 		}
-		for _, t := range r.kv[s] {
-			inVals = append(inVals, t)
-		}
-		outVals := []onnx.Value{r.logits}
-		for _, t := range kv {
-			outVals = append(outVals, t)
-		}
+		inVals = append(inVals, r.kv[s]...)
+		outVals := append([]onnx.Value{r.logits}, kv...)
 		ins, outs := v.decoderSpecs(b, past)
 		step, err := bind(v.dec, ins, outs, inVals, outVals)
 		if err != nil {
@@ -295,7 +314,11 @@ func (v *VLA) run(n int) (*batchRun, error) {
 			rows = max(n, min(2*v.arena.rows, v.maxBatch))
 		}
 		v.closeRuns()
-		v.arena = allocArena(v.geometry(), len(v.m.Obs.Images), rows)
+		a, err := allocArena(v.geometry(), v.dt, len(v.m.Obs.Images), rows)
+		if err != nil {
+			return nil, err
+		}
+		v.arena = a
 		v.runs = make([]*batchRun, rows)
 	}
 	if r := v.runs[n-1]; r != nil {

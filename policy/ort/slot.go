@@ -84,3 +84,11 @@ func (s *slot) get(n int) {
 		getHalf(s.f32[:n*s.elems], s.raw[:2*n*s.elems], s.dtype == onnx.TensorElementDataTypeBFloat16)
 	}
 }
+
+// dropView frees a half tensor's float32 view, for tensors only graphs
+// read (key/values passed from one graph to the next).
+func (s *slot) dropView() {
+	if s.raw != nil {
+		s.f32 = nil
+	}
+}

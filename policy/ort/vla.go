@@ -6,6 +6,8 @@ import (
 	"math"
 	"time"
 
+	onnx "github.com/yalue/onnxruntime_go"
+
 	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/tokenizer"
@@ -38,6 +40,7 @@ type VLA struct {
 	detok tokenizer.Detokenizer
 
 	enc, dec *graph
+	dt       dtypes // the float tensors' element types
 	latent   *latentDecoder
 	// maxBatch is maxBatchLimit when the graphs take any batch, else 1.
 	maxBatch int
@@ -108,15 +111,22 @@ func Open(m *policy.Manifest, conf Conf) (_ *VLA, err error) {
 	if v.tok, err = text.Parse(data); err != nil {
 		return nil, fmt.Errorf("model %s: text.tokenizer %s: %w", m.Source, m.Text.Tokenizer, err)
 	}
+	if v.enc, err = describeGraph(m, m.Encoder.File); err != nil {
+		return nil, err
+	}
+	if v.dec, err = describeGraph(m, m.Decoder.File); err != nil {
+		return nil, err
+	}
+	v.dt = v.declaredTypes()
 	encIns, encOuts := v.encoderSpecs(-1)
-	if v.enc, err = openGraph(m, m.Encoder.File, conf, lib, encIns, encOuts); err != nil {
+	if err := v.enc.open(conf, lib, encIns, encOuts); err != nil {
 		return nil, err
 	}
 	if err := v.openDetokenizer(conf, lib); err != nil {
 		return nil, err
 	}
 	decIns, decOuts := v.decoderSpecs(-1, -2)
-	if v.dec, err = openGraph(m, m.Decoder.File, conf, lib, decIns, decOuts); err != nil {
+	if err := v.dec.open(conf, lib, decIns, decOuts); err != nil {
 		return nil, err
 	}
 	encDyn, err := batchAxis(v.enc, encIns, encOuts)
@@ -136,6 +146,24 @@ func Open(m *policy.Manifest, conf Conf) (_ *VLA, err error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+// declaredTypes are the element types the graphs declare for the state,
+// the key/values and the logits, where they are float types (float32
+// otherwise: the graph check then names the mismatch).
+func (v *VLA) declaredTypes() dtypes {
+	m := v.m
+	pick := func(have map[string]onnx.InputOutputInfo, name string) onnx.TensorElementDataType {
+		if info, ok := have[name]; ok && isFloat(info.DataType) {
+			return info.DataType
+		}
+		return onnx.TensorElementDataTypeFloat
+	}
+	return dtypes{
+		state:  pick(v.enc.inputs, m.Obs.State.Input),
+		kv:     pick(v.enc.outputs, policy.LayerName(m.Encoder.PresentKey, 0)),
+		logits: pick(v.dec.outputs, m.Decoder.Logits),
+	}
 }
 
 func (v *VLA) openDetokenizer(conf Conf, lib string) error {
@@ -284,6 +312,7 @@ func (v *VLA) runRows(ctx context.Context, obs []*efferent.Observation, errs []e
 	for j, i := range v.valid {
 		v.write(r, j, obs[i], v.rows[i].ids)
 	}
+	v.arena.state.put(n)
 	t0 := time.Now()
 	if err := r.enc.run(); err != nil {
 		return err
@@ -307,7 +336,7 @@ func (v *VLA) runRows(ctx context.Context, obs []*efferent.Observation, errs []e
 	for j := range ids {
 		ids[j] = v.m.Decoder.StartToken
 	}
-	logits, V := r.logits.GetData(), v.m.Decoder.VocabSize
+	logits, V := v.arena.logits.f32, v.m.Decoder.VocabSize
 	for s, b := range r.steps {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -318,12 +347,11 @@ func (v *VLA) runRows(ctx context.Context, obs []*efferent.Observation, errs []e
 				return err
 			}
 		}
-		for j := range pos {
-			pos[j] = int64(P + s)
-		}
+		v.positions(pos, pm, n, s)
 		if err := b.run(); err != nil {
 			return err
 		}
+		v.arena.logits.get(n)
 		if s < maxTimedSteps {
 			v.timing.Steps[s] = time.Since(ts)
 		}
@@ -344,6 +372,26 @@ func (v *VLA) runRows(ctx context.Context, obs []*efferent.Observation, errs []e
 	return nil
 }
 
+// positions sets each row's position id for decoder step s: after the
+// whole prefix (decoder.positions: prefix, efferent's own models), or after
+// the prefix tokens the row attends to (attended: Hugging Face's
+// cumsum(attention_mask) − 1, for exports whose prompt padding must not
+// shift RoPE).
+func (v *VLA) positions(pos, prefixMask []int64, n, s int) {
+	P := v.m.Encoder.PrefixLen
+	for j := range n {
+		if v.m.Decoder.Positions != policy.PositionsAttended {
+			pos[j] = int64(P + s)
+			continue
+		}
+		att := 0
+		for _, x := range prefixMask[j*P : (j+1)*P] {
+			att += int(x)
+		}
+		pos[j] = int64(att + s)
+	}
+}
+
 // recompute is what a decoder without a key/value cache pays before step
 // s: the prefix encoded again and steps 0..s−1 decoded again from the
 // tokens already chosen. It leaves the decoder inputs as step s needs them
@@ -353,15 +401,14 @@ func (v *VLA) recompute(r *batchRun, s int) error {
 		return err
 	}
 	ids, pos := r.inputID.GetData(), r.position.GetData()
-	P := v.m.Encoder.PrefixLen
 	for p := 0; p < s; p++ {
 		for j, i := range v.valid {
 			ids[j] = v.m.Decoder.StartToken
 			if p > 0 {
 				ids[j] = v.rows[i].tokens[p-1]
 			}
-			pos[j] = int64(P + p)
 		}
+		v.positions(pos, r.prefixMask.GetData(), len(v.valid), p)
 		if err := r.steps[p].run(); err != nil {
 			return err
 		}
@@ -428,7 +475,7 @@ func (v *VLA) write(r *batchRun, j int, obs *efferent.Observation, ids []int64) 
 		copy(r.images[c].GetData()[j*size:(j+1)*size], obs.Images[spec.Key].Pix)
 	}
 	sd := m.Obs.State.Dim
-	st := r.state.GetData()[j*sd : (j+1)*sd]
+	st := v.arena.state.f32[j*sd : (j+1)*sd]
 	for i, x := range obs.State {
 		st[i] = float32(x)
 	}
