@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/efferent/efferent/models"
 	"github.com/efferent/efferent/internal/openvlafixture"
+	"github.com/efferent/efferent/models"
 	"github.com/efferent/efferent/policy"
 )
 
