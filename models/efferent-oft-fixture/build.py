@@ -44,9 +44,10 @@ L1RegressionActionHead), shrunk:
 float16: torch 1.13 has no float16 kernels on the CPU (matmul, conv, layer
 norm, softmax, gelu all fail), so the model cannot be traced in float16.
 build.py rounds every weight to float16, exports in float32, and converts the
-ONNX graph to float16 itself (to_float16 below: initializers, Constant
-tensors, Cast targets, every float value's type). The golden reference is
-PyTorch in float32 with the float16-rounded weights and inputs.
+ONNX graph to float16 with models/fp16.py's convert (to_float16 below:
+initializers, Constant tensors, Cast targets, every float value's type). The
+golden reference is PyTorch in float32 with the float16-rounded weights and
+inputs.
 """
 import importlib.util
 import json
@@ -59,7 +60,6 @@ sys.dont_write_bytecode = True   # importing the other build scripts leaves no _
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -294,47 +294,17 @@ class OFT(nn.Module):
 
 
 # --- float16 conversion -----------------------------------------------------------------
+FP16 = load_module("efferent_fp16", os.path.join(ROOT, "models", "fp16.py"))
+
+
 def to_float16(path):
-    """Convert a float32 ONNX graph to float16 throughout: float initializers
-    and Constant tensors are rounded, Casts to float become Casts to float16,
-    and every float value (inputs, outputs) is declared float16. Intermediate
-    value_info is dropped and re-inferred."""
-    FLOAT, HALF = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
-    m = onnx.load(path)
-    g = m.graph
-
-    def half_tensor(t):
-        arr = numpy_helper.to_array(t)
-        assert arr.dtype == np.float32
-        h = arr.astype(np.float16)
-        assert np.all(np.isfinite(h)), t.name
-        return numpy_helper.from_array(h, t.name)
-
-    for i, t in enumerate(g.initializer):
-        if t.data_type == FLOAT:
-            g.initializer[i].CopyFrom(half_tensor(t))
-    ops = set()
-    for node in g.node:
-        ops.add(node.op_type)
-        for a in node.attribute:
-            assert a.type not in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS), node.op_type
-            if a.type == onnx.AttributeProto.TENSOR and a.t.data_type == FLOAT:
-                a.t.CopyFrom(half_tensor(a.t))
-        if node.op_type == "Cast":
-            for a in node.attribute:
-                if a.name == "to" and a.i == FLOAT:
-                    a.i = HALF
-    for v in list(g.input) + list(g.output):
-        if v.type.tensor_type.elem_type == FLOAT:
-            v.type.tensor_type.elem_type = HALF
-    del g.value_info[:]
-    onnx.checker.check_model(m)
-    m = onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)
-    for v in m.graph.value_info:
-        assert v.type.tensor_type.elem_type != FLOAT, f"{v.name} is still float32"
-    del m.graph.value_info[:]
+    """Convert the float32 ONNX graph at path to float16 throughout with
+    models/fp16.py's convert (initializers, Constant tensors, Cast targets,
+    every float value's type; strict shape inference finds no float32 value
+    left). Returns the operator types."""
+    m, ops = FP16.convert(onnx.load(path))
     onnx.save(m, path)
-    return sorted(ops)
+    return ops
 
 
 def fix_io(path, shapes):

@@ -20,6 +20,13 @@ type Conf struct {
 	// IntraOpThreads is ONNX Runtime's intra-op thread count. Default:
 	// the number of CPUs (at most 8); 0 means default.
 	IntraOpThreads int `yaml:"intra_op_threads"`
+	// Optimization is ONNX Runtime's graph optimisation level: all
+	// (default), extended, basic or disabled. A float16 export whose
+	// RMSNorm uses Pow can fail to load on the CPU at the default (ONNX
+	// Runtime 1.24's SimplifiedLayerNormFusion meets the casts it inserts
+	// around Pow, which has no float16 CPU kernel): basic skips that
+	// fusion.
+	Optimization string `yaml:"optimization"`
 	// NoKVCache makes every action token pay for the whole sequence again:
 	// the prefix (images, state, instruction) is re-encoded and the tokens
 	// before it re-decoded, as a decoder without past key/values would.
@@ -48,6 +55,11 @@ func (c Conf) Validate() error {
 	}
 	if c.IntraOpThreads < 0 || c.IntraOpThreads > 256 {
 		return fmt.Errorf("ort.intra_op_threads: %d, want 0 (default) .. 256", c.IntraOpThreads)
+	}
+	switch c.Optimization {
+	case "", "all", "extended", "basic", "disabled":
+	default:
+		return fmt.Errorf("ort.optimization: %q is not one of all, extended, basic, disabled", c.Optimization)
 	}
 	if c.DeviceID < 0 {
 		return fmt.Errorf("ort.device_id: %d is negative", c.DeviceID)

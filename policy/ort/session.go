@@ -243,6 +243,18 @@ func NewSessionOptions(conf Conf, library string) (*onnx.SessionOptions, error) 
 	if err := opts.SetIntraOpNumThreads(conf.IntraOpThreads); err != nil {
 		return fail(fmt.Errorf("ort: intra_op_threads: %w", err))
 	}
+	level := onnx.GraphOptimizationLevel(onnx.GraphOptimizationLevelEnableAll)
+	switch conf.Optimization {
+	case "extended":
+		level = onnx.GraphOptimizationLevelEnableExtended
+	case "basic":
+		level = onnx.GraphOptimizationLevelEnableBasic
+	case "disabled":
+		level = onnx.GraphOptimizationLevelDisableAll
+	}
+	if err := opts.SetGraphOptimizationLevel(level); err != nil {
+		return fail(fmt.Errorf("ort: optimization: %w", err))
+	}
 	// One inference at a time per session: inter-op parallelism only adds
 	// thread wake-ups on a small graph.
 	if err := opts.SetInterOpNumThreads(1); err != nil {
