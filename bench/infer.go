@@ -73,7 +73,11 @@ func Infer(ctx context.Context, c InferConf) (Report, error) {
 		if len(token) > 0 {
 			rows = append(rows, durationRow(fmt.Sprintf("%s %s: %s", m.Name, label, stepName), token))
 		}
-		rows = append(rows, durationRow(fmt.Sprintf("%s %s: whole chunk (%d %s)", m.Name, label, len(token)/c.N, unit), chunk))
+		whole := fmt.Sprintf("%s %s: whole chunk (%d %s)", m.Name, label, len(token)/c.N, unit)
+		if len(token) == 0 {
+			whole = fmt.Sprintf("%s %s: whole chunk (one graph)", m.Name, label)
+		}
+		rows = append(rows, durationRow(whole, chunk))
 		for _, r := range rows {
 			r.Allocs = allocs
 			r.Extra = map[string]float64{"intra_op_threads": float64(c.IntraOpThreads)}
