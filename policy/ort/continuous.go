@@ -41,7 +41,7 @@ type Continuous struct {
 
 	maxBatch int
 	runs     []*contRun // runs[n-1]: batch size n, made on first use
-	rows     []contRow
+	rows     []promptRow
 	valid    []int
 	one      policy.One
 	timing   Timing
@@ -53,8 +53,9 @@ type contRun struct {
 	main, step *binding
 }
 
-// contRow caches a row's prompt ids (tokenizing allocates).
-type contRow struct {
+// promptRow caches a row's prompt ids: the instruction they were
+// encoded from (tokenizing allocates).
+type promptRow struct {
 	prompt  string
 	encoded bool
 	ids     []int64
@@ -405,11 +406,11 @@ func (c *Continuous) InferBatch(ctx context.Context, obs []*efferent.Observation
 
 func (c *Continuous) inferGroup(ctx context.Context, obs []*efferent.Observation, out []*efferent.Chunk, errs []error) {
 	for len(c.rows) < len(obs) {
-		c.rows = append(c.rows, contRow{ids: make([]int64, 0, c.m.Text.MaxTokens+8)})
+		c.rows = append(c.rows, promptRow{ids: make([]int64, 0, c.m.Text.MaxTokens+8)})
 	}
 	c.valid = c.valid[:0]
 	for i, o := range obs {
-		if errs[i] = c.check(o, &c.rows[i]); errs[i] == nil {
+		if errs[i] = checkObservation(c.m, c.tok, o, &c.rows[i]); errs[i] == nil {
 			c.valid = append(c.valid, i)
 		}
 	}
@@ -526,9 +527,10 @@ func (c *Continuous) integrate(ctx context.Context, r *contRun, n int) error {
 	return nil
 }
 
-// check validates obs against the manifest and tokenizes its prompt.
-func (c *Continuous) check(obs *efferent.Observation, row *contRow) error {
-	m := c.m
+// checkObservation validates obs against the manifest (each camera at its
+// size, the state, the prompt) and tokenizes its prompt into row.ids: the
+// same for every layout.
+func checkObservation(m *policy.Manifest, tok *text.Tokenizer, obs *efferent.Observation, row *promptRow) error {
 	for i, spec := range m.Obs.Images {
 		im, ok := obs.Images[spec.Key]
 		if !ok {
@@ -541,39 +543,34 @@ func (c *Continuous) check(obs *efferent.Observation, row *contRow) error {
 			return fmt.Errorf("%w: image %q is %dx%dx%d, model needs %dx%dx3", ErrObservation, spec.Key, im.H, im.W, im.C, h, w)
 		}
 	}
-	if err := checkState(m, obs.State); err != nil {
-		return err
+	if len(obs.State) != m.Obs.State.Dim {
+		return fmt.Errorf("%w: state %q has %d values, model needs %d", ErrObservation, m.Obs.State.Key, len(obs.State), m.Obs.State.Dim)
 	}
-	if obs.Prompt == "" && m.Obs.Prompt.Required {
-		return fmt.Errorf("%w: prompt %q is required", ErrObservation, m.Obs.Prompt.Key)
-	}
-	if !row.encoded || obs.Prompt != row.prompt {
-		var err error
-		row.encoded = false
-		if row.ids, err = c.tok.AppendEncode(row.ids[:0], m.PromptText(obs.Prompt), m.Text.AddSpecial); err != nil {
-			return fmt.Errorf("%w: prompt: %v", ErrObservation, err)
-		}
-		row.prompt, row.encoded = obs.Prompt, true
-	}
-	if len(row.ids) > m.Text.MaxTokens {
-		return fmt.Errorf("%w: prompt is %d tokens, model accepts at most %d", ErrObservation, len(row.ids), m.Text.MaxTokens)
-	}
-	return nil
-}
-
-// checkState refuses a state of the wrong length, NaN, or beyond
-// policy.MaxStateMagnitude.
-func checkState(m *policy.Manifest, state []float64) error {
-	if len(state) != m.Obs.State.Dim {
-		return fmt.Errorf("%w: state %q has %d values, model needs %d", ErrObservation, m.Obs.State.Key, len(state), m.Obs.State.Dim)
-	}
-	for i, x := range state {
+	for i, x := range obs.State {
 		if math.IsNaN(x) || math.IsInf(x, 0) {
 			return fmt.Errorf("%w: state %q[%d] is %v", ErrObservation, m.Obs.State.Key, i, x)
 		}
 		if math.Abs(x) > policy.MaxStateMagnitude {
 			return fmt.Errorf("%w: state %q[%d] is %g, beyond ±%g (policy.MaxStateMagnitude)", ErrObservation, m.Obs.State.Key, i, x, policy.MaxStateMagnitude)
 		}
+	}
+	if obs.Prompt == "" && m.Obs.Prompt.Required {
+		return fmt.Errorf("%w: prompt %q is required", ErrObservation, m.Obs.Prompt.Key)
+	}
+	if !row.encoded || obs.Prompt != row.prompt {
+		// A robot sends the same instruction for a whole episode, and
+		// re-tokenizing it (BPE allocates) would be the only allocation
+		// left per row.
+		var err error
+		row.encoded = false
+		if row.ids, err = tok.AppendEncode(row.ids[:0], m.PromptText(obs.Prompt), m.Text.AddSpecial); err != nil {
+			return fmt.Errorf("%w: prompt: %v", ErrObservation, err)
+		}
+		row.prompt, row.encoded = obs.Prompt, true
+	}
+	if len(row.ids) > m.Text.MaxTokens {
+		// Truncating would silently change the instruction; refuse instead.
+		return fmt.Errorf("%w: prompt is %d tokens, model accepts at most %d", ErrObservation, len(row.ids), m.Text.MaxTokens)
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package ort
 import (
 	"context"
 	"fmt"
-	"math"
 	"time"
 
 	onnx "github.com/yalue/onnxruntime_go"
@@ -75,14 +74,11 @@ type Timing struct {
 // (same goroutine as Infer).
 func (v *VLA) LastTiming() Timing { return v.timing }
 
-// rowState is one batch row's prompt ids and decoded action tokens.
-// prompt is the instruction ids was encoded from: a robot sends the same
-// instruction for a whole episode, and re-tokenizing it (BPE allocates)
-// would be the only allocation left per row.
+// rowState is one batch row's prompt ids (promptRow) and decoded action
+// tokens.
 type rowState struct {
-	prompt      string
-	encoded     bool // ids hold prompt's encoding
-	ids, tokens []int64
+	promptRow
+	tokens []int64
 }
 
 var _ policy.Batcher = (*VLA)(nil)
@@ -253,7 +249,7 @@ func (v *VLA) InferBatch(ctx context.Context, obs []*efferent.Observation, out [
 func (v *VLA) inferGroup(ctx context.Context, obs []*efferent.Observation, out []*efferent.Chunk, errs []error) {
 	K := v.detok.TokensPerChunk()
 	for len(v.rows) < len(obs) {
-		v.rows = append(v.rows, rowState{ids: make([]int64, 0, v.m.Text.MaxTokens+8), tokens: make([]int64, K)})
+		v.rows = append(v.rows, rowState{promptRow: promptRow{ids: make([]int64, 0, v.m.Text.MaxTokens+8)}, tokens: make([]int64, K)})
 	}
 	v.valid = v.valid[:0]
 	for i, o := range obs {
@@ -425,46 +421,7 @@ func (v *VLA) recompute(r *batchRun, s int) error {
 // check validates obs against the manifest and tokenizes its prompt into
 // row.ids.
 func (v *VLA) check(obs *efferent.Observation, row *rowState) error {
-	m := v.m
-	for _, spec := range m.Obs.Images {
-		im, ok := obs.Images[spec.Key]
-		if !ok {
-			return fmt.Errorf("%w: image %q missing", ErrObservation, spec.Key)
-		}
-		if err := im.Validate(); err != nil {
-			return fmt.Errorf("%w: image %q: %v", ErrObservation, spec.Key, err)
-		}
-		if im.H != m.Obs.ImageHeight || im.W != m.Obs.ImageWidth || im.C != 3 {
-			return fmt.Errorf("%w: image %q is %dx%dx%d, model needs %dx%dx3", ErrObservation, spec.Key, im.H, im.W, im.C, m.Obs.ImageHeight, m.Obs.ImageWidth)
-		}
-	}
-	if len(obs.State) != m.Obs.State.Dim {
-		return fmt.Errorf("%w: state %q has %d values, model needs %d", ErrObservation, m.Obs.State.Key, len(obs.State), m.Obs.State.Dim)
-	}
-	for i, x := range obs.State {
-		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return fmt.Errorf("%w: state %q[%d] is %v", ErrObservation, m.Obs.State.Key, i, x)
-		}
-		if math.Abs(x) > policy.MaxStateMagnitude {
-			return fmt.Errorf("%w: state %q[%d] is %g, beyond ±%g (policy.MaxStateMagnitude)", ErrObservation, m.Obs.State.Key, i, x, policy.MaxStateMagnitude)
-		}
-	}
-	if obs.Prompt == "" && m.Obs.Prompt.Required {
-		return fmt.Errorf("%w: prompt %q is required", ErrObservation, m.Obs.Prompt.Key)
-	}
-	if !row.encoded || obs.Prompt != row.prompt {
-		var err error
-		row.encoded = false
-		if row.ids, err = v.tok.AppendEncode(row.ids[:0], m.PromptText(obs.Prompt), m.Text.AddSpecial); err != nil {
-			return fmt.Errorf("%w: prompt: %v", ErrObservation, err)
-		}
-		row.prompt, row.encoded = obs.Prompt, true
-	}
-	if len(row.ids) > m.Text.MaxTokens {
-		// Truncating would silently change the instruction; refuse instead.
-		return fmt.Errorf("%w: prompt is %d tokens, model accepts at most %d", ErrObservation, len(row.ids), m.Text.MaxTokens)
-	}
-	return nil
+	return checkObservation(v.m, v.tok, obs, &row.promptRow)
 }
 
 // write copies a checked observation into row j of r's encoder inputs.
