@@ -48,7 +48,8 @@ type Conf struct {
 	Watchdog time.Duration `yaml:"watchdog"`
 	// Premise checks the instruction against the camera frames before
 	// moving. Default (nil): on for the simulator, off for ROS robots,
-	// whose objects the shipped checker does not know.
+	// whose objects the shipped checker does not know (efferent turns it
+	// on when premise_detector names a detector that may know them).
 	Premise *bool `yaml:"premise"`
 	// Record records the run to an MCAP file.
 	Record RecordConf `yaml:"record"`
@@ -133,7 +134,9 @@ type Parts struct {
 	// simulator).
 	NewRenderer func() (sim.Renderer, error)
 	// Detector is the premise checker's object detector (required for
-	// the premise check).
+	// the premise check): the OpenCV one for the simulator's objects, or
+	// an open-vocabulary one from a detector directory, which may bring
+	// its own vocabulary (ObjectNamer).
 	Detector NewDetector
 	// WriteComparison writes the viewer's comparison of the policy with
 	// the teleoperator (eval.WriteComparison); nil: not written.

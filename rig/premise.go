@@ -3,6 +3,7 @@ package rig
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 
 	"github.com/efferent/efferent"
@@ -12,25 +13,45 @@ import (
 
 // NewDetector makes the object detector of a premise checker for objects
 // known by colour and shape: the OpenCV one (safety/premise/cv), which the
-// caller injects because it is cgo.
+// caller injects because it is cgo; or an open-vocabulary detector
+// (safety/premise/onnxdet, efferent's --premise-detector DIR), which may
+// ignore objects and name its own (ObjectNamer).
 type NewDetector func(objects []sim.PremiseObject) (premise.Detector, error)
+
+// ObjectNamer is a detector that names the objects instructions may name:
+// an open-vocabulary detector with a vocabulary of its own (onnxdet's
+// vocabulary.yaml). When it names any, the premise checker parses
+// instructions against them instead of the simulator's catalogue.
+type ObjectNamer interface {
+	Objects() []premise.Object
+}
 
 // SimPremiseChecker is the false-premise checker for the built-in
 // simulator's objects: the task set's vocabulary and detect's detector,
-// deciding over frames frame sets (0: premise.DefaultFrames).
+// deciding over frames frame sets (0: premise.DefaultFrames). A detector
+// that is an ObjectNamer naming objects brings the vocabulary instead.
 func SimPremiseChecker(frames int, detect NewDetector) (*premise.Checker, error) {
 	if detect == nil {
 		return nil, errors.New("rig: the premise check needs a detector (Parts.Detector)")
-	}
-	voc, err := sim.PremiseVocabulary()
-	if err != nil {
-		return nil, err
 	}
 	det, err := detect(sim.PremiseObjects())
 	if err != nil {
 		return nil, err
 	}
-	return premise.New(premise.Conf{Vocabulary: voc, Detector: det, Frames: frames})
+	var voc premise.Vocabulary
+	if n, ok := det.(ObjectNamer); ok && len(n.Objects()) > 0 {
+		voc, err = premise.NewVocabulary(n.Objects())
+	} else {
+		voc, err = sim.PremiseVocabulary()
+	}
+	var c *premise.Checker
+	if err == nil {
+		c, err = premise.New(premise.Conf{Vocabulary: voc, Detector: det, Frames: frames})
+	}
+	if cl, ok := det.(io.Closer); ok && err != nil {
+		cl.Close()
+	}
+	return c, err
 }
 
 // CheckPremise is the false-premise check before a run moves the robot:

@@ -35,6 +35,13 @@ type Config struct {
 	// ROS connects efferent run to a ROS robot (rig.ROSConf): master,
 	// cameras, ready_timeout.
 	ROS rig.ROSConf `yaml:"ros"`
+	// PremiseDetector is a detector directory (safety/premise/onnxdet:
+	// detector.yaml, its ONNX graph and tokenizer, optionally
+	// vocabulary.yaml) whose open-vocabulary detector the false-premise
+	// check of run, serve and eval premise uses instead of the OpenCV one
+	// for the simulator's objects. Default "": the OpenCV one.
+	// --premise-detector.
+	PremiseDetector string `yaml:"premise_detector"`
 	// Viewer serves the viewer page beside the server or run (--viewer;
 	// a flag only).
 	Viewer bool `yaml:"-"`
@@ -89,6 +96,7 @@ func loadConfig(flags *pflag.FlagSet) (Config, error) {
 	set("provider", &cfg.ORT.Provider)
 	set("log-level", &cfg.Log.Level)
 	set("token", &cfg.Server.AuthToken)
+	set("premise-detector", &cfg.PremiseDetector)
 	if f := flags.Lookup("premise"); f != nil && f.Changed {
 		cfg.Server.CheckPremise = f.Value.String() == "true"
 	}

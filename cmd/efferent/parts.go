@@ -1,12 +1,15 @@
 package main
 
 // The cgo parts a run, a replay and an evaluation are injected with:
-// ONNX Runtime, OpenCV (decoding, capture, the premise detector) and the
-// renderer. This file is where cmd/efferent imports packages below rig, to
-// name the types of what it injects.
+// ONNX Runtime, OpenCV (decoding, capture, the premise detector), the
+// ONNX premise detector (--premise-detector) and the renderer. This file
+// is where cmd/efferent imports packages below rig, to name the types of
+// what it injects.
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 
 	"github.com/efferent/efferent/camera"
 	camcv "github.com/efferent/efferent/camera/cv"
@@ -15,6 +18,7 @@ import (
 	"github.com/efferent/efferent/rig"
 	"github.com/efferent/efferent/safety/premise"
 	premisecv "github.com/efferent/efferent/safety/premise/cv"
+	"github.com/efferent/efferent/safety/premise/onnxdet"
 	"github.com/efferent/efferent/server"
 	"github.com/efferent/efferent/sim"
 	"github.com/efferent/efferent/sim/render"
@@ -29,7 +33,7 @@ func (c Config) parts(ctx context.Context) rig.Parts {
 		DecodeImage:     camcv.DecodeImage,
 		OpenCamera:      func(uri string) (camera.Source, error) { return camcv.OpenCapture(camcv.CaptureConf{URI: uri}) },
 		NewRenderer:     newRenderer,
-		Detector:        premiseDetector,
+		Detector:        c.premiseDetector(log),
 		WriteComparison: eval.WriteComparison,
 		NewServer: func(conf server.Conf) (*server.Server, error) {
 			cc := c
@@ -48,9 +52,34 @@ func (c Config) openModel(ref string) (policy.Policy, *policy.Manifest, error) {
 // newRenderer is the simulator's OpenCV renderer.
 func newRenderer() (sim.Renderer, error) { return render.New(), nil }
 
-// premiseDetector is the OpenCV colour/shape detector for objects known
-// by colour and shape (rig.NewDetector).
-func premiseDetector(objs []sim.PremiseObject) (premise.Detector, error) {
+// premiseDetector is the premise checker's detector (rig.NewDetector):
+// without premise_detector the OpenCV one for the simulator's objects;
+// with it the ONNX open-vocabulary detector in that directory, with the
+// objects of its vocabulary.yaml, else the simulator's catalogue, as the
+// vocabulary (rig.ObjectNamer). The directory is opened when the checker
+// is built; errors name the flag, the key and the file.
+func (c Config) premiseDetector(log *slog.Logger) rig.NewDetector {
+	dir, conf := c.PremiseDetector, c.ORT
+	if dir == "" {
+		return cvDetector
+	}
+	return func([]sim.PremiseObject) (premise.Detector, error) {
+		d, err := onnxdet.Open(dir, conf)
+		if err != nil {
+			return nil, fmt.Errorf("--premise-detector %s (premise_detector): %w", dir, err)
+		}
+		vocab := "the simulator's catalogue (no " + onnxdet.VocabularyFile + ")"
+		if objs := d.Objects(); len(objs) > 0 {
+			vocab = fmt.Sprintf("%s (%d objects)", onnxdet.VocabularyFile, len(objs))
+		}
+		log.Info("premise check: open-vocabulary detector", "detector", d.Name(), "dir", dir, "vocabulary", vocab)
+		return d, nil
+	}
+}
+
+// cvDetector is the OpenCV colour/shape detector for objects known by
+// colour and shape (rig.NewDetector).
+func cvDetector(objs []sim.PremiseObject) (premise.Detector, error) {
 	known := make([]premisecv.Known, len(objs))
 	for i, o := range objs {
 		known[i] = premisecv.Known{Color: o.Color, Category: o.Category, RGB: o.RGB}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/efferent/efferent/eval"
 	"github.com/efferent/efferent/rig"
@@ -23,7 +25,8 @@ func evalPremiseCmd() *cobra.Command {
 variant (the instruction names an object removed from the table), the first
 --episodes initial states for --frames frames each (the arm swaying 5 mm per
 frame), runs the false-premise checker (the OpenCV colour/shape detector on
-both cameras) on the instruction, and reports precision and recall of
+both cameras, or --premise-detector's ONNX detector) on the instruction,
+and reports precision and recall of
 refusing false premises, the false-refusal rate on true premises and the
 clarify counts, per suite, as report.json and report.txt in --out.`,
 		Args: cobra.NoArgs,
@@ -40,6 +43,7 @@ clarify counts, per suite, as report.json and report.txt in --out.`,
 	f.Int("episodes", 10, fmt.Sprintf("initial states per task (1..%d)", eval.InitStates))
 	f.Int("frames", rig.PremiseFrames, "consecutive frames the checker decides over")
 	f.Int("workers", 0, "parallel samples (default min(CPUs, 4))")
+	addPremiseDetectorFlag(f)
 	f.String("out", "", "report directory (default efferent-eval/premise-<suite>-<time>)")
 	f.String("log-level", "info", "debug, info, warn or error")
 	return cmd
@@ -62,9 +66,12 @@ func runEvalPremise(cmd *cobra.Command, cfg Config) error {
 	if frames < 1 {
 		return fmt.Errorf("--frames %d: want at least 1", frames)
 	}
-	c, err := rig.SimPremiseChecker(frames, premiseDetector)
+	c, err := rig.SimPremiseChecker(frames, cfg.premiseDetector(log))
 	if err != nil {
 		return err
+	}
+	if cl, ok := c.Conf().Detector.(io.Closer); ok {
+		defer cl.Close()
 	}
 	if out == "" {
 		out = filepath.Join("efferent-eval", "premise-"+suite+"-"+time.Now().Format("20060102-150405"))
@@ -84,4 +91,12 @@ func runEvalPremise(cmd *cobra.Command, cfg Config) error {
 	_ = rep.WriteText(os.Stdout)
 	log.Info("report written", "dir", out)
 	return nil
+}
+
+// addPremiseDetectorFlag adds --premise-detector (run, serve, eval
+// premise).
+func addPremiseDetectorFlag(f *pflag.FlagSet) {
+	f.String("premise-detector", "", "a detector `DIR` for the false-premise check: an ONNX open-vocabulary detector with OWL-ViT/OWLv2's interface "+
+		"(detector.yaml, its graph and tokenizer.json; format: safety/premise/onnxdet) used instead of the OpenCV detector for the simulator's objects; "+
+		"its vocabulary.yaml, if any, names the objects instructions may name, else the simulator's catalogue does (premise_detector)")
 }

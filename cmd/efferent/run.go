@@ -59,7 +59,8 @@ Every flag has a key in the config file's run: (and ros:) section.`,
 	addRecordFlags(f)
 	// Default false so that --help does not claim it is on for ROS robots:
 	// the simulator turns it on unless --premise=false is given.
-	f.Bool("premise", false, "check the instruction against the camera frames before moving (the simulator's false-premise checker); a refused instruction never moves the robot (default: on for --robot sim, off for ROS robots, whose objects the shipped checker does not know)")
+	f.Bool("premise", false, "check the instruction against the camera frames before moving (the simulator's false-premise checker, or --premise-detector's); a refused instruction never moves the robot (default: on for --robot sim, and for ROS robots with --premise-detector; off for ROS robots without, whose objects the shipped checker does not know)")
+	addPremiseDetectorFlag(f)
 	f.Duration("watchdog", 0, "hold the robot when no new chunk arrives for this long (default: two replanning periods, at least 150 ms)")
 	f.Bool("serve", false, "also serve the model over the openpi protocol on --addr")
 	addViewerFlags(f)

@@ -50,5 +50,11 @@ func applyRunFlags(f *pflag.FlagSet, cfg *Config) {
 func (c Config) runConf() rig.Conf {
 	r := c.Run
 	r.ROS, r.Server, r.Model, r.Viewer, r.ViewerClients = c.ROS, c.Server, c.Model, c.Viewer, c.ViewerClients
+	if r.Premise == nil && c.PremiseDetector != "" {
+		// A detector for the lab's scene: the check is on for ROS robots
+		// too, unless run.premise (--premise) says otherwise.
+		on := true
+		r.Premise = &on
+	}
 	return r
 }

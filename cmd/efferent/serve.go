@@ -45,7 +45,8 @@ frames and instruction, the chunk it answered and the inference latency.`,
 	f.String("addr", "127.0.0.1:8000", "listen address (host:port)")
 	addAuthFlags(f)
 	addViewerFlags(f)
-	f.Bool("premise", false, "check each client's instruction against its camera frames (the simulator's false-premise checker) before running the policy; refused instructions get no actions (server.premise)")
+	f.Bool("premise", false, "check each client's instruction against its camera frames (the simulator's false-premise checker, or --premise-detector's) before running the policy; refused instructions get no actions (server.premise)")
+	addPremiseDetectorFlag(f)
 	addModelFlags(f)
 	return cmd
 }
@@ -171,11 +172,18 @@ func startServerWith(ctx context.Context, cfg Config, log *slog.Logger, wrap fun
 	if conf.CheckPremise {
 		// One frame: a client waits for each reply before it sends the
 		// next observation, so the first request of an instruction decides.
-		if conf.Premise, err = rig.SimPremiseChecker(1, premiseDetector); err != nil {
+		if conf.Premise, err = rig.SimPremiseChecker(1, cfg.premiseDetector(log)); err != nil {
 			pol.Close()
 			return nil, fmt.Errorf("server.premise: %w", err)
 		}
-		log.Info("checking clients' instructions for false premises (the simulator's objects)")
+		if cfg.PremiseDetector == "" {
+			log.Info("checking clients' instructions for false premises (the simulator's objects)")
+		} else {
+			log.Info("checking clients' instructions for false premises", "premise_detector", cfg.PremiseDetector)
+		}
+	} else if cfg.PremiseDetector != "" && conf.Premise == nil {
+		log.Warn("premise_detector is set but the premise check is off: clients' instructions are not checked (--premise, server.premise)",
+			"premise_detector", cfg.PremiseDetector)
 	}
 	srv, err := server.New(conf, pol, log)
 	if err != nil {

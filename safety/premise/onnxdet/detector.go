@@ -25,16 +25,22 @@ var ErrOutput = errors.New("onnxdet: unexpected detector output")
 type Detector struct {
 	m    *Manifest
 	tok  *text.Tokenizer
+	objs []premise.Object // vocabulary.yaml's; nil without one
 	sess *onnx.DynamicAdvancedSession
 	mu   sync.Mutex
 }
 
 var _ premise.Detector = (*Detector)(nil)
 
-// Open loads the detector in dir (detector.yaml, its graph and tokenizer)
-// under ONNX Runtime with conf (provider and threads as for policies).
+// Open loads the detector in dir (detector.yaml, its graph and tokenizer,
+// and vocabulary.yaml if there is one) under ONNX Runtime with conf
+// (provider and threads as for policies).
 func Open(dir string, conf ort.Conf) (*Detector, error) {
 	m, err := LoadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := LoadVocabulary(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -72,11 +78,16 @@ func Open(dir string, conf ort.Conf) (*Detector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("onnxdet: %s: %s: %w", m.Name, m.File, err)
 	}
-	return &Detector{m: m, tok: tok, sess: sess}, nil
+	return &Detector{m: m, tok: tok, objs: objs, sess: sess}, nil
 }
 
 // Name returns the manifest's name.
 func (d *Detector) Name() string { return d.m.Name }
+
+// Objects returns the objects the directory's vocabulary.yaml names
+// (premise.NewVocabulary builds the parser's vocabulary from them), or nil
+// when it has none: then the task set's objects are the vocabulary.
+func (d *Detector) Objects() []premise.Object { return d.objs }
 
 // Knows reports whether q has text to look for: the vocabulary is open.
 func (d *Detector) Knows(q premise.Query) bool { return q.Text != "" }

@@ -20,6 +20,27 @@
 // at most 1. A detector's typical threshold (OWLv2 ~0.1) is then "present",
 // and scores under 0.4 × threshold are "absent".
 //
+// The directory may also hold vocabulary.yaml, the objects instructions
+// may name (what the checker's parser knows; the detector itself is asked
+// for each phrase as written, so any object it can see may be listed):
+//
+//	objects:
+//	  - {name: red mug, color: red, category: mug}
+//	  - {name: coffee mug, category: mug}  # no colour word
+//	  - {name: plate}                      # category: the name's last word
+//
+// name is required (at most 4 words, each once in the file); color is the
+// colour word instructions use for it, if any (so "the red one" parses);
+// category is the head noun (its plural is understood too), by default
+// the name's last word. Unknown keys are errors naming the line. With the
+// file, its objects are the vocabulary and replace the task set's
+// (Detector.Objects); without it, the caller's task set names the objects
+// (efferent: the simulator's catalogue). A phrase whose noun is in neither
+// is asked about (clarify), never looked for.
+//
+// efferent run, serve and eval premise load such a directory with
+// --premise-detector DIR (config key premise_detector).
+//
 // This is a cgo leaf (ONNX Runtime through policy/ort's library and
 // session options). testdata/toy-colour is a hand-built detector with this
 // interface for the tests — a colour matcher, not a model of anything.
