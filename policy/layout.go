@@ -13,8 +13,8 @@ import (
 const (
 	// LayoutAutoregressive: a prefix encoder whose outputs are the
 	// decoder's key/value cache, then a one-token decoder called once per
-	// action token, decoded by a vq or bins detokenizer (efferent-tiny,
-	// OpenVLA, VQ-VLA).
+	// action token, decoded by a vq, bins or fast detokenizer
+	// (efferent-tiny, OpenVLA, VQ-VLA, π0-FAST).
 	LayoutAutoregressive = "autoregressive"
 	// LayoutFlow: flow matching. A prefix graph runs once; a step graph,
 	// given the prefix's outputs, the current sample and the flow time,

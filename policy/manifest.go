@@ -201,11 +201,15 @@ type ActionSpec struct {
 
 // ActionTokenizer selects and parameterises the detokenizer.
 type ActionTokenizer struct {
-	// Kind is "vq" (residual VQ chunks) or "bins" (OpenVLA 256 bins).
+	// Kind is "vq" (residual VQ chunks), "bins" (OpenVLA 256 bins) or
+	// "fast" (π0-FAST's DCT + BPE tokens, a variable number per chunk).
 	Kind string `yaml:"kind"`
 	// Codebook (vq) is an efferent-vq/1 codebook file.
 	Codebook string `yaml:"codebook"`
 	// TokenBase and Direction (vq): token = base ∓ (level·codes + code).
+	// (fast): the FAST id t is the language-model id base ∓ t (openpi,
+	// PaliGemma: base 257023 = 257152 − 1 − 128, down). Direction
+	// defaults to down.
 	TokenBase int64  `yaml:"token_base"`
 	Direction string `yaml:"direction"`
 	// LatentDecoder (vq, optional): a graph from latent to the normalised
@@ -218,6 +222,27 @@ type ActionTokenizer struct {
 	// last Bins ids are the bins (OpenVLA: 32000, while its logits are
 	// padded to 32064). Default decoder.vocab_size.
 	TokenizerVocab int `yaml:"tokenizer_vocab"`
+	// Vocab (fast, required) is the FAST processor's BPE, the Hugging Face
+	// tokenizer.json it saves (physical-intelligence/fast, or one fitted
+	// with its fit).
+	Vocab string `yaml:"vocab"`
+	// Scale (fast) multiplies the DCT coefficients before rounding: the
+	// processor's scale (default 10).
+	Scale float64 `yaml:"scale"`
+	// MinToken (fast) is the processor's min_token: a quantised
+	// coefficient q is the character q − min_token (FAST+: −354; default
+	// 0, the processor's).
+	MinToken int `yaml:"min_token"`
+	// EndToken (fast, required) is the id that ends the action tokens
+	// (π0-FAST: PaliGemma's "|"); decoding of a row stops at it.
+	EndToken *int64 `yaml:"end_token"`
+	// MaxTokens (fast, required) is the most action tokens one chunk may
+	// take, the end token not counted: the decoder runs at most
+	// max_tokens + 1 steps.
+	MaxTokens int `yaml:"max_tokens"`
+	// NormEps (fast) is added to q99 − q01 by the quantile
+	// (un)normalisation (openpi: 1e-6; default 0, as bounds_q99).
+	NormEps float64 `yaml:"norm_eps"`
 }
 
 // LatentDecoderSpec names a graph float32 [1, latent] → float32 [1, H, D].
@@ -305,7 +330,7 @@ func (m *Manifest) setDefaults() {
 	if m.Obs.Prompt.MaxBytes == 0 {
 		m.Obs.Prompt.MaxBytes = 1024
 	}
-	if m.Action.Tokenizer.Kind == "vq" && m.Action.Tokenizer.Direction == "" {
+	if k := m.Action.Tokenizer.Kind; (k == "vq" || k == "fast") && m.Action.Tokenizer.Direction == "" {
 		m.Action.Tokenizer.Direction = "down"
 	}
 	if m.Action.Tokenizer.Kind == "bins" && m.Action.Tokenizer.Bins == 0 {
@@ -313,6 +338,9 @@ func (m *Manifest) setDefaults() {
 	}
 	if m.Action.Tokenizer.Kind == "bins" && m.Action.Tokenizer.TokenizerVocab == 0 {
 		m.Action.Tokenizer.TokenizerVocab = m.Decoder.VocabSize
+	}
+	if m.Action.Tokenizer.Kind == "fast" && m.Action.Tokenizer.Scale == 0 {
+		m.Action.Tokenizer.Scale = 10
 	}
 	if m.Action.Normalization.Kind == "" {
 		m.Action.Normalization.Kind = NormBoundsQ99
@@ -482,8 +510,46 @@ func (m *Manifest) validateAutoregressive() error {
 		if t.Codebook != "" || t.LatentDecoder != nil {
 			return fieldErr("action.tokenizer", "codebook and latent_decoder belong to kind vq, not bins")
 		}
+	case "fast":
+		if err := validateFast(t, d.VocabSize); err != nil {
+			return err
+		}
+		if m.Action.Normalization.Kind != NormBoundsQ99 {
+			return fieldErr("action.normalization.kind", "is %q; kind fast un-normalises with q01/q99 (bounds_q99)", m.Action.Normalization.Kind)
+		}
 	default:
-		return fieldErr("action.tokenizer.kind", "is %q, want vq or bins", t.Kind)
+		return fieldErr("action.tokenizer.kind", "is %q, want vq, bins or fast", t.Kind)
+	}
+	if t.Kind != "fast" && (t.Vocab != "" || t.Scale != 0 || t.MinToken != 0 || t.EndToken != nil || t.MaxTokens != 0 || t.NormEps != 0) {
+		return fieldErr("action.tokenizer", "vocab, scale, min_token, end_token, max_tokens and norm_eps belong to kind fast, not %s", t.Kind)
+	}
+	return nil
+}
+
+// validateFast checks action.tokenizer for kind fast (the band against
+// the vocabulary is checked when the vocabulary is loaded).
+func validateFast(t ActionTokenizer, vocab int) error {
+	switch {
+	case t.Vocab == "":
+		return fieldErr("action.tokenizer.vocab", "is required for kind fast")
+	case t.Codebook != "" || t.LatentDecoder != nil || t.Bins != 0 || t.TokenizerVocab != 0:
+		return fieldErr("action.tokenizer", "codebook, latent_decoder, bins and tokenizer_vocab belong to kinds vq and bins, not fast")
+	case t.Direction != "down" && t.Direction != "up":
+		return fieldErr("action.tokenizer.direction", "is %q, want down or up", t.Direction)
+	case t.TokenBase < 0 || t.TokenBase >= int64(vocab):
+		return fieldErr("action.tokenizer.token_base", "is %d, outside the vocabulary [0, %d)", t.TokenBase, vocab)
+	case t.EndToken == nil:
+		return fieldErr("action.tokenizer.end_token", "is required for kind fast (π0-FAST: the id of \"|\")")
+	case *t.EndToken < 0 || *t.EndToken >= int64(vocab):
+		return fieldErr("action.tokenizer.end_token", "is %d, outside the vocabulary [0, %d)", *t.EndToken, vocab)
+	case t.MaxTokens <= 0 || t.MaxTokens > 4096:
+		return fieldErr("action.tokenizer.max_tokens", "is %d, want 1..4096", t.MaxTokens)
+	case !(t.Scale > 0) || math.IsInf(t.Scale, 0):
+		return fieldErr("action.tokenizer.scale", "is %v, want a finite positive number", t.Scale)
+	case t.MinToken < -1<<20 || t.MinToken > 1<<20:
+		return fieldErr("action.tokenizer.min_token", "is %d, want -1048576..1048576", t.MinToken)
+	case !(t.NormEps >= 0) || t.NormEps > 1:
+		return fieldErr("action.tokenizer.norm_eps", "is %v, want 0..1", t.NormEps)
 	}
 	return nil
 }
@@ -543,6 +609,9 @@ func (m *Manifest) checkFiles() error {
 	}
 	if m.Action.Tokenizer.Codebook != "" {
 		files = append(files, struct{ field, name string }{"action.tokenizer.codebook", m.Action.Tokenizer.Codebook})
+	}
+	if m.Action.Tokenizer.Vocab != "" {
+		files = append(files, struct{ field, name string }{"action.tokenizer.vocab", m.Action.Tokenizer.Vocab})
 	}
 	if m.Golden != "" {
 		files = append(files, struct{ field, name string }{"golden", m.Golden})

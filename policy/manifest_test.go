@@ -130,7 +130,7 @@ func TestManifestErrorsNameTheField(t *testing.T) {
 		{"action.normalization.mask", []any{true}, "action.normalization.mask"},
 		{"action.normalization.q99", []any{0.9, 0.85, 0.93, 0.12, 0.2, 0.25, -2.0}, "action.normalization.q99[6]"},
 		{"action.normalization.q01", []any{math.NaN(), 0, 0, 0, 0, 0, 0}, "action.normalization"},
-		{"action.tokenizer.kind", "fast", "action.tokenizer.kind"},
+		{"action.tokenizer.kind", "fsq", "action.tokenizer.kind"},
 		{"action.tokenizer.direction", "sideways", "action.tokenizer.direction"},
 		{"action.tokenizer.token_base", 5000, "action.tokenizer.token_base"},
 		{"action.tokenizer.codebook", deleteKey{}, "action.tokenizer.codebook"},

@@ -58,7 +58,8 @@ type Metadata struct {
 	Horizon, Dim int
 	// StepPeriod is the time between actions the model was trained at.
 	StepPeriod time.Duration
-	// TokenizerKind is the action tokenizer ("vq" or "bins").
+	// TokenizerKind is the autoregressive layout's action tokenizer ("vq",
+	// "bins" or "fast"); "" for the flow and regression layouts.
 	TokenizerKind string
 }
 

@@ -3,6 +3,7 @@ package ort
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	onnx "github.com/yalue/onnxruntime_go"
@@ -11,6 +12,7 @@ import (
 	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/tokenizer"
 	"github.com/efferent/efferent/tokenizer/bins"
+	"github.com/efferent/efferent/tokenizer/fast"
 	"github.com/efferent/efferent/tokenizer/text"
 	"github.com/efferent/efferent/tokenizer/vq"
 )
@@ -53,7 +55,19 @@ type VLA struct {
 
 	noCache bool   // Conf.NoKVCache
 	timing  Timing // the last run's stages
+
+	// end is the detokenizer's end token (fast: chunks take a variable
+	// number of tokens), −1 when every chunk takes TokensPerChunk.
+	end int64
+	// detokErrs counts the rows whose tokens the detokenizer refused.
+	detokErrs atomic.Uint64
 }
+
+// ender is a detokenizer whose chunks take a variable number of tokens
+// (fast): End is allowed at every position besides Allowed's band, a row
+// stops decoding when it picks End, and Decode gets the row's tokens up
+// to and including it.
+type ender interface{ End() int64 }
 
 // maxTimedSteps bounds the decoder steps Timing keeps.
 const maxTimedSteps = 32
@@ -75,10 +89,11 @@ type Timing struct {
 func (v *VLA) LastTiming() Timing { return v.timing }
 
 // rowState is one batch row's prompt ids (promptRow) and decoded action
-// tokens.
+// tokens, n of them (TokensPerChunk, or up to the end token).
 type rowState struct {
 	promptRow
 	tokens []int64
+	n      int
 }
 
 var _ policy.Batcher = (*VLA)(nil)
@@ -193,6 +208,25 @@ func (v *VLA) openDetokenizer(conf Conf, lib string) error {
 		if v.detok, err = vq.New(cb, vc); err != nil {
 			return fmt.Errorf("model %s: action.tokenizer: %w", m.Source, err)
 		}
+	case "fast":
+		t := a.Tokenizer
+		data, err := m.ReadFile(t.Vocab, maxTokenizerBytes)
+		if err != nil {
+			return err
+		}
+		voc, err := fast.ParseVocab(data)
+		if err != nil {
+			return fmt.Errorf("model %s: action.tokenizer.vocab %s: %w", m.Source, t.Vocab, err)
+		}
+		if t.EndToken == nil {
+			return fmt.Errorf("model %s: action.tokenizer.end_token is required for kind fast", m.Source)
+		}
+		v.detok, err = fast.New(fast.Conf{Horizon: a.Horizon, Dim: a.Dim, Vocab: voc, Scale: t.Scale, MinToken: t.MinToken,
+			TokenBase: t.TokenBase, Direction: t.Direction, End: *t.EndToken, MaxTokens: t.MaxTokens,
+			LogitsWidth: int64(m.Decoder.VocabSize), Norm: norm, NormEps: t.NormEps})
+		if err != nil {
+			return fmt.Errorf("model %s: action.tokenizer: %w", m.Source, err)
+		}
 	case "bins":
 		v.detok, err = bins.New(bins.Conf{VocabSize: int64(a.Tokenizer.TokenizerVocab), LogitsWidth: int64(m.Decoder.VocabSize),
 			Bins: a.Tokenizer.Bins, Dim: a.Dim, Horizon: a.Horizon, Norm: norm})
@@ -208,6 +242,12 @@ func (v *VLA) openDetokenizer(conf Conf, lib string) error {
 		if lo, hi := v.detok.Allowed(i); lo < 0 || hi >= int64(m.Decoder.VocabSize) {
 			return fmt.Errorf("model %s: action token band [%d, %d] at position %d lies outside decoder.vocab_size %d",
 				m.Source, lo, hi, i, m.Decoder.VocabSize)
+		}
+	}
+	v.end = -1
+	if e, ok := v.detok.(ender); ok && e.End() >= 0 {
+		if v.end = e.End(); v.end >= int64(m.Decoder.VocabSize) {
+			return fmt.Errorf("model %s: end token %d lies outside decoder.vocab_size %d", m.Source, v.end, m.Decoder.VocabSize)
 		}
 	}
 	return nil
@@ -276,12 +316,14 @@ func (v *VLA) inferGroup(ctx context.Context, obs []*efferent.Observation, out [
 		if errs[i] != nil {
 			continue
 		}
-		c, toks := out[i], v.rows[i].tokens
+		c, toks := out[i], v.rows[i].tokens[:v.rows[i].n]
 		if cap(c.Actions) < H*D {
 			c.Actions = make([]float64, H*D)
 		}
 		c.Actions = c.Actions[:H*D]
 		if err := v.detok.Decode(toks, c.Actions); err != nil {
+			// Never a guessed (zero) chunk: the row fails, and is counted.
+			v.detokErrs.Add(1)
 			errs[i] = fmt.Errorf("model %s: detokenize %v: %w", v.m.Name, toks, err)
 			continue
 		}
@@ -314,7 +356,7 @@ func (v *VLA) runRows(ctx context.Context, obs []*efferent.Observation, errs []e
 		return err
 	}
 	v.timing.Encoder = time.Since(t0)
-	v.timing.NSteps = min(len(r.steps), maxTimedSteps)
+	v.timing.NSteps = 0
 	pm := r.prefixMask.GetData()
 	for i, p := range pm {
 		if p != 0 && p != 1 {
@@ -333,7 +375,14 @@ func (v *VLA) runRows(ctx context.Context, obs []*efferent.Observation, errs []e
 		ids[j] = v.m.Decoder.StartToken
 	}
 	logits, V := v.arena.logits.f32, v.m.Decoder.VocabSize
+	for _, i := range v.valid {
+		v.rows[i].n = len(r.steps)
+	}
+	active := n // rows that have not picked the end token
 	for s, b := range r.steps {
+		if active == 0 {
+			break // every row has ended its chunk (v.end only)
+		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -350,10 +399,19 @@ func (v *VLA) runRows(ctx context.Context, obs []*efferent.Observation, errs []e
 		v.arena.logits.get(n)
 		if s < maxTimedSteps {
 			v.timing.Steps[s] = time.Since(ts)
+			v.timing.NSteps = s + 1
 		}
 		lo, hi := v.detok.Allowed(s)
 		for j, i := range v.valid {
+			row := &v.rows[i]
+			if row.n <= s { // ended: fed its end token again, ignored
+				row.tokens[s], ids[j] = v.end, v.end
+				continue
+			}
 			t, err := policy.ArgmaxBand(logits[j*V:(j+1)*V], lo, hi)
+			if err == nil && v.end >= 0 {
+				t, err = argmaxWithEnd(logits[j*V:(j+1)*V], t, v.end)
+			}
 			if err != nil && errs[i] == nil {
 				// This row's answer is lost; the others decode on.
 				errs[i] = fmt.Errorf("model %s: decoding step %d: %w", v.m.Name, s, err)
@@ -361,11 +419,28 @@ func (v *VLA) runRows(ctx context.Context, obs []*efferent.Observation, errs []e
 			if err != nil {
 				t = lo
 			}
-			v.rows[i].tokens[s] = t
+			row.tokens[s] = t
 			ids[j] = t
+			if v.end >= 0 && (t == v.end || err != nil) {
+				row.n = s + 1
+				active--
+			}
 		}
 	}
 	return nil
+}
+
+// argmaxWithEnd is the greedy choice among the band, whose best is t, and
+// the end token: ties go to the lower id, as in ArgmaxBand.
+func argmaxWithEnd(logits []float32, t, end int64) (int64, error) {
+	le, lt := logits[end], logits[t]
+	if le != le {
+		return 0, fmt.Errorf("%w: logit of the end token %d is NaN", policy.ErrLogits, end)
+	}
+	if le > lt || (le == lt && end < t) {
+		return end, nil
+	}
+	return t, nil
 }
 
 // positions sets each row's position id for decoder step s: after the
@@ -461,3 +536,8 @@ func (v *VLA) Close() error {
 
 // Detokenizer returns the model's action detokenizer (for benchmarks).
 func (v *VLA) Detokenizer() tokenizer.Detokenizer { return v.detok }
+
+// DetokenizeErrors is how many rows' tokens the detokenizer has refused
+// since Open (fast: tokens that do not form one whole chunk, where the
+// reference would answer zeros). Safe from any goroutine.
+func (v *VLA) DetokenizeErrors() uint64 { return v.detokErrs.Load() }
