@@ -48,3 +48,52 @@ func BenchmarkEncode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRealEncode encodes one LIBERO instruction with each real
+// tokenizer (testdata/real/sources.json), special tokens on, reusing dst as
+// the policy does. The word cache is warm after the first op, as in
+// serving, where the same instruction repeats; BenchmarkRealEncodeCold
+// clears it every op.
+func BenchmarkRealEncode(b *testing.B) {
+	benchReal(b, false)
+}
+
+func BenchmarkRealEncodeCold(b *testing.B) {
+	benchReal(b, true)
+}
+
+const liberoInstruction = "pick up the black bowl between the plate and the ramekin and place it on the plate"
+
+func benchReal(b *testing.B, cold bool) {
+	for _, src := range realSources(b) {
+		b.Run(src.Name, func(b *testing.B) {
+			tk := realTokenizer(b, src)
+			dst := make([]int64, 0, 1024)
+			var err error
+			b.ReportAllocs()
+			for b.Loop() {
+				if cold {
+					tk.clearCache()
+				}
+				if dst, err = tk.AppendEncode(dst[:0], liberoInstruction, true); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRealParse parses each real tokenizer.json (start-up cost).
+func BenchmarkRealParse(b *testing.B) {
+	for _, src := range realSources(b) {
+		b.Run(src.Name, func(b *testing.B) {
+			data := readSrc(b, src)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Parse(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

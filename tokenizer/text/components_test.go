@@ -86,7 +86,8 @@ func TestBPEMergeRules(t *testing.T) {
 func TestWordPiece(t *testing.T) {
 	tk := mustParse(t, fileWith(t, map[string]any{"model": rawJSON(
 		`{"type":"WordPiece","unk_token":"[UNK]","max_input_chars_per_word":6,` +
-			`"vocab":{"[UNK]":0,"block":1,"##s":2,"b":3,"##l":4,"##o":5,"##c":6,"##k":7}}`)}))
+			`"vocab":{"[UNK]":0,"block":1,"##s":2,"b":3,"##l":4,"##o":5,"##c":6,"##k":7}}`),
+		"decoder": rawJSON(`{"type":"WordPiece","prefix":"##","cleanup":true}`)}))
 	for text, want := range map[string][]int64{
 		"blocks":  {1, 2},       // longest first piece, then continuations
 		"bloc":    {3, 4, 5, 6}, //

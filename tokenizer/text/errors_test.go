@@ -21,9 +21,8 @@ func TestParseUnsupported(t *testing.T) {
 	for _, tc := range []struct {
 		field, value, names string
 	}{
-		{"model", `{"type":"Unigram","vocab":[["a",0.0]]}`, "Unigram"},
 		{"model", bpe(`,"dropout":0.1`), "dropout"},
-		{"normalizer", `{"type":"Precompiled","precompiled_charsmap":""}`, "Precompiled"},
+		{"normalizer", `{"type":"NFKC_CF"}`, "NFKC_CF"},
 		{"normalizer", `{"type":"Sequence","normalizers":[{"type":"Lowercase"},{"type":"ByteLevel"}]}`, "ByteLevel"},
 		{"normalizer", replace(`"(?=a)b"`), "(?=a)b"},
 		{"normalizer", replace(`"[a[bc]]"`), "nested class"},
@@ -31,7 +30,11 @@ func TestParseUnsupported(t *testing.T) {
 		{"normalizer", replace(`"[\\w&&b]"`), "intersection"},
 		{"normalizer", replace(`"[\\S,]"`), `\S inside a class`},
 		{"normalizer", replace(`"a\\Z"`), `\Z`},
-		{"pre_tokenizer", `{"type":"Split","pattern":{"Regex":"\\s+"},"behavior":"Removed","invert":false}`, "Split"},
+		{"pre_tokenizer", `{"type":"Split","pattern":{"Regex":"(?<=a)b"},"behavior":"Removed","invert":false}`, "Split"},
+		{"pre_tokenizer", `{"type":"Split","pattern":{"Regex":"\\w+"},"behavior":"Removed","invert":false}`, "Split"},
+		{"pre_tokenizer", `{"type":"Split","pattern":{"Regex":"a*"},"behavior":"Removed","invert":false}`, "empty string"},
+		{"pre_tokenizer", `{"type":"Split","pattern":{"String":"a"},"behavior":"Sideways","invert":false}`, "Sideways"},
+		{"decoder", `{"type":"CTC"}`, "CTC"},
 		{"pre_tokenizer", `{"type":"Digits","individual_digits":true}`, "Digits"},
 		{"pre_tokenizer", `{"type":"Metaspace","replacement":"▁","prepend_scheme":"sometimes"}`, "sometimes"},
 		{"pre_tokenizer", `{"type":"Sequence","pretokenizers":[{"type":"WhitespaceSplit"},{"type":"Metaspace","prepend_scheme":"first"}]}`, "first"},
@@ -48,15 +51,18 @@ func TestParseUnsupported(t *testing.T) {
 	}
 }
 
-// TestParseUnsupportedAddedToken: a normalized added token whose content
-// the normalizer cannot normalise leaves unknown where it would match.
-func TestParseUnsupportedAddedToken(t *testing.T) {
-	_, err := Parse(fileWith(t, map[string]any{
+// TestNormalizedAddedToken: a normalized added token is found by its
+// normalised content in the normalised text (here NFC composes both).
+func TestNormalizedAddedToken(t *testing.T) {
+	tk := mustParse(t, fileWith(t, map[string]any{
 		"normalizer":   rawJSON(`{"type":"NFC"}`),
-		"added_tokens": rawJSON(`[{"id":9,"content":"café","normalized":true}]`),
+		"added_tokens": rawJSON(`[{"id":9,"content":"cafe\u0301","normalized":true}]`),
 	}))
-	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "café") {
-		t.Errorf("err = %v, want ErrUnsupported naming café", err)
+	for _, text := range []string{"pick café", "pick cafe\u0301"} {
+		ids, err := tk.Encode(text, false)
+		if err != nil || len(ids) != 2 || ids[0] != 1 || ids[1] != 9 {
+			t.Errorf("%q: %v, %v; want [1 9]", text, ids, err)
+		}
 	}
 }
 
@@ -88,6 +94,14 @@ func TestParseInvalid(t *testing.T) {
 		{name: "merge of three", field: "model", value: bpe(`{"a":0,"b":1,"ab":2}`, `["a b c"]`, ``)},
 		{name: "merge pair of one", field: "model", value: bpe(`{"a":0,"b":1,"ab":2}`, `[["a"]]`, ``)},
 		{name: "byte_fallback without bytes", field: "model", value: bpe(`{"a":0,"b":1,"ab":2}`, `["a b"]`, `,"byte_fallback":true`)},
+		{name: "Unigram empty", field: "model", value: `{"type":"Unigram","vocab":[]}`},
+		{name: "Unigram unk outside", field: "model", value: `{"type":"Unigram","vocab":[["a",0.0]],"unk_id":1}`},
+		{name: "Unigram entry not a pair", field: "model", value: `{"type":"Unigram","vocab":[["a","x"]]}`},
+		{name: "Unigram duplicate piece", field: "model", value: `{"type":"Unigram","vocab":[["a",0.0],["a",-1.0]]}`},
+		{name: "Precompiled empty", field: "normalizer", value: `{"type":"Precompiled","precompiled_charsmap":""}`},
+		{name: "Precompiled not base64", field: "normalizer", value: `{"type":"Precompiled","precompiled_charsmap":"!!"}`},
+		{name: "Precompiled trie too long", field: "normalizer", value: `{"type":"Precompiled","precompiled_charsmap":"/////w=="}`},
+		{name: "Strip decoder content", field: "decoder", value: `{"type":"Strip","content":"ab","start":1,"stop":0}`},
 		{name: "added token empty", field: "added_tokens", value: `[{"id":7,"content":""}]`},
 		{name: "added token negative id", field: "added_tokens", value: `[{"id":-3,"content":"<x>"}]`},
 		{name: "added token id disagrees", field: "added_tokens", value: `[{"id":7,"content":"pick"}]`},
@@ -139,7 +153,6 @@ func TestEncodeErrors(t *testing.T) {
 	bpeNoUnk := mustParse(t, fileWith(t, map[string]any{
 		"model": rawJSON(`{"type":"BPE","vocab":{"p":0,"i":1,"c":2,"k":3,"pi":4},"merges":["p i"]}`),
 	}))
-	nfc := mustParse(t, fileWith(t, map[string]any{"normalizer": rawJSON(`{"type":"NFC"}`)}))
 	for _, tc := range []struct {
 		name string
 		tk   *Tokenizer
@@ -149,7 +162,6 @@ func TestEncodeErrors(t *testing.T) {
 		{"WordLevel unknown word", noUnk, "pick the cup", ErrInvalid},
 		{"BPE unknown character", bpeNoUnk, "pick!", ErrInvalid},
 		{"invalid UTF-8", noUnk, "pick \xff", ErrInvalid},
-		{"NFC beyond ASCII", nfc, "pick the café", ErrUnsupported},
 	} {
 		dst := []int64{42}
 		got, err := tc.tk.AppendEncode(dst, tc.text, true)

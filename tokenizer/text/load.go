@@ -29,6 +29,7 @@ type Tokenizer struct {
 	// the raw text; normalized ones in each normalised segment between
 	// those, by their own normalised content. Both longest content first.
 	rawAdded, normAdded []addedToken
+	rawMatch, normMatch *addedMatcher
 	special             map[int64]bool
 	norm                normalizer
 	pre                 preTokenizer
@@ -36,8 +37,7 @@ type Tokenizer struct {
 	post                postProcessor
 	vocab               map[string]int64
 	byID                map[int64]string
-	byteLv              bool // ByteLevel pre-tokenizer: decode maps chars back to bytes
-	meta                *metaspace
+	dec                 decoder
 }
 
 type addedToken struct {
@@ -124,7 +124,9 @@ func Parse(data []byte) (*Tokenizer, error) {
 	if t.pre, err = parsePreTokenizer(f.PreTokenizer); err != nil {
 		return nil, err
 	}
-	t.byteLv, t.meta = hasByteLevel(t.pre), findMetaspace(t.pre)
+	if t.dec, err = parseDecoder(f.Decoder); err != nil {
+		return nil, err
+	}
 	if t.post, err = parsePostProcessor(f.PostProcessor, t.vocab); err != nil {
 		return nil, err
 	}
@@ -167,6 +169,7 @@ func (t *Tokenizer) splitAdded() error {
 	for _, l := range [][]addedToken{t.rawAdded, t.normAdded} {
 		sort.SliceStable(l, func(i, j int) bool { return len(l[i].Content) > len(l[j].Content) })
 	}
+	t.rawMatch, t.normMatch = newAddedMatcher(t.rawAdded), newAddedMatcher(t.normAdded)
 	return nil
 }
 

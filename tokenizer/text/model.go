@@ -14,16 +14,24 @@ type model interface {
 }
 
 func parseModel(raw json.RawMessage) (model, map[string]int64, error) {
-	k, err := kind(raw)
-	if err != nil {
-		return nil, nil, err
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil, fmt.Errorf("%w: model is missing", ErrInvalid)
+	}
+	// One pass over the (large) model: its fields, raw; then each field
+	// alone, so that the vocab and merges are scanned once each.
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, nil, fmt.Errorf("%w: model: %v", ErrInvalid, err)
+	}
+	var k string
+	if t, ok := fields["type"]; ok && string(t) != "null" {
+		if err := json.Unmarshal(t, &k); err != nil {
+			return nil, nil, fmt.Errorf("%w: model type: %v", ErrInvalid, err)
+		}
 	}
 	if k == "" {
 		// Old files omit "type" for BPE; detect by the merges field.
-		var probe struct {
-			Merges json.RawMessage `json:"merges"`
-		}
-		if json.Unmarshal(raw, &probe) == nil && len(probe.Merges) > 0 {
+		if m := fields["merges"]; len(m) > 0 && string(m) != "null" {
 			k = "BPE"
 		} else {
 			return nil, nil, fmt.Errorf("%w: model is missing", ErrInvalid)
@@ -31,16 +39,31 @@ func parseModel(raw json.RawMessage) (model, map[string]int64, error) {
 	}
 	switch k {
 	case "BPE", "WordLevel", "WordPiece":
+	case "Unigram":
+		return parseUnigram(raw)
 	default:
 		// Before reading the vocab: Unigram's is a list, not a map.
 		return nil, nil, fmt.Errorf("%w: model type %q", ErrUnsupported, k)
 	}
-	var base struct {
-		Vocab    map[string]int64 `json:"vocab"`
-		UnkToken *string          `json:"unk_token"`
+	// The small fields, without vocab and merges.
+	small := map[string]json.RawMessage{}
+	for f, v := range fields {
+		if f != "vocab" && f != "merges" {
+			small[f] = v
+		}
 	}
-	if err := json.Unmarshal(raw, &base); err != nil {
+	smallRaw, _ := json.Marshal(small)
+	var base struct {
+		Vocab    map[string]int64
+		UnkToken *string `json:"unk_token"`
+	}
+	if err := json.Unmarshal(smallRaw, &base); err != nil {
 		return nil, nil, fmt.Errorf("%w: model %s: %v", ErrInvalid, k, err)
+	}
+	if v, ok := fields["vocab"]; ok {
+		if err := json.Unmarshal(v, &base.Vocab); err != nil {
+			return nil, nil, fmt.Errorf("%w: model %s vocab: %v", ErrInvalid, k, err)
+		}
 	}
 	if len(base.Vocab) == 0 {
 		return nil, nil, fmt.Errorf("%w: model %s has an empty vocab", ErrInvalid, k)
@@ -65,13 +88,13 @@ func parseModel(raw json.RawMessage) (model, map[string]int64, error) {
 	}
 	switch k {
 	case "BPE":
-		m, err := parseBPE(raw, base.Vocab, unk)
+		m, err := parseBPE(smallRaw, fields["merges"], base.Vocab, unk)
 		return m, base.Vocab, err
 	case "WordLevel":
 		return &wordLevel{vocab: base.Vocab, unk: unk}, base.Vocab, nil
 	case "WordPiece":
 		wp := &wordPiece{vocab: base.Vocab, unk: unk, Prefix: "##", MaxChars: 100}
-		if err := json.Unmarshal(raw, wp); err != nil {
+		if err := json.Unmarshal(smallRaw, wp); err != nil {
 			return nil, nil, fmt.Errorf("%w: model WordPiece: %v", ErrInvalid, err)
 		}
 		if unk < 0 {
@@ -164,15 +187,15 @@ type merge struct {
 // maxCache bounds the per-word cache; it is cleared when full.
 const maxCache = 10000
 
-func parseBPE(raw json.RawMessage, vocab map[string]int64, unk int64) (*bpe, error) {
+func parseBPE(raw, mergesRaw json.RawMessage, vocab map[string]int64, unk int64) (*bpe, error) {
 	var b struct {
-		Merges       []json.RawMessage `json:"merges"`
-		Dropout      *float64          `json:"dropout"`
-		FuseUnk      bool              `json:"fuse_unk"`
-		ByteFallback bool              `json:"byte_fallback"`
-		Prefix       *string           `json:"continuing_subword_prefix"`
-		Suffix       *string           `json:"end_of_word_suffix"`
-		IgnoreMerges bool              `json:"ignore_merges"`
+		Merges       []json.RawMessage
+		Dropout      *float64 `json:"dropout"`
+		FuseUnk      bool     `json:"fuse_unk"`
+		ByteFallback bool     `json:"byte_fallback"`
+		Prefix       *string  `json:"continuing_subword_prefix"`
+		Suffix       *string  `json:"end_of_word_suffix"`
+		IgnoreMerges bool     `json:"ignore_merges"`
 	}
 	if err := json.Unmarshal(raw, &b); err != nil {
 		return nil, fmt.Errorf("%w: model BPE: %v", ErrInvalid, err)
@@ -180,7 +203,23 @@ func parseBPE(raw json.RawMessage, vocab map[string]int64, unk int64) (*bpe, err
 	if b.Dropout != nil && *b.Dropout != 0 {
 		return nil, fmt.Errorf("%w: BPE dropout %v (non-deterministic)", ErrUnsupported, *b.Dropout)
 	}
-	m := &bpe{vocab: vocab, unk: unk, ranks: make(map[[2]int64]merge, len(b.Merges)),
+	// Merges as [a, b] pairs (newer files) or "a b" strings, decoded in one
+	// go; element by element only for a mixed list.
+	var pairs [][]string
+	var strs []string
+	if len(mergesRaw) > 0 && string(mergesRaw) != "null" {
+		if json.Unmarshal(mergesRaw, &pairs) != nil {
+			pairs = nil
+			if json.Unmarshal(mergesRaw, &strs) != nil {
+				strs = nil
+				if err := json.Unmarshal(mergesRaw, &b.Merges); err != nil {
+					return nil, fmt.Errorf("%w: model BPE merges: %v", ErrInvalid, err)
+				}
+			}
+		}
+	}
+
+	m := &bpe{vocab: vocab, unk: unk, ranks: make(map[[2]int64]merge, max(len(pairs), len(strs), len(b.Merges))),
 		byteFallback: b.ByteFallback, fuseUnk: b.FuseUnk, ignoreMerges: b.IgnoreMerges, cache: map[string][]int64{}}
 	if b.Prefix != nil {
 		m.prefix = *b.Prefix
@@ -188,24 +227,42 @@ func parseBPE(raw json.RawMessage, vocab map[string]int64, unk int64) (*bpe, err
 	if b.Suffix != nil {
 		m.suffix = *b.Suffix
 	}
-	for i, r := range b.Merges {
-		var a, c string
-		var s string
-		if err := json.Unmarshal(r, &s); err == nil {
-			if strings.HasPrefix(s, "#version") {
-				continue // a merges.txt header; the Rust library skips it
+	// mergeAt returns merge i as its two tokens; skip for a header line.
+	mergeAt := func(i int) (a, c string, skip bool, err error) {
+		var str string
+		switch {
+		case pairs != nil:
+			if len(pairs[i]) != 2 {
+				return "", "", false, fmt.Errorf("%w: merge %d is neither \"a b\" nor [a, b]", ErrInvalid, i)
 			}
-			parts := strings.Split(s, " ")
-			if len(parts) != 2 {
-				return nil, fmt.Errorf("%w: merge %d %q is not two tokens", ErrInvalid, i, s)
+			return pairs[i][0], pairs[i][1], false, nil
+		case strs != nil:
+			str = strs[i]
+		default:
+			if json.Unmarshal(b.Merges[i], &str) != nil {
+				var pair []string
+				if err := json.Unmarshal(b.Merges[i], &pair); err != nil || len(pair) != 2 {
+					return "", "", false, fmt.Errorf("%w: merge %d is neither \"a b\" nor [a, b]", ErrInvalid, i)
+				}
+				return pair[0], pair[1], false, nil
 			}
-			a, c = parts[0], parts[1]
-		} else {
-			var pair []string
-			if err := json.Unmarshal(r, &pair); err != nil || len(pair) != 2 {
-				return nil, fmt.Errorf("%w: merge %d is neither \"a b\" nor [a, b]", ErrInvalid, i)
-			}
-			a, c = pair[0], pair[1]
+		}
+		if strings.HasPrefix(str, "#version") {
+			return "", "", true, nil // a merges.txt header; the Rust library skips it
+		}
+		parts := strings.Split(str, " ")
+		if len(parts) != 2 {
+			return "", "", false, fmt.Errorf("%w: merge %d %q is not two tokens", ErrInvalid, i, str)
+		}
+		return parts[0], parts[1], false, nil
+	}
+	for i := range max(len(pairs), len(strs), len(b.Merges)) {
+		a, c, skip, err := mergeAt(i)
+		if err != nil {
+			return nil, err
+		}
+		if skip {
+			continue
 		}
 		ia, ok1 := vocab[a]
 		ic, ok2 := vocab[c]
@@ -289,22 +346,7 @@ func (m *bpe) encode(dst []int64, w string) ([]int64, error) {
 		}
 		syms = append(syms, -1)
 	}
-	for {
-		best, at := merge{rank: -1}, -1
-		for i := 0; i+1 < len(syms); i++ {
-			if syms[i] < 0 || syms[i+1] < 0 {
-				continue
-			}
-			if mg, ok := m.ranks[[2]int64{syms[i], syms[i+1]}]; ok && (at < 0 || mg.rank < best.rank) {
-				best, at = mg, i
-			}
-		}
-		if at < 0 {
-			break
-		}
-		syms[at] = best.id
-		syms = append(syms[:at+1], syms[at+2:]...)
-	}
+	syms = m.mergeAll(syms)
 	prevUnk := false
 	for _, s := range syms {
 		if s < 0 {
@@ -317,4 +359,127 @@ func (m *bpe) encode(dst []int64, w string) ([]int64, error) {
 		dst, prevUnk = append(dst, s), false
 	}
 	return dst, nil
+}
+
+// clearCache empties the model's word cache (benchmarks).
+func (t *Tokenizer) clearCache() {
+	switch m := t.model.(type) {
+	case *bpe:
+		m.mu.Lock()
+		clear(m.cache)
+		m.mu.Unlock()
+	case *unigram:
+		m.mu.Lock()
+		clear(m.cache)
+		m.mu.Unlock()
+	}
+}
+
+// mergeAll applies the merges as the Rust library's Word::merge_all does:
+// a heap of candidate pairs ordered by rank, then position, each checked
+// against the current symbols when popped; the pair of lowest rank, the
+// leftmost among equals, merges first. -1 (unk) never merges.
+func (m *bpe) mergeAll(syms []int64) []int64 {
+	n := len(syms)
+	if n < 2 {
+		return syms
+	}
+	next := make([]int32, n)
+	prev := make([]int32, n)
+	for i := range syms {
+		next[i], prev[i] = int32(i+1), int32(i-1)
+	}
+	next[n-1] = -1
+	var h pairHeap
+	push := func(i, j int32) {
+		if syms[i] < 0 || syms[j] < 0 {
+			return
+		}
+		if mg, ok := m.ranks[[2]int64{syms[i], syms[j]}]; ok {
+			h.push(pairItem{rank: int32(mg.rank), pos: i, id: mg.id})
+		}
+	}
+	for i := int32(0); i+1 < int32(n); i++ {
+		push(i, i+1)
+	}
+	for len(h) > 0 {
+		top := h.pop()
+		if syms[top.pos] == removedSym || next[top.pos] < 0 {
+			continue
+		}
+		r := next[top.pos]
+		if mg, ok := m.ranks[[2]int64{syms[top.pos], syms[r]}]; !ok || mg.id != top.id || syms[top.pos] < 0 || syms[r] < 0 {
+			continue // stale: a neighbour merged since
+		}
+		syms[top.pos], syms[r] = top.id, removedSym
+		next[top.pos] = next[r]
+		if nr := next[r]; nr >= 0 {
+			prev[nr] = top.pos
+		}
+		if p := prev[top.pos]; p >= 0 {
+			push(p, top.pos)
+		}
+		if nx := next[top.pos]; nx >= 0 {
+			push(top.pos, nx)
+		}
+	}
+	out := syms[:0]
+	for _, s := range syms {
+		if s != removedSym {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// removedSym marks a symbol merged into its left neighbour.
+const removedSym = -2
+
+type pairItem struct {
+	rank, pos int32
+	id        int64
+}
+
+// pairHeap is a binary min-heap on (rank, pos).
+type pairHeap []pairItem
+
+func (h pairItem) less(o pairItem) bool {
+	return h.rank < o.rank || h.rank == o.rank && h.pos < o.pos
+}
+
+func (h *pairHeap) push(x pairItem) {
+	*h = append(*h, x)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !a[i].less(a[p]) {
+			break
+		}
+		a[i], a[p] = a[p], a[i]
+		i = p
+	}
+}
+
+func (h *pairHeap) pop() pairItem {
+	a := *h
+	top := a[0]
+	last := len(a) - 1
+	a[0] = a[last]
+	a = a[:last]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(a) && a[l].less(a[m]) {
+			m = l
+		}
+		if r < len(a) && a[r].less(a[m]) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
+	return top
 }

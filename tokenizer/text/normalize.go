@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // normalizer rewrites a text segment before pre-tokenization.
@@ -98,8 +100,17 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 			}
 			return s, nil
 		}, nil
-	case "NFC", "NFD", "NFKC", "NFKD", "StripAccents":
-		return asciiOnly(k), nil
+	case "NFC", "NFD", "NFKC", "NFKD":
+		f := map[string]norm.Form{"NFC": norm.NFC, "NFD": norm.NFD, "NFKC": norm.NFKC, "NFKD": norm.NFKD}[k]
+		return func(s string) (string, error) { return f.String(s), nil }, nil
+	case "StripAccents":
+		// The Rust library drops every combining mark (M), without
+		// decomposing first: files put an NFD before it.
+		return func(s string) (string, error) { return dropRunes(s, isMark), nil }, nil
+	case "Nmt":
+		return func(s string) (string, error) { return nmt(s), nil }, nil
+	case "Precompiled":
+		return parsePrecompiled(raw)
 	case "BertNormalizer":
 		var b struct {
 			CleanText    bool  `json:"clean_text"`
@@ -114,7 +125,6 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 		if b.StripAccents != nil {
 			strip = *b.StripAccents
 		}
-		ascii := asciiOnly("BertNormalizer.strip_accents")
 		return func(s string) (string, error) {
 			var sb strings.Builder
 			for _, r := range s {
@@ -131,13 +141,10 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 					sb.WriteRune(r)
 				}
 			}
-			// The Rust library strips accents before lowercasing; with
-			// stripping refused beyond ASCII the order cannot matter.
 			out := sb.String()
 			if strip {
-				if _, err := ascii(out); err != nil {
-					return "", err
-				}
+				// As the Rust library: NFD, then drop nonspacing marks (Mn).
+				out = dropRunes(norm.NFD.String(out), func(r rune) bool { return unicode.Is(unicode.Mn, r) })
 			}
 			if b.Lowercase {
 				out = lower(out)
@@ -149,17 +156,39 @@ func parseNormalizer(raw json.RawMessage) (normalizer, error) {
 	}
 }
 
-// asciiOnly stands for a Unicode normalisation, which is the identity on
-// ASCII text; other text is refused rather than normalised wrongly.
-func asciiOnly(name string) normalizer {
-	return func(s string) (string, error) {
-		for i := 0; i < len(s); i++ {
-			if s[i] >= 0x80 {
-				return "", fmt.Errorf("%w: normalizer %s on non-ASCII text %q", ErrUnsupported, name, s)
-			}
-		}
-		return s, nil
+// dropRunes removes the runes for which drop is true.
+func dropRunes(s string, drop func(rune) bool) string {
+	if strings.IndexFunc(s, drop) < 0 {
+		return s
 	}
+	var sb strings.Builder
+	for _, r := range s {
+		if !drop(r) {
+			sb.WriteRune(r)
+		}
+	}
+	return sb.String()
+}
+
+func isMark(r rune) bool { return unicode.In(r, unicode.M) }
+
+// nmt is the Rust library's Nmt normalizer (SentencePiece's nmt_nfkc
+// clean-up without the NFKC): some control characters dropped, some
+// spaces and separators made plain spaces.
+func nmt(s string) string {
+	var sb strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 1 && r <= 8, r == 0x0B, r >= 0x0E && r <= 0x1F, r == 0x7F, r == 0x8F, r == 0x9F:
+			continue
+		case r == 0x09, r == 0x0A, r == 0x0C, r == 0x0D, r == 0x1680, r >= 0x200B && r <= 0x200F,
+			r == 0x2028, r == 0x2029, r == 0x2581, r == 0xFEFF, r == 0xFFFD:
+			sb.WriteByte(' ')
+		default:
+			sb.WriteRune(r)
+		}
+	}
+	return sb.String()
 }
 
 func isASCII(s string) bool {

@@ -88,6 +88,8 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 			return nil, fmt.Errorf("%w: pre_tokenizer ByteLevel: %v", ErrInvalid, err)
 		}
 		return b, nil
+	case "Split":
+		return parseSplit(raw)
 	case "Whitespace":
 		return whitespace{}, nil
 	case "WhitespaceSplit":
@@ -97,20 +99,6 @@ func parsePreTokenizer(raw json.RawMessage) (preTokenizer, error) {
 	default:
 		return nil, fmt.Errorf("%w: pre_tokenizer type %q", ErrUnsupported, k)
 	}
-}
-
-func hasByteLevel(p preTokenizer) bool {
-	switch q := p.(type) {
-	case *byteLevel:
-		return true
-	case preSeq:
-		for _, r := range q {
-			if hasByteLevel(r) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func findMetaspace(p preTokenizer) *metaspace {
