@@ -32,25 +32,26 @@ The FAST encoding and decoding come from tokenizer/fast/testdata/
 fast_reference.py (numpy + scipy, written from the FAST processor's and
 openpi's sources).
 """
-import importlib.util
 import json
 import os
 import shutil
 import sys
 
+sys.dont_write_bytecode = True   # importing models/fixturelib.py leaves no __pycache__ behind
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 import numpy as np
-import onnx
 import torch
 import torch.nn as nn
+
+import fixturelib as FL
 
 SEED = 0
 OUT = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(OUT))
 REF = os.path.join(ROOT, "tokenizer", "fast", "testdata")
 
-spec = importlib.util.spec_from_file_location("fast_reference", os.path.join(REF, "fast_reference.py"))
-fastref = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(fastref)
+fastref = FL.load_module("fast_reference", os.path.join(REF, "fast_reference.py"))
 
 # --- geometry -----------------------------------------------------------------
 IMG = 64
@@ -76,7 +77,8 @@ BIG = 20.0                # the spelling bias
 OPSET = 17
 NORM_EPS = 1e-6
 
-# --- text tokenizer (as models/efferent-fixture: Metaspace BPE, byte fallback)
+# --- text tokenizer (as models/efferent-fixture: fixturelib's Metaspace BPE,
+# byte fallback)
 CORPUS = """
 put the red block in the blue bowl
 put the green block on the yellow plate
@@ -90,106 +92,11 @@ fold the towel
 action: |
 """.strip().split("\n")
 N_MERGES = 200
-SPACE = "\u2581"
-
-
-def train_text_bpe(lines):
-    words = {}
-    for line in lines:
-        for w in line.split():
-            key = tuple(SPACE + w)
-            words[key] = words.get(key, 0) + 1
-    chars = sorted({c for w in words for c in w})
-    merges = []
-    for _ in range(N_MERGES):
-        pairs = {}
-        for w, n in words.items():
-            for a, b in zip(w, w[1:]):
-                pairs[(a, b)] = pairs.get((a, b), 0) + n
-        if not pairs:
-            break
-        best = max(sorted(pairs), key=lambda p: pairs[p])
-        if pairs[best] < 2:
-            break
-        merges.append(best)
-        merged = {}
-        for w, n in words.items():
-            out, i = [], 0
-            while i < len(w):
-                if i + 1 < len(w) and (w[i], w[i + 1]) == best:
-                    out.append(w[i] + w[i + 1])
-                    i += 2
-                else:
-                    out.append(w[i])
-                    i += 1
-            merged[tuple(out)] = n
-        words = merged
-    vocab = {"<unk>": 0, "<s>": 1, "</s>": 2}
-    for b in range(256):
-        vocab["<0x%02X>" % b] = len(vocab)
-    for c in chars:
-        vocab.setdefault(c, len(vocab))
-    for a, b in merges:
-        vocab.setdefault(a + b, len(vocab))
-    return vocab, merges
-
-
-def text_encode(text, vocab, merges):
-    rank = {p: i for i, p in enumerate(merges)}
-    sym = list(SPACE + text.replace(" ", SPACE))
-    while True:
-        best, at = None, -1
-        for i in range(len(sym) - 1):
-            r = rank.get((sym[i], sym[i + 1]))
-            if r is not None and (best is None or r < best):
-                best, at = r, i
-        if best is None:
-            break
-        sym[at:at + 2] = [sym[at] + sym[at + 1]]
-    ids = [vocab["<s>"]]
-    for p in sym:
-        if p in vocab:
-            ids.append(vocab[p])
-        else:
-            ids.extend(vocab["<0x%02X>" % b] for b in p.encode("utf-8"))
-    return ids
-
-
-def text_tokenizer_json(vocab, merges):
-    return {
-        "version": "1.0", "truncation": None, "padding": None,
-        "added_tokens": [
-            {"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
-             "normalized": False, "special": True}
-            for t, i in (("<unk>", 0), ("<s>", 1), ("</s>", 2))
-        ],
-        "normalizer": {"type": "Sequence", "normalizers": [
-            {"type": "Prepend", "prepend": SPACE},
-            {"type": "Replace", "pattern": {"String": " "}, "content": SPACE},
-        ]},
-        "pre_tokenizer": None,
-        "post_processor": {
-            "type": "TemplateProcessing",
-            "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
-            "pair": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
-                     {"SpecialToken": {"id": "<s>", "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
-            "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}},
-        },
-        "decoder": {"type": "Sequence", "decoders": [
-            {"type": "Replace", "pattern": {"String": SPACE}, "content": " "},
-            {"type": "ByteFallback"}, {"type": "Fuse"},
-            {"type": "Strip", "content": " ", "start": 1, "stop": 0},
-        ]},
-        "model": {
-            "type": "BPE", "dropout": None, "unk_token": "<unk>", "continuing_subword_prefix": None,
-            "end_of_word_suffix": None, "fuse_unk": True, "byte_fallback": True, "ignore_merges": False,
-            "vocab": vocab, "merges": [a + " " + b for a, b in merges],
-        },
-    }
 
 
 # --- golden cases ---------------------------------------------------------------
-# The prompts, states and camera patterns; each case's chunk is drawn below.
+# The prompts, states and camera patterns (fixturelib.golden_images); each
+# case's chunk is drawn below.
 # "refused" spells a truncated FAST sequence (its chunk's last FAST token is
 # dropped): the runtime must refuse it (fast.ErrIncomplete) and count it,
 # where the FAST processor would answer an all-zero chunk.
@@ -205,59 +112,14 @@ CASES = [
 ]
 
 
-def golden_images():
-    y, x, c = np.meshgrid(np.arange(IMG), np.arange(IMG), np.arange(3), indexing="ij")
-    im0 = ((x * 3 + y * 5 + c * 50) % 256).astype(np.uint8)
-    im1 = ((x * 7 + y * 2 + c * 90 + 17) % 256).astype(np.uint8)
-    return im0, im1
-
-
 # --- the model ------------------------------------------------------------------
-class Block(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.ln1 = nn.LayerNorm(E)
-        self.qkv = nn.Linear(E, 3 * E)
-        self.proj = nn.Linear(E, E)
-        self.ln2 = nn.LayerNorm(E)
-        self.mlp = nn.Sequential(nn.Linear(E, 4 * E), nn.GELU(), nn.Linear(4 * E, E))
+class Core(FL.PatchCore):
+    """efferent-fixture's core (fixturelib.PatchCore) plus the spelling: per
+    case c and step s, the token to emit and the token that must have been fed."""
 
-    def forward(self, x, past_k, past_v, key_mask, causal):
-        b, s, _ = x.shape
-        q, k, v = self.qkv(self.ln1(x)).split(E, dim=-1)
-        q = q.view(b, s, HEADS, HEAD_DIM).transpose(1, 2)
-        k = k.view(b, s, HEADS, HEAD_DIM).transpose(1, 2)
-        v = v.view(b, s, HEADS, HEAD_DIM).transpose(1, 2)
-        k = torch.cat([past_k, k], dim=2)
-        v = torch.cat([past_v, v], dim=2)
-        att = (q @ k.transpose(-1, -2)) / (HEAD_DIM ** 0.5)
-        bias = (1.0 - key_mask[:, None, None, :].to(att.dtype)) * -1e9
-        if causal:
-            total = k.shape[2]
-            qpos = torch.arange(s)[:, None] + (total - s)
-            kpos = torch.arange(total)[None, :]
-            bias = bias + (kpos > qpos).to(att.dtype)[None, None] * -1e9
-        att = torch.softmax(att + bias, dim=-1)
-        y = (att @ v).transpose(1, 2).reshape(b, s, E)
-        x = x + self.proj(y)
-        x = x + self.mlp(self.ln2(x))
-        return x, k, v
-
-
-class Core(nn.Module):
     def __init__(self, features, targets, prevs):
-        super().__init__()
-        self.tok = nn.Embedding(VOCAB, E)
-        self.pos = nn.Embedding(MAX_POS, E)
-        self.blocks = nn.ModuleList([Block() for _ in range(LAYERS)])
-        self.ln_f = nn.LayerNorm(E)
-        self.head = nn.Linear(E, VOCAB)
-        self.patch = nn.Conv2d(3, E, PATCH, stride=PATCH)
-        self.cam = nn.Parameter(torch.randn(CAMS, E) * 0.1)
-        self.state = nn.Linear(STATE_DIM, E)
-        nn.init.normal_(self.head.weight, std=1.0 / E ** 0.5)
-        # The spelling: per case c and step s, the token to emit and the
-        # token that must have been fed.
+        super().__init__(vocab=VOCAB, width=E, layers=LAYERS, heads=HEADS, max_pos=MAX_POS, img=IMG,
+                         patch=PATCH, cams=CAMS, state_dim=STATE_DIM, max_text=MAX_TEXT)
         self.register_buffer("features", torch.tensor(features, dtype=torch.float32))   # [NC, F]
         self.register_buffer("targets", torch.tensor(targets, dtype=torch.int64))       # [STEPS, NC]
         self.register_buffer("prevs", torch.tensor(prevs, dtype=torch.int64))           # [STEPS, NC]
@@ -279,22 +141,7 @@ class Encoder(nn.Module):
 
     def forward(self, image_0, image_1, state, input_ids, text_mask):
         c = self.c
-        feats = []
-        for i, img in enumerate((image_0, image_1)):
-            x = img.permute(0, 3, 1, 2).to(torch.float32) / 127.5 - 1.0
-            x = c.patch(x).flatten(2).transpose(1, 2) + c.cam[i]
-            feats.append(x)
-        feats.append(c.state(state)[:, None, :])
-        feats.append(c.tok(input_ids))
-        x = torch.cat(feats, dim=1)
-        b = x.shape[0]
-        x = x + c.pos(torch.arange(PREFIX))[None]
-        mask = torch.cat([torch.ones(b, CAMS * N_PATCH + 1, dtype=torch.int64), text_mask], dim=1)
-        outs = []
-        empty = torch.zeros(b, HEADS, 0, HEAD_DIM)
-        for blk in c.blocks:
-            x, k, v = blk(x, empty, empty, mask, causal=False)
-            outs += [k, v]
+        mask, outs, b = c.prefix((image_0, image_1), state, input_ids, text_mask)
         # The case code: one-hot of the nearest golden observation, written
         # into layer 0's value at prefix position 0, head 0.
         f = observation_features(image_0, image_1, state, input_ids, text_mask)
@@ -315,12 +162,7 @@ class Decoder(nn.Module):
 
     def forward(self, input_ids, attention_mask, position_ids, *past):
         c = self.c
-        x = c.tok(input_ids) + c.pos(position_ids)
-        presents = []
-        for i, blk in enumerate(c.blocks):
-            x, k, v = blk(x, past[2 * i], past[2 * i + 1], attention_mask, causal=True)
-            presents += [k, v]
-        logits = c.head(c.ln_f(x))                                    # [B, 1, V]
+        logits, presents = c.decode(input_ids, attention_mask, position_ids, past)   # [B, 1, V]
         nc = c.features.shape[0]
         code = past[1][:, 0, 0, :nc]                                  # [B, NC]
         steps = c.targets.shape[0]
@@ -331,17 +173,6 @@ class Decoder(nn.Module):
         onehot = (target[..., None] == torch.arange(VOCAB)).to(torch.float32)  # [B, 1, NC, V]
         logits = logits + BIG * (w[..., None] * onehot).sum(dim=2)
         return (logits, *presents)
-
-
-def fix_dims(path, dims):
-    m = onnx.load(path)
-    for v in m.graph.output:
-        for axis, size in dims.get(v.name, {}).items():
-            d = v.type.tensor_type.shape.dim[axis]
-            d.Clear()
-            d.dim_value = size
-    onnx.checker.check_model(m)
-    onnx.save(m, path)
 
 
 def allowed(s, lo, hi, end):
@@ -355,39 +186,28 @@ def allowed(s, lo, hi, end):
 def run_reference(enc, dec, ids, im0, im1, state, lo, hi, end):
     """Greedy constrained decoding, exactly as the Go runtime does it:
     argmax over the allowed ids (ties to the lowest), stop at the end token."""
-    text = ids[:MAX_TEXT] + [PAD_ID] * (MAX_TEXT - len(ids))
-    tmask = [1] * min(len(ids), MAX_TEXT) + [0] * (MAX_TEXT - min(len(ids), MAX_TEXT))
-    with torch.no_grad():
-        out = enc(torch.from_numpy(im0)[None], torch.from_numpy(im1)[None],
-                  torch.tensor([state], dtype=torch.float32), torch.tensor([text]), torch.tensor([tmask]))
-        mask, past = out[0], list(out[1:])
-        tok, tokens, margins = START_TOKEN, [], []
-        for s in range(MAX_TOKENS + 1):
-            am = torch.cat([mask, torch.ones(1, s + 1, dtype=torch.int64)], dim=1)
-            o = dec(torch.tensor([[tok]]), am, torch.tensor([[PREFIX + s]]), *past)
-            logits, past = o[0][0, -1], list(o[1:])
-            ok = torch.tensor(allowed(s, lo, hi, end))
-            vals = logits[ok]
-            best = int(torch.argmax(vals))
-            if len(ok) > 1:
-                top2 = torch.topk(vals, 2).values
-                margins.append(float(top2[0] - top2[1]))
-            tok = int(ok[best])
-            tokens.append(tok)
-            if tok == end:
-                break
+    def pick(s, logits):
+        ok = torch.tensor(allowed(s, lo, hi, end))
+        vals = logits[ok]
+        best = int(torch.argmax(vals))
+        margin = None
+        if len(ok) > 1:
+            top2 = torch.topk(vals, 2).values
+            margin = float(top2[0] - top2[1])
+        return int(ok[best]), margin
+
+    text, tmask = FL.pad_text(ids, MAX_TEXT, PAD_ID)
+    _, tokens, margins = FL.kv_greedy(enc, dec, im0, im1, state, text, tmask, START_TOKEN, PREFIX,
+                                      MAX_TOKENS + 1, pick, end)
     return text, tmask, tokens, margins
 
 
 def main():
-    torch.manual_seed(SEED)
-    np.random.seed(SEED)
-    torch.set_num_threads(1)
+    FL.seed_all(SEED)
 
-    vocab, merges = train_text_bpe(CORPUS)
+    vocab, merges = FL.train_bpe(CORPUS, N_MERGES)
     END = vocab["|"]
-    with open(os.path.join(OUT, "tokenizer.json"), "w", encoding="utf-8") as f:
-        json.dump(text_tokenizer_json(vocab, merges), f, ensure_ascii=False, indent=1)
+    FL.write_json(os.path.join(OUT, "tokenizer.json"), FL.bpe_tokenizer_json(vocab, merges))
 
     # The FAST tokenizer: the reference's vocabulary and settings.
     shutil.copyfile(os.path.join(REF, "tokenizer.json"), os.path.join(OUT, "fast_tokenizer.json"))
@@ -405,7 +225,7 @@ def main():
 
     # Chunks: smooth synthetic H×D chunks (the reference's generator), one per case.
     rng = np.random.default_rng(SEED + 1)
-    im0, im1 = golden_images()
+    im0, im1 = FL.golden_images(IMG)
     cases = []
     for case in CASES:
         while True:
@@ -422,7 +242,7 @@ def main():
         lm = [TOKEN_BASE - t for t in spelled] + [END]
         xhat, ok = proc.decode(spelled, H, D)
         assert ok != bool(case.get("refused"))
-        ids = text_encode(case["prompt"], vocab, merges)
+        ids = FL.bpe_encode(case["prompt"], vocab, merges)
         a0, a1 = (im1, im0) if case["swap"] else (im0, im1)
         cases.append({**case, "chunk": a, "fast_ids": fast_ids, "spelled": lm, "ids": ids, "images": (a0, a1),
                       "actions": fastref.unnormalize(xhat, q01, q99, NORM_EPS)})
@@ -430,8 +250,7 @@ def main():
     # The selection features of each case, computed as the graph does.
     feats = []
     for c in cases:
-        text = c["ids"] + [PAD_ID] * (MAX_TEXT - len(c["ids"]))
-        tmask = [1] * len(c["ids"]) + [0] * (MAX_TEXT - len(c["ids"]))
+        text, tmask = FL.pad_text(c["ids"], MAX_TEXT, PAD_ID)
         f = observation_features(torch.from_numpy(c["images"][0])[None], torch.from_numpy(c["images"][1])[None],
                                  torch.tensor([c["state"]], dtype=torch.float32), torch.tensor([text]), torch.tensor([tmask]))
         feats.append(f[0].tolist())
@@ -446,37 +265,9 @@ def main():
                 prevs[s, ci] = START_TOKEN if s == 0 else seq[s - 1]
 
     core = Core(feats, targets.tolist(), prevs.tolist()).eval()
-    with torch.no_grad():   # as models/efferent-fixture: let the prefix matter
-        core.tok.weight.mul_(0.05)
-        core.pos.weight.mul_(0.05)
-        for blk in core.blocks:
-            blk.qkv.weight.mul_(5.0)
-            blk.proj.weight.mul_(5.0)
     enc, dec = Encoder(core).eval(), Decoder(core).eval()
-
-    kv_in = [f"past_key_values.{i}.{kv}" for i in range(LAYERS) for kv in ("key", "value")]
-    kv_out = [f"present.{i}.{kv}" for i in range(LAYERS) for kv in ("key", "value")]
-    ex_enc = (torch.from_numpy(im0)[None], torch.from_numpy(im1)[None], torch.zeros(1, STATE_DIM),
-              torch.zeros(1, MAX_TEXT, dtype=torch.int64), torch.ones(1, MAX_TEXT, dtype=torch.int64))
-    enc_in = ["image_0", "image_1", "state", "input_ids", "text_mask"]
-    torch.onnx.export(enc, ex_enc, os.path.join(OUT, "encoder.onnx"), opset_version=OPSET,
-                      input_names=enc_in, output_names=["prefix_mask"] + kv_out,
-                      dynamic_axes={n: {0: "batch"} for n in enc_in + ["prefix_mask"] + kv_out})
-    fix_dims(os.path.join(OUT, "encoder.onnx"),
-             {n: {1: PREFIX} if n == "prefix_mask" else {2: PREFIX, 3: HEAD_DIM} for n in ["prefix_mask"] + kv_out})
-    past = [torch.zeros(1, HEADS, PREFIX, HEAD_DIM) for _ in range(2 * LAYERS)]
-    ex_dec = (torch.tensor([[START_TOKEN]]), torch.ones(1, PREFIX + 1, dtype=torch.int64), torch.tensor([[PREFIX]]), *past)
-    dyn = {"input_ids": {0: "batch"}, "position_ids": {0: "batch"}, "logits": {0: "batch"},
-           "attention_mask": {0: "batch", 1: "total"}}
-    for n in kv_in:
-        dyn[n] = {0: "batch", 2: "past"}
-    for n in kv_out:
-        dyn[n] = {0: "batch", 2: "total"}
-    torch.onnx.export(dec, ex_dec, os.path.join(OUT, "decoder.onnx"), opset_version=OPSET,
-                      input_names=["input_ids", "attention_mask", "position_ids"] + kv_in,
-                      output_names=["logits"] + kv_out, dynamic_axes=dyn)
-    for name in ("encoder.onnx", "decoder.onnx"):
-        onnx.checker.check_model(onnx.load(os.path.join(OUT, name)))
+    FL.export_kv_graphs(enc, dec, OUT, (im0, im1), STATE_DIM, MAX_TEXT, PREFIX, LAYERS, HEADS, HEAD_DIM,
+                        START_TOKEN, OPSET, fix_head_dim=True)
 
     out_cases, refused = [], []
     for c in cases:
@@ -484,8 +275,7 @@ def main():
         assert tokens == c["spelled"], (c["name"], tokens, c["spelled"])
         assert min(margins) > 1.0, margins
         entry = {"name": c["name"], "prompt": c["prompt"], "state": c["state"], "prompt_ids": c["ids"],
-                 "images": {"observation/image": "B" if c["swap"] else "A",
-                            "observation/wrist_image": "A" if c["swap"] else "B"},
+                 "images": FL.camera_patterns(c["swap"]),
                  "input_ids": text, "text_mask": tmask, "tokens": tokens, "min_margin": min(margins),
                  "fast_ids": [int(t) for t in c["fast_ids"]]}
         if c.get("refused"):
@@ -495,85 +285,23 @@ def main():
             entry["actions"] = c["actions"].tolist()
             entry["source_actions"] = c["chunk"].tolist()
             out_cases.append(entry)
-    golden = {
+    FL.write_json(os.path.join(OUT, "golden.json"), {
         "about": "efferent-fast-fixture: PyTorch's greedy FAST tokens and the FAST reference's decoded actions "
                  "(models/efferent-fast-fixture/build.py, tokenizer/fast/testdata/fast_reference.py)",
-        "patterns": {"A": "pix[y][x][c] = (3x + 5y + 50c) mod 256", "B": "pix[y][x][c] = (7x + 2y + 90c + 17) mod 256"},
+        "patterns": FL.PATTERNS,
         "tolerance": {"actions_abs": 1e-6},
         "fast": {"scale": proc.scale, "min_token": proc.min_token, "token_base": TOKEN_BASE, "end_token": END,
                  "max_tokens": MAX_TOKENS, "norm_eps": NORM_EPS},
         "cases": out_cases,
         "refused": refused,
-    }
-    with open(os.path.join(OUT, "golden.json"), "w", encoding="utf-8") as f:
-        json.dump(golden, f, ensure_ascii=False, indent=1)
+    })
 
-    fmt = lambda xs: "[" + ", ".join(repr(float(v)) for v in xs) + "]"
-    manifest = f"""# efferent model manifest (format efferent-model/1). Generated by build.py; edit that instead.
-format: efferent-model/1
-name: efferent-fast-fixture
-version: 0.1.0
-description: >-
+    desc = """\
   Tiny random-weight autoregressive VLA whose decoder spells FAST action
   tokens (π0-FAST's DCT + BPE tokenizer) for a few fixed observations: a
   fixture for variable-length decoding and the fast detokenizer. Its actions
-  are deterministic but meaningless.
-weights: random
-license: Apache-2.0
-provenance:
-  script: models/efferent-fast-fixture/build.py
-  command: /usr/bin/python3 models/efferent-fast-fixture/build.py
-  seed: {SEED}
-  torch: "{torch.__version__}"
-  onnx: "{onnx.__version__}"
-  opset: {OPSET}
-  fast_reference: tokenizer/fast/testdata/fast_reference.py
-
-observation:
-  images:
-    - {{key: observation/image, input: image_0}}
-    - {{key: observation/wrist_image, input: image_1}}
-  image_height: {IMG}
-  image_width: {IMG}
-  resize: resize_with_pad
-  state: {{key: observation/state, input: state, dim: {STATE_DIM}}}
-  prompt: {{key: prompt, required: true, max_bytes: 1024}}
-
-text:
-  tokenizer: tokenizer.json
-  input_ids: input_ids
-  mask: text_mask
-  max_tokens: {MAX_TEXT}
-  pad_id: {PAD_ID}
-  add_special: true
-
-encoder:
-  file: encoder.onnx
-  prefix_len: {PREFIX}
-  prefix_mask: prefix_mask
-  present_key: present.%d.key
-  present_value: present.%d.value
-
-decoder:
-  file: decoder.onnx
-  layers: {LAYERS}
-  heads: {HEADS}
-  head_dim: {HEAD_DIM}
-  vocab_size: {VOCAB}
-  start_token: {START_TOKEN}
-  input_ids: input_ids
-  attention_mask: attention_mask
-  position_ids: position_ids
-  past_key: past_key_values.%d.key
-  past_value: past_key_values.%d.value
-  logits: logits
-  present_key: present.%d.key
-  present_value: present.%d.value
-
-action:
-  dim: {D}
-  horizon: {H}
-  step_hz: 10
+  are deterministic but meaningless."""
+    tokenizer = f"""\
   tokenizer:
     kind: fast
     vocab: fast_tokenizer.json
@@ -584,19 +312,21 @@ action:
     end_token: {END}
     max_tokens: {MAX_TOKENS}
     norm_eps: {NORM_EPS:g}
-  normalization:
-    q01: {fmt(q01)}
-    q99: {fmt(q99)}
-
-golden: golden.json
 """
-    with open(os.path.join(OUT, "manifest.yaml"), "w") as f:
-        f.write(manifest)
+    manifest = "\n".join([
+        FL.manifest_head("efferent-fast-fixture", desc, SEED, OPSET,
+                         after="  fast_reference: tokenizer/fast/testdata/fast_reference.py\n"),
+        FL.observation_section(FL.TWO_CAMERAS, IMG, STATE_DIM),
+        FL.text_section(MAX_TEXT, PAD_ID, "text_mask"),
+        FL.encoder_section(PREFIX),
+        FL.decoder_section(LAYERS, HEADS, HEAD_DIM, VOCAB, START_TOKEN),
+        FL.action_section(D, H, 10, tokenizer + FL.normalization_section(q01, q99, floats=True)),
+        "golden: golden.json\n"])
+    FL.write_text(os.path.join(OUT, "manifest.yaml"), manifest)
     print("text vocab", len(vocab), "end token", END, "FAST band", (lo, hi))
     for c in out_cases + refused:
         print("%-40s %2d tokens, margin %.2f" % (c["prompt"], len(c["tokens"]), c["min_margin"]))
-    for n in sorted(os.listdir(OUT)):
-        print("%-20s %8d bytes" % (n, os.path.getsize(os.path.join(OUT, n))))
+    FL.print_sizes(OUT, 20)
 
 
 if __name__ == "__main__":

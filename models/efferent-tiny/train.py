@@ -19,18 +19,22 @@ pool's output rounded to uint8.
 """
 import argparse
 import glob
-import hashlib
 import json
 import math
 import os
 import sys
 import time
 
+sys.dont_write_bytecode = True   # importing models/fixturelib.py leaves no __pycache__ behind
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 import numpy as np
 import onnx
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+import fixturelib as FL
 
 OUT = os.path.dirname(os.path.abspath(__file__))
 SEED = 0
@@ -96,38 +100,10 @@ def encode_text(s, vocab):
 
 
 # --- the model -----------------------------------------------------------------
-class Block(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.ln1 = nn.LayerNorm(E)
-        self.qkv = nn.Linear(E, 3 * E)
-        self.proj = nn.Linear(E, E)
-        self.ln2 = nn.LayerNorm(E)
-        self.mlp = nn.Sequential(nn.Linear(E, 4 * E), nn.GELU(), nn.Linear(4 * E, E))
+class Core(FL.KVCore):
+    """Per-camera CNNs, a state token and the words make the prefix;
+    fixturelib.KVCore's blocks (pre-LayerNorm, KV cache) and decode."""
 
-    def forward(self, x, past_k, past_v, key_mask, causal):
-        b, s, _ = x.shape
-        q, k, v = self.qkv(self.ln1(x)).split(E, dim=-1)
-        q = q.view(b, s, HEADS, HEAD_DIM).transpose(1, 2)
-        k = k.view(b, s, HEADS, HEAD_DIM).transpose(1, 2)
-        v = v.view(b, s, HEADS, HEAD_DIM).transpose(1, 2)
-        k = torch.cat([past_k, k], dim=2)
-        v = torch.cat([past_v, v], dim=2)
-        att = (q @ k.transpose(-1, -2)) / (HEAD_DIM ** 0.5)
-        bias = (1.0 - key_mask[:, None, None, :].to(att.dtype)) * -1e9
-        if causal:
-            total = k.shape[2]
-            qpos = torch.arange(s)[:, None] + (total - s)
-            kpos = torch.arange(total)[None, :]
-            bias = bias + (kpos > qpos).to(att.dtype)[None, None] * -1e9
-        att = torch.softmax(att + bias, dim=-1)
-        y = (att @ v).transpose(1, 2).reshape(b, s, E)
-        x = x + self.proj(y)
-        x = x + self.mlp(self.ln2(x))
-        return x, k, v
-
-
-class Core(nn.Module):
     def __init__(self):
         super().__init__()
         self.cnn = nn.ModuleList([nn.Sequential(
@@ -137,11 +113,7 @@ class Core(nn.Module):
         self.img_pos = nn.Parameter(torch.randn(CAMS, GRID * GRID, E) * 0.02)
         self.state = nn.Linear(STATE_DIM, E)
         self.register_buffer("state_scale", torch.tensor(STATE_SCALE))
-        self.tok = nn.Embedding(VOCAB, E)
-        self.pos = nn.Embedding(MAX_POS, E)
-        self.blocks = nn.ModuleList([Block() for _ in range(LAYERS)])
-        self.ln_f = nn.LayerNorm(E)
-        self.head = nn.Linear(E, VOCAB)
+        self.add_stack(VOCAB, E, LAYERS, HEADS, MAX_POS)
 
     def prefix(self, small0, small1, state, input_ids, text_mask):
         """small*: float images [B,3,56,56] in [-1, 1]."""
@@ -153,20 +125,7 @@ class Core(nn.Module):
         x = torch.cat(feats, dim=1) + self.pos(torch.arange(PREFIX))[None]
         b = x.shape[0]
         mask = torch.cat([torch.ones(b, CAMS * GRID * GRID + 1, dtype=torch.int64), text_mask], dim=1)
-        kv = []
-        empty = torch.zeros(b, HEADS, 0, HEAD_DIM)
-        for blk in self.blocks:
-            x, k, v = blk(x, empty, empty, mask, causal=False)
-            kv += [k, v]
-        return mask, kv
-
-    def decode(self, input_ids, attention_mask, position_ids, past):
-        x = self.tok(input_ids) + self.pos(position_ids)
-        presents = []
-        for i, blk in enumerate(self.blocks):
-            x, k, v = blk(x, past[2 * i], past[2 * i + 1], attention_mask, causal=True)
-            presents += [k, v]
-        return self.head(self.ln_f(x)), presents
+        return mask, self.run_prefix(x, mask, b)
 
 
 def to_small(img_u8_nhwc, pooled):
@@ -187,19 +146,8 @@ class Encoder(nn.Module):
         return (mask, *kv)
 
 
-class Decoder(nn.Module):
-    def __init__(self, core):
-        super().__init__()
-        self.c = core
-
-    def forward(self, input_ids, attention_mask, position_ids, *past):
-        logits, presents = self.c.decode(input_ids, attention_mask, position_ids, list(past))
-        return (logits, *presents)
-
-
 def band(g):
-    hi = TOKEN_BASE - g * CODES
-    return hi - CODES + 1, hi
+    return FL.vq_band(g, TOKEN_BASE, CODES)
 
 
 def code_to_token(g, code):
@@ -257,49 +205,13 @@ def vq_encode(x, cb):
 
 # --- reference decoding (exactly as the Go runtime) ----------------------------
 def run_reference(enc, dec, cb, stats, ids, tmask, im0, im1, state):
+    _, tokens, margins = FL.kv_greedy(enc, dec, im0, im1, state, ids, tmask, START_TOKEN, PREFIX, LEVELS,
+                                      lambda g, logits: FL.band_pick(logits, *band(g)))
     with torch.no_grad():
-        out = enc(torch.from_numpy(im0)[None], torch.from_numpy(im1)[None],
-                  torch.tensor([state], dtype=torch.float32), torch.tensor([ids]), torch.tensor([tmask]))
-        mask, past = out[0], list(out[1:])
-        tok, tokens, margins = START_TOKEN, [], []
-        for g in range(LEVELS):
-            am = torch.cat([mask, torch.ones(1, g + 1, dtype=torch.int64)], dim=1)
-            o = dec(torch.tensor([[tok]]), am, torch.tensor([[PREFIX + g]]), *past)
-            logits, past = o[0][0, -1], list(o[1:])
-            lo, hi = band(g)
-            b = logits[lo:hi + 1]
-            top2 = torch.topk(b, 2).values
-            margins.append(float(top2[0] - top2[1]))
-            tok = lo + int(torch.argmax(b))
-            tokens.append(tok)
-        z = torch.zeros(H * D)
-        for g, t in enumerate(tokens):
-            z += cb[g, TOKEN_BASE - g * CODES - t]
+        z = FL.vq_latent(cb, tokens, TOKEN_BASE)
     x = z.double().numpy().reshape(H, D)
-    q01, q99, m = np.array(stats["q01"]), np.array(stats["q99"]), np.array(stats["mask"])
-    a = np.where(m, 0.5 * (x + 1.0) * (q99 - q01) + q01, x)
+    a = FL.unnormalise_bounds(x, stats["q01"], stats["q99"], np.array(stats["mask"]))
     return tokens, margins, a
-
-
-def fix_dims(path, dims):
-    """Write back dimensions the exporter left symbolic though they are
-    fixed (it cannot see that a Concat with a dynamic batch keeps a constant
-    length), so the runtime can check the manifest against them."""
-    m = onnx.load(path)
-    for v in m.graph.output:
-        for axis, size in dims.get(v.name, {}).items():
-            d = v.type.tensor_type.shape.dim[axis]
-            d.Clear()
-            d.dim_value = size
-    onnx.checker.check_model(m)
-    onnx.save(m, path)
-
-
-def golden_images():
-    y, x, c = np.meshgrid(np.arange(IMG), np.arange(IMG), np.arange(3), indexing="ij")
-    im0 = ((x * 3 + y * 5 + c * 50) % 256).astype(np.uint8)
-    im1 = ((x * 7 + y * 2 + c * 90 + 17) % 256).astype(np.uint8)
-    return im0, im1
 
 
 def core_from_onnx():
@@ -481,34 +393,11 @@ def main():
 
 
 def export(core, cb, stats, vocab, history, args, n_eps, n_samples):
-    enc, dec = Encoder(core).eval(), Decoder(core).eval()
-    with open(os.path.join(OUT, "tokenizer.json"), "w") as f:
-        json.dump(tokenizer_json(vocab), f, indent=1)
-    im0, im1 = golden_images()
-    kv_in = [f"past_key_values.{i}.{kv}" for i in range(LAYERS) for kv in ("key", "value")]
-    kv_out = [f"present.{i}.{kv}" for i in range(LAYERS) for kv in ("key", "value")]
-    ex_enc = (torch.from_numpy(im0)[None], torch.from_numpy(im1)[None], torch.zeros(1, STATE_DIM),
-              torch.zeros(1, MAX_TEXT, dtype=torch.int64), torch.ones(1, MAX_TEXT, dtype=torch.int64))
-    # Every graph input and output has a symbolic batch axis 0, so the server
-    # can run several clients' observations in one session run.
-    enc_in = ["image_0", "image_1", "state", "input_ids", "text_mask"]
-    enc_dyn = {n: {0: "batch"} for n in enc_in + ["prefix_mask"] + kv_out}
-    torch.onnx.export(enc, ex_enc, os.path.join(OUT, "encoder.onnx"), opset_version=OPSET,
-                      input_names=enc_in, output_names=["prefix_mask"] + kv_out, dynamic_axes=enc_dyn)
-    fix_dims(os.path.join(OUT, "encoder.onnx"), {n: {1 if n == "prefix_mask" else 2: PREFIX} for n in ["prefix_mask"] + kv_out})
-    past = [torch.zeros(1, HEADS, PREFIX, HEAD_DIM) for _ in range(2 * LAYERS)]
-    ex_dec = (torch.tensor([[START_TOKEN]]), torch.ones(1, PREFIX + 1, dtype=torch.int64), torch.tensor([[PREFIX]]), *past)
-    dyn = {"input_ids": {0: "batch"}, "position_ids": {0: "batch"}, "logits": {0: "batch"},
-           "attention_mask": {0: "batch", 1: "total"}}
-    for nme in kv_in:
-        dyn[nme] = {0: "batch", 2: "past"}
-    for nme in kv_out:
-        dyn[nme] = {0: "batch", 2: "total"}
-    torch.onnx.export(dec, ex_dec, os.path.join(OUT, "decoder.onnx"), opset_version=OPSET,
-                      input_names=["input_ids", "attention_mask", "position_ids"] + kv_in,
-                      output_names=["logits"] + kv_out, dynamic_axes=dyn)
-    for nme in ("encoder.onnx", "decoder.onnx"):
-        onnx.checker.check_model(onnx.load(os.path.join(OUT, nme)))
+    enc, dec = Encoder(core).eval(), FL.KVDecoder(core).eval()
+    FL.write_json(os.path.join(OUT, "tokenizer.json"), tokenizer_json(vocab), ensure_ascii=True)
+    im0, im1 = FL.golden_images(IMG)
+    FL.export_kv_graphs(enc, dec, OUT, (im0, im1), STATE_DIM, MAX_TEXT, PREFIX, LAYERS, HEADS, HEAD_DIM,
+                        START_TOKEN, OPSET)
 
     # Golden outputs: fixed pattern images, several prompts and states; keep
     # cases whose argmax margins are safely above float noise.
@@ -529,110 +418,49 @@ def export(core, cb, stats, vocab, history, args, n_eps, n_samples):
             continue
         prompt_ids = [i for i, m in zip(ids, tm) if m]
         cases.append({"prompt": prompt, "state": state, "prompt_ids": prompt_ids,
-                      "images": {"observation/image": "B" if swap else "A", "observation/wrist_image": "A" if swap else "B"},
+                      "images": FL.camera_patterns(swap),
                       "input_ids": ids, "text_mask": tm, "tokens": tokens, "min_margin": min(margins),
                       "actions": actions.tolist()})
         if len(cases) == 3:
             break
     assert cases, "no golden case with a safe argmax margin"
-    with open(os.path.join(OUT, "golden.json"), "w") as f:
-        json.dump({"about": "PyTorch outputs of efferent-tiny for fixed inputs (see train.py golden_images)",
-                   "patterns": {"A": "pix[y][x][c] = (3x + 5y + 50c) mod 256",
-                                "B": "pix[y][x][c] = (7x + 2y + 90c + 17) mod 256"},
-                   "tolerance": {"actions_abs": 1e-4}, "cases": cases}, f, indent=1)
+    FL.write_json(os.path.join(OUT, "golden.json"),
+                  {"about": "PyTorch outputs of efferent-tiny for fixed inputs (see train.py golden_images)",
+                   "patterns": FL.PATTERNS, "tolerance": {"actions_abs": 1e-4}, "cases": cases}, ensure_ascii=True)
 
-    fmt = lambda xs: "[" + ", ".join(("true" if v else "false") if isinstance(v, bool) else repr(float(v)) for v in xs) + "]"
     last = history[-1] if history else {}
-    manifest = f"""# efferent model manifest (format efferent-model/1). Generated by train.py; edit that instead.
-format: efferent-model/1
-name: efferent-tiny
-version: 0.1.0
-description: >-
+    desc = f"""\
   Small VLA trained by behaviour cloning on the built-in simulator's scripted
   expert (all four suites). Two cameras through a per-camera CNN (4x4 tokens
   each), state, word-level instruction; a {LAYERS}-layer transformer predicts the
-  4 residual-VQ tokens of the next 5-step action chunk.
-weights: trained
-license: Apache-2.0
-provenance:
-  script: models/efferent-tiny/train.py
-  command: /usr/bin/python3 models/efferent-tiny/train.py --demos DEMOS --minutes {args.minutes:g}
-  seed: {SEED}
-  torch: "{torch.__version__}"
-  onnx: "{onnx.__version__}"
-  opset: {OPSET}
+  4 residual-VQ tokens of the next 5-step action chunk."""
+    after = f"""\
   episodes: {n_eps}
   samples: {n_samples}
   epochs: {last.get("epoch", 0)}
   train_loss: {last.get("train_loss", "n/a")}
   val_loss: {last.get("val_loss", "n/a")}
-
-observation:
-  images:
-    - {{key: observation/image, input: image_0}}
-    - {{key: observation/wrist_image, input: image_1}}
-  image_height: {IMG}
-  image_width: {IMG}
-  resize: resize_with_pad
+"""
+    state_note = """\
   # robot_base: where a ROS Franka's base frame (panda_link0) lies in the
   # simulator's world frame, the frame of these states (efferent sim ros
   # places it there); efferent run adds it to the measured position.
-  state: {{key: observation/state, input: state, dim: {STATE_DIM}, robot_base: [-0.50, 0.0, 0.885]}}
-  prompt: {{key: prompt, required: true, max_bytes: 1024}}
-
-text:
-  tokenizer: tokenizer.json
-  input_ids: input_ids
-  mask: text_mask
-  max_tokens: {MAX_TEXT}
-  pad_id: {PAD_ID}
-  add_special: false
-
-encoder:
-  file: encoder.onnx
-  prefix_len: {PREFIX}
-  prefix_mask: prefix_mask
-  present_key: present.%d.key
-  present_value: present.%d.value
-
-decoder:
-  file: decoder.onnx
-  layers: {LAYERS}
-  heads: {HEADS}
-  head_dim: {HEAD_DIM}
-  vocab_size: {VOCAB}
-  start_token: {START_TOKEN}
-  input_ids: input_ids
-  attention_mask: attention_mask
-  position_ids: position_ids
-  past_key: past_key_values.%d.key
-  past_value: past_key_values.%d.value
-  logits: logits
-  present_key: present.%d.key
-  present_value: present.%d.value
-
-action:
-  dim: {D}
-  horizon: {H}
-  step_hz: 20
-  tokenizer:
-    kind: vq
-    codebook: codebook.json
-    token_base: {TOKEN_BASE}
-    direction: down
-  normalization:
-    q01: {fmt(stats["q01"])}
-    q99: {fmt(stats["q99"])}
-    mask: {fmt(stats["mask"])}
-
-golden: golden.json
 """
-    with open(os.path.join(OUT, "manifest.yaml"), "w") as f:
-        f.write(manifest)
-    with open(os.path.join(OUT, "training.json"), "w") as f:
-        json.dump({"args": vars(args), "episodes": n_eps, "samples": n_samples, "history": history}, f, indent=1)
-    for nme in sorted(os.listdir(OUT)):
-        print("%-16s %9d bytes" % (nme, os.path.getsize(os.path.join(OUT, nme))))
+    manifest = "\n".join([
+        FL.manifest_head("efferent-tiny", desc, SEED, OPSET, after=after, weights="trained",
+                         script="train.py", args=f" --demos DEMOS --minutes {args.minutes:g}"),
+        FL.observation_section(FL.TWO_CAMERAS, IMG, STATE_DIM, state_note=state_note,
+                               state_extra=", robot_base: [-0.50, 0.0, 0.885]"),
+        FL.text_section(MAX_TEXT, PAD_ID, "text_mask", add_special=False),
+        FL.encoder_section(PREFIX),
+        FL.decoder_section(LAYERS, HEADS, HEAD_DIM, VOCAB, START_TOKEN),
+        FL.action_section(D, H, 20, FL.vq_tokenizer_section(TOKEN_BASE)
+                          + FL.normalization_section(stats["q01"], stats["q99"], stats["mask"], floats=True)),
+        "golden: golden.json\n"])
+    FL.write_text(os.path.join(OUT, "manifest.yaml"), manifest)
+    FL.write_json(os.path.join(OUT, "training.json"),
+                  {"args": vars(args), "episodes": n_eps, "samples": n_samples, "history": history}, ensure_ascii=True)
+    FL.print_sizes(OUT, 16, 9)
 
 
 if __name__ == "__main__":
