@@ -175,8 +175,7 @@ type bpe struct {
 	ignoreMerges bool
 	byteIDs      [256]int64
 
-	mu    sync.Mutex
-	cache map[string][]int64
+	words wordCache
 }
 
 type merge struct {
@@ -186,6 +185,44 @@ type merge struct {
 
 // maxCache bounds the per-word cache; it is cleared when full.
 const maxCache = 10000
+
+// wordCache remembers each word's ids, so that an instruction a robot
+// sends again and again is split into pieces once: BPE's merges and
+// Unigram's lattice allocate. It is bounded and guarded (a Tokenizer may
+// be shared).
+type wordCache struct {
+	mu sync.Mutex
+	m  map[string][]int64
+}
+
+// append appends w's ids to dst, from the cache or from encode.
+func (c *wordCache) append(dst []int64, w string, encode func([]int64, string) ([]int64, error)) ([]int64, error) {
+	c.mu.Lock()
+	ids, ok := c.m[w]
+	c.mu.Unlock()
+	if ok {
+		return append(dst, ids...), nil
+	}
+	n := len(dst)
+	dst, err := encode(dst, w)
+	if err != nil {
+		return dst[:n], err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCache {
+		c.m = map[string][]int64{}
+	}
+	c.m[w] = append([]int64(nil), dst[n:]...)
+	c.mu.Unlock()
+	return dst, nil
+}
+
+// reset empties the cache.
+func (c *wordCache) reset() {
+	c.mu.Lock()
+	c.m = nil
+	c.mu.Unlock()
+}
 
 func parseBPE(raw, mergesRaw json.RawMessage, vocab map[string]int64, unk int64) (*bpe, error) {
 	var b struct {
@@ -220,7 +257,7 @@ func parseBPE(raw, mergesRaw json.RawMessage, vocab map[string]int64, unk int64)
 	}
 
 	m := &bpe{vocab: vocab, unk: unk, ranks: make(map[[2]int64]merge, max(len(pairs), len(strs), len(b.Merges))),
-		byteFallback: b.ByteFallback, fuseUnk: b.FuseUnk, ignoreMerges: b.IgnoreMerges, cache: map[string][]int64{}}
+		byteFallback: b.ByteFallback, fuseUnk: b.FuseUnk, ignoreMerges: b.IgnoreMerges}
 	if b.Prefix != nil {
 		m.prefix = *b.Prefix
 	}
@@ -288,24 +325,7 @@ func parseBPE(raw, mergesRaw json.RawMessage, vocab map[string]int64, unk int64)
 }
 
 func (m *bpe) appendWord(dst []int64, w string) ([]int64, error) {
-	m.mu.Lock()
-	ids, ok := m.cache[w]
-	m.mu.Unlock()
-	if ok {
-		return append(dst, ids...), nil
-	}
-	n := len(dst)
-	dst, err := m.encode(dst, w)
-	if err != nil {
-		return dst[:n], err
-	}
-	m.mu.Lock()
-	if len(m.cache) >= maxCache {
-		clear(m.cache)
-	}
-	m.cache[w] = append([]int64(nil), dst[n:]...)
-	m.mu.Unlock()
-	return dst, nil
+	return m.words.append(dst, w, m.encode)
 }
 
 func (m *bpe) encode(dst []int64, w string) ([]int64, error) {
@@ -365,13 +385,9 @@ func (m *bpe) encode(dst []int64, w string) ([]int64, error) {
 func (t *Tokenizer) clearCache() {
 	switch m := t.model.(type) {
 	case *bpe:
-		m.mu.Lock()
-		clear(m.cache)
-		m.mu.Unlock()
+		m.words.reset()
 	case *unigram:
-		m.mu.Lock()
-		clear(m.cache)
-		m.mu.Unlock()
+		m.words.reset()
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"sync"
 	"unicode/utf8"
 )
 
@@ -27,8 +26,7 @@ type unigram struct {
 	edges map[uint32]uint32
 	end   []int64
 
-	mu    sync.Mutex
-	cache map[string][]int64
+	words wordCache
 }
 
 // unkPenalty is the Rust library's K_UNK_PENALTY.
@@ -50,7 +48,7 @@ func parseUnigram(raw json.RawMessage) (*unigram, map[string]int64, error) {
 		return nil, nil, fmt.Errorf("%w: model Unigram vocab too large", ErrInvalid)
 	}
 	m := &unigram{ids: make(map[string]int64, len(u.Vocab)), unk: -1, byteFB: u.ByteFallback,
-		edges: map[uint32]uint32{}, end: []int64{-1}, cache: map[string][]int64{}}
+		edges: map[uint32]uint32{}, end: []int64{-1}}
 	minScore := math.Inf(1)
 	for i, e := range u.Vocab {
 		var piece string
@@ -100,24 +98,7 @@ func parseUnigram(raw json.RawMessage) (*unigram, map[string]int64, error) {
 }
 
 func (m *unigram) appendWord(dst []int64, w string) ([]int64, error) {
-	m.mu.Lock()
-	ids, ok := m.cache[w]
-	m.mu.Unlock()
-	if ok {
-		return append(dst, ids...), nil
-	}
-	n := len(dst)
-	dst, err := m.encode(dst, w)
-	if err != nil {
-		return dst[:n], err
-	}
-	m.mu.Lock()
-	if len(m.cache) >= maxCache {
-		clear(m.cache)
-	}
-	m.cache[w] = append([]int64(nil), dst[n:]...)
-	m.mu.Unlock()
-	return dst, nil
+	return m.words.append(dst, w, m.encode)
 }
 
 type latticeNode struct {
