@@ -394,13 +394,20 @@ func (c *Continuous) Infer(ctx context.Context, obs *efferent.Observation, out *
 
 // InferBatch implements policy.Batcher.
 func (c *Continuous) InferBatch(ctx context.Context, obs []*efferent.Observation, out []*efferent.Chunk, errs []error) {
+	inGroups(ctx, c.maxBatch, obs, out, errs, c.inferGroup)
+}
+
+// inGroups answers a batch in groups of at most max rows, one group's run
+// after another.
+func inGroups(ctx context.Context, max int, obs []*efferent.Observation, out []*efferent.Chunk, errs []error,
+	group func(context.Context, []*efferent.Observation, []*efferent.Chunk, []error)) {
 	if len(out) != len(obs) || len(errs) != len(obs) {
 		policy.InferBatch(ctx, nil, obs, out, errs) // reports the mismatch
 		return
 	}
-	for i := 0; i < len(obs); i += c.maxBatch {
-		j := min(i+c.maxBatch, len(obs))
-		c.inferGroup(ctx, obs[i:j], out[i:j], errs[i:j])
+	for i := 0; i < len(obs); i += max {
+		j := min(i+max, len(obs))
+		group(ctx, obs[i:j], out[i:j], errs[i:j])
 	}
 }
 

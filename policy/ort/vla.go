@@ -275,14 +275,7 @@ func (v *VLA) Infer(ctx context.Context, obs *efferent.Observation, out *efferen
 // once, greedy and constrained to that position's band, then detokenize
 // each row. Groups of MaxBatch rows run one after another.
 func (v *VLA) InferBatch(ctx context.Context, obs []*efferent.Observation, out []*efferent.Chunk, errs []error) {
-	if len(out) != len(obs) || len(errs) != len(obs) {
-		policy.InferBatch(ctx, nil, obs, out, errs) // reports the mismatch
-		return
-	}
-	for i := 0; i < len(obs); i += v.maxBatch {
-		j := min(i+v.maxBatch, len(obs))
-		v.inferGroup(ctx, obs[i:j], out[i:j], errs[i:j])
-	}
+	inGroups(ctx, v.maxBatch, obs, out, errs, v.inferGroup)
 }
 
 // inferGroup runs at most maxBatch rows as one batch.
