@@ -3,6 +3,7 @@ package control_test
 import (
 	"errors"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -330,9 +331,11 @@ func TestAsyncSkipsElapsed(t *testing.T) {
 
 // TestAsyncBlend: the next inference is requested at the threshold; the
 // new chunk (2 steps late) is aligned by ObsTime and blended into the rest
-// of the old one with weights 1/4, 1/2, 3/4 (binary dims switch at 1/2).
+// of the old one with weights 1/4, 1/2, 3/4 from the step in progress at
+// its arrival on (binary dims switch at 1/2), then is executed as it is;
+// its delta dim is reanchored by the motion it planned for the skipped steps.
 func TestAsyncBlend(t *testing.T) {
-	s := newSched(t, control.SchedulerConf{Mode: control.ModeAsync, Kinds: []safety.Kind{abs, dlt, bin}, MaxH: 16, StepPeriod: step, AsyncThreshold: 12})
+	s := newSched(t, control.SchedulerConf{Mode: control.ModeAsync, Kinds: []safety.Kind{abs, dlt, bin}, MaxH: 16, StepPeriod: step, AsyncThreshold: 12, BlendSteps: 3})
 	if !s.NeedInference(t0) {
 		t.Fatal("no inference wanted at start")
 	}
@@ -356,12 +359,18 @@ func TestAsyncBlend(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []struct{ a, g float64 }{
-		{0, -1}, {0.25, -1}, {0.5, 1}, {0.75, 1}, {1, 1}, {1, 1},
+		{0.25, -1}, {0.5, 1}, {0.75, 1}, {1, 1}, {1, 1}, {1, 1},
 	}
 	for i, w := range want {
 		sp := tickAt(s, at(6+i, step))
-		if !near(sp.Values[0], w.a, 1e-12) || !near(sp.Values[1], w.a, 1e-12) || sp.Values[2] != w.g || sp.Seq != 2 {
-			t.Fatalf("step %d: %v, want [%v %v %v]", 6+i, sp.Values, w.a, w.a, w.g)
+		wd := w.a
+		if i == 0 {
+			// Reanchored: b planned +1 +1 for steps 4 and 5, which ran the
+			// old chunk's 0 0; the first step executed from b makes up for it.
+			wd += 2
+		}
+		if !near(sp.Values[0], w.a, 1e-12) || !near(sp.Values[1], wd, 1e-12) || sp.Values[2] != w.g || sp.Seq != 2 {
+			t.Fatalf("step %d: %v, want [%v %v %v]", 6+i, sp.Values, w.a, wd, w.g)
 		}
 	}
 	if st := s.Stats(); st.SkippedSteps != 2 {
@@ -485,7 +494,7 @@ func TestSchedulerConfValidate(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := base.WithDefaults()
-	if d.Mode != control.ModeReplan || d.ReplanSteps != 5 || d.EnsembleM != 0.01 || d.BlendSteps != 3 || d.AsyncThreshold != 5 || d.ControlPeriod != step {
+	if d.Mode != control.ModeReplan || d.ReplanSteps != 5 || d.EnsembleM != 0.01 || d.BlendSteps != 2 || d.AsyncThreshold != 5 || d.ControlPeriod != step {
 		t.Fatalf("defaults %+v", d)
 	}
 	for _, tc := range []struct {
@@ -510,6 +519,136 @@ func TestSchedulerConfValidate(t *testing.T) {
 		_, err := control.NewScheduler(c)
 		if err == nil || !strings.Contains(err.Error(), "SchedulerConf."+tc.field+" ") && !strings.Contains(err.Error(), "SchedulerConf."+tc.field+":") {
 			t.Errorf("%s: err = %v", tc.field, err)
+		}
+	}
+}
+
+// TestAsyncBlendConverges proves the blend's convergence on random cases:
+// for any old and new chunk, any blend length B (0 = none, up to MaxH),
+// any arrival latency and any kinds, the new chunk's action for the step in
+// progress at its arrival is already (partly) executed, its weight at the
+// j-th step from there is (j+1)/(B+1), and from B steps after the arrival
+// on the output equals the new chunk exactly — at every step start, and at
+// every controller tick from the step after (where the absolute dims'
+// tangents see only new samples) — bit for bit what a scheduler that never
+// saw the old chunk emits.
+func TestAsyncBlendConverges(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	kinds := []safety.Kind{abs, dlt, bin, abs}
+	const h = 8
+	for trial := range 500 {
+		B := rng.IntN(h + 1)
+		conf := control.SchedulerConf{Mode: control.ModeAsync, Kinds: kinds, MaxH: h, StepPeriod: step, ControlPeriod: tick, BlendSteps: B}
+		if B == 0 {
+			conf.BlendSteps = -1
+		}
+		s := newSched(t, conf)
+		fresh := newSched(t, conf)
+		rnd := func(k, j int) float64 {
+			if kinds[j] == bin {
+				return float64(rng.IntN(2)*2 - 1)
+			}
+			return rng.NormFloat64()
+		}
+		oldC := mkChunk(h, len(kinds), 1, t0, rnd)
+		obs := at(rng.IntN(h), step)              // the new chunk's observation
+		late := time.Duration(rng.IntN(h)) * step // its latency, whole steps
+		now := obs.Add(late)
+		newC := mkChunk(h, len(kinds), 2, obs, rnd)
+		if err := s.Push(t0, oldC); err != nil {
+			t.Fatal(err)
+		}
+		for n := t0; n.Before(now); n = n.Add(tick) {
+			tickAt(s, n)
+		}
+		if err := s.Push(now, newC); err != nil {
+			t.Fatalf("trial %d: %v", trial, err)
+		}
+		if err := fresh.Push(now, newC); err != nil {
+			t.Fatal(err)
+		}
+		kCur := int(late / step)
+		for k := kCur; k < h; k++ {
+			j := k - kCur
+			for i := range int(step / tick) {
+				n := obs.Add(time.Duration(k)*step + time.Duration(i)*tick)
+				got, want := tickAt(s, n), tickAt(fresh, n)
+				if got.Hold || got.Seq != 2 {
+					t.Fatalf("trial %d (B %d, kCur %d): step %d tick %d held or old seq %d", trial, B, kCur, k, i, got.Seq)
+				}
+				if (j >= B && i == 0) || j > B {
+					if !slices.Equal(got.Values, want.Values) {
+						t.Fatalf("trial %d (B %d, kCur %d): step %d tick %d: %v, want the new chunk's %v", trial, B, kCur, k, i, got.Values, want.Values)
+					}
+				}
+				if j < B && i == 0 && kinds[1] == dlt {
+					// A delta dim at a step start is the blended sample:
+					// o + w(a − o), w = (j+1)/(B+1), o the old chunk's.
+					w := float64(j+1) / float64(B+1)
+					a := newC.Actions[k*len(kinds)+1]
+					o := 0.0
+					if ok := int(n.Sub(t0)/step) < h; ok {
+						o = oldC.Actions[int(n.Sub(t0)/step)*len(kinds)+1]
+					} else {
+						w = 1 // the old chunk is over: nothing to blend with
+					}
+					if wantD := (o + w*(a-o)) * float64(tick) / float64(step); !near(got.Values[1], wantD, 1e-12) {
+						t.Fatalf("trial %d (B %d): step %d: delta %v, want weight %v: %v", trial, B, k, got.Values[1], w, wantD)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestAsyncReanchorsDeltas: a delta chunk answering a request arrives late
+// (whole steps, or mid-step at 1 kHz); without blending, the motion
+// executed from its observation to the end of the first whole step run
+// from it equals what the chunk planned for that span, and every later
+// step is the chunk's own action.
+func TestAsyncReanchorsDeltas(t *testing.T) {
+	for _, c := range []struct {
+		period time.Duration
+		late   time.Duration
+	}{{step, 2 * step}, {step, step}, {tick, 2*step + 20*tick}, {tick, 7 * tick}} {
+		s := newSched(t, control.SchedulerConf{Mode: control.ModeAsync, Kinds: []safety.Kind{dlt, abs}, MaxH: 8, StepPeriod: step, ControlPeriod: c.period, BlendSteps: -1})
+		perStep := int(step / c.period)
+		_ = s.Push(t0, mkChunk(8, 2, 1, t0, func(k, j int) float64 { return 0.3 }))
+		obs := at(2, step)
+		var moved float64
+		n := t0
+		for ; n.Before(obs); n = n.Add(c.period) {
+			tickAt(s, n)
+		}
+		s.Requested(obs)
+		now := obs.Add(c.late)
+		for ; n.Before(now); n = n.Add(c.period) {
+			moved += tickAt(s, n).Values[0]
+		}
+		b := mkChunk(8, 2, 2, obs, func(k, j int) float64 { return []float64{-0.1 * float64(k+1), 5}[j] })
+		if err := s.Push(now, b); err != nil {
+			t.Fatal(err)
+		}
+		k1 := int((c.late + step - 1) / step) // the first whole step from b
+		for ; n.Before(obs.Add(time.Duration(k1+1) * step)); n = n.Add(c.period) {
+			moved += tickAt(s, n).Values[0]
+		}
+		var planned float64
+		for k := 0; k <= k1; k++ {
+			planned += b.Actions[k*2]
+		}
+		if !near(moved, planned, 1e-9) {
+			t.Fatalf("late %v at %v: moved %v by the end of step %d, b planned %v", c.late, c.period, moved, k1, planned)
+		}
+		for k := k1 + 1; k < 8; k++ {
+			var sum float64
+			for range perStep {
+				sum += tickAt(s, n).Values[0]
+				n = n.Add(c.period)
+			}
+			if !near(sum, b.Actions[k*2], 1e-12) {
+				t.Fatalf("late %v: step %d moved %v, want b's %v", c.late, k, sum, b.Actions[k*2])
+			}
 		}
 	}
 }

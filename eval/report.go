@@ -48,6 +48,13 @@ type TaskReport struct {
 	Errors     []EpisodeError `json:"errors,omitempty"`
 	// Outcomes has one entry per episode that ran, by episode number.
 	Outcomes []Outcome `json:"outcomes"`
+	// ExpiredChunks, DroppedChunks and HeldTicks sum the episodes'
+	// counts (rig.EpisodeResult): chunks dropped because all of their
+	// actions were past when they arrived, chunks thrown away otherwise
+	// (stale, invalid, discarded), and control steps that held the arm.
+	ExpiredChunks int `json:"expired_chunks"`
+	DroppedChunks int `json:"dropped_chunks"`
+	HeldTicks     int `json:"held_ticks"`
 }
 
 // Lengths summarises episode lengths in steps. Median is the midpoint
@@ -70,6 +77,10 @@ type Outcome struct {
 	Success bool   `json:"success"`
 	Steps   int    `json:"steps"`
 	Error   string `json:"error,omitempty"`
+	// The episode's counts, as in TaskReport.
+	ExpiredChunks int `json:"expired_chunks"`
+	DroppedChunks int `json:"dropped_chunks"`
+	HeldTicks     int `json:"held_ticks"`
 }
 
 // GroupReport pools the episodes of several tasks (a suite, or all).
@@ -81,6 +92,10 @@ type GroupReport struct {
 	SuccessRate float64  `json:"success_rate"`
 	CI95        Interval `json:"ci95"`
 	ErrorCount  int      `json:"error_count"`
+	// Sums of the tasks' counts (TaskReport).
+	ExpiredChunks int `json:"expired_chunks"`
+	DroppedChunks int `json:"dropped_chunks"`
+	HeldTicks     int `json:"held_ticks"`
 }
 
 // LatencyReport gives nearest-rank percentiles (see Percentile) of the
@@ -129,7 +144,10 @@ func build(tasks []TaskRef, results [][]result, conf Conf) *Report {
 				continue
 			}
 			tr.Episodes++
-			o := Outcome{Episode: e, Steps: res.Steps}
+			o := Outcome{Episode: e, Steps: res.Steps, ExpiredChunks: res.ExpiredChunks, DroppedChunks: res.DroppedChunks, HeldTicks: res.HeldTicks}
+			tr.ExpiredChunks += res.ExpiredChunks
+			tr.DroppedChunks += res.DroppedChunks
+			tr.HeldTicks += res.HeldTicks
 			if res.Err != nil {
 				o.Error = res.Err.Error()
 				tr.ErrorCount++
@@ -182,6 +200,9 @@ func (g *GroupReport) add(t *TaskReport) {
 	g.Episodes += t.Episodes
 	g.Successes += t.Successes
 	g.ErrorCount += t.ErrorCount
+	g.ExpiredChunks += t.ExpiredChunks
+	g.DroppedChunks += t.DroppedChunks
+	g.HeldTicks += t.HeldTicks
 	g.SuccessRate = rate(g.Successes, g.Episodes)
 	g.CI95 = Wilson(g.Successes, g.Episodes)
 }

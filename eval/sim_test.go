@@ -2,11 +2,17 @@ package eval_test
 
 import (
 	"context"
+	"fmt"
+	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/efferent/efferent"
+	"github.com/efferent/efferent/control"
 	"github.com/efferent/efferent/eval"
+	"github.com/efferent/efferent/metrics"
 	"github.com/efferent/efferent/models"
 	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/policy/ort"
@@ -230,5 +236,172 @@ func TestEStopHoldsTheArm(t *testing.T) {
 	}
 	if moved := env.World().Gripper.Pos.Sub(frozen).Norm(); moved > 1e-9 {
 		t.Fatalf("the gripper moved %.3f m after the e-stop", moved)
+	}
+}
+
+// TestExpiredChunksCounted: the one-step expert in async and ensemble
+// modes (which align chunks by their observation time) under a modelled
+// latency of two steps (100 ms at 20 Hz) answers every observation with a chunk whose
+// only action is over when it arrives. Each one is dropped as expired and
+// counted — in the loop's Stats, the episode's result, the task's and the
+// overall report — and the arm holds on every tick, each counted as held;
+// the episode says why it failed instead of a plain miss. Without latency
+// nothing expires and nothing holds.
+func TestExpiredChunksCounted(t *testing.T) {
+	_, tasks, err := eval.SimTasks(sim.SuiteSpatial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := tasks[0]
+	task.MaxSteps = 30
+	env, err := sim.New(sim.Conf{NoRender: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		mode control.Mode
+		lat  time.Duration
+	}{{control.ModeAsync, 0}, {control.ModeAsync, 100 * time.Millisecond}, {control.ModeEnsemble, 0}, {control.ModeEnsemble, 100 * time.Millisecond}} {
+		lat := c.lat
+		if err := env.Reset(task, 0); err != nil {
+			t.Fatal(err)
+		}
+		var loop *control.Loop
+		res := rig.Episode(context.Background(), rig.EpisodeConf{Env: env, Policy: rig.ExpertPolicy(env), Virtual: true,
+			Scheduler: control.SchedulerConf{Mode: c.mode}, InferLatency: lat, OnLoop: func(l *control.Loop) { loop = l }})
+		st := loop.Stats()
+		t.Logf("%s, latency %v: %d steps, %d inferences, %+v, held %d, err %v", c.mode, lat, res.Steps, st.Inferences, st.Chunks, st.Holds, res.Err)
+		if lat == 0 {
+			if res.ExpiredChunks != 0 || res.HeldTicks != 0 || res.DroppedChunks != 0 || res.Err != nil {
+				t.Fatalf("no latency: expired %d, held %d, dropped %d, err %v; want none", res.ExpiredChunks, res.HeldTicks, res.DroppedChunks, res.Err)
+			}
+			continue
+		}
+		if st.Chunks.Accepted != 0 || st.Chunks.Expired == 0 || st.Chunks.Expired+1 < st.Inferences {
+			// (the last inference may still be in flight at the end)
+			t.Fatalf("loop: %d inferences, chunks %+v: want every chunk expired", st.Inferences, st.Chunks)
+		}
+		if res.ExpiredChunks != int(st.Chunks.Expired) || res.HeldTicks != int(st.Holds) || res.HeldTicks != res.Steps {
+			t.Fatalf("result: expired %d, held %d of %d steps; the loop dropped %d and held %d", res.ExpiredChunks, res.HeldTicks, res.Steps, st.Chunks.Expired, st.Holds)
+		}
+		if res.Err == nil || !strings.Contains(res.Err.Error(), "expired") {
+			t.Fatalf("episode error %v, want one naming the expired chunks", res.Err)
+		}
+		// /metrics: the loop's counters as a scrape shows them.
+		mc, err := metrics.New(metrics.Conf{Loop: loop.Stats})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		mc.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		for _, want := range []string{
+			fmt.Sprintf("efferent_loop_chunks_total{outcome=\"expired\"} %d\n", res.ExpiredChunks),
+			fmt.Sprintf("efferent_loop_holds_total %d\n", res.HeldTicks),
+		} {
+			if !strings.Contains(rec.Body.String(), want) {
+				t.Fatalf("/metrics lacks %q", want)
+			}
+		}
+	}
+
+	// The same through eval: per task and overall.
+	refs, tasks, err := eval.SimTasks(sim.SuiteSpatial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, tasks = refs[:2], tasks[:2]
+	for i := range tasks {
+		tasks[i].MaxSteps, refs[i].MaxSteps = 25, 25
+	}
+	conf := expertConf(true)
+	conf.InferLatency = 100 * time.Millisecond
+	conf.Scheduler.Mode = control.ModeAsync
+	run, closeAll := eval.SimEpisodes(conf, tasks)
+	rep, err := eval.Run(context.Background(), eval.Conf{Workers: 2, Episodes: 2}, refs, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := closeAll(); err != nil {
+		t.Fatal(err)
+	}
+	sum, held := 0, 0
+	for _, tr := range rep.Tasks {
+		ex, h := 0, 0
+		for _, o := range tr.Outcomes {
+			if o.ExpiredChunks == 0 || o.HeldTicks != o.Steps {
+				t.Fatalf("%s episode %d: expired %d, held %d of %d steps", tr.Task.Name, o.Episode, o.ExpiredChunks, o.HeldTicks, o.Steps)
+			}
+			ex += o.ExpiredChunks
+			h += o.HeldTicks
+		}
+		if tr.ExpiredChunks != ex || tr.HeldTicks != h {
+			t.Fatalf("%s: expired %d, held %d; its episodes sum to %d, %d", tr.Task.Name, tr.ExpiredChunks, tr.HeldTicks, ex, h)
+		}
+		sum += ex
+		held += h
+	}
+	if o := rep.Overall; o.ExpiredChunks != sum || o.HeldTicks != held || o.ErrorCount != o.Episodes {
+		t.Fatalf("overall %+v: want expired %d, held %d and every episode an error", o, sum, held)
+	}
+	var b strings.Builder
+	if err := rep.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "expired") || !strings.Contains(b.String(), fmt.Sprint(sum)) {
+		t.Fatalf("text report does not show the expired chunks:\n%s", b.String())
+	}
+}
+
+// TestSchedulerModesClosedLoop runs the shipped default model closed loop
+// on the spatial suite (2 episodes a task, as in README's table) in each
+// scheduler mode that matters for latency, and holds each to what it was
+// measured to reach, less a margin for float differences between CPUs
+// (see README, "Simulator, control loop, evaluation"). It also checks
+// the counts: nothing expires at these latencies, and the held ticks are
+// those the latency forces (one per episode at 50 ms: the first chunk's
+// wait; at 150 ms, one step in three: a 5-step chunk that comes 3 steps
+// after its observation covers 2 steps, with one inference at a time).
+func TestSchedulerModesClosedLoop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs ONNX Runtime closed loop (≈ 20 s)")
+	}
+	refs, tasks, err := eval.SimTasks(sim.SuiteSpatial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		sched   control.SchedulerConf
+		latency time.Duration
+		min     int // successes of 20; measured: see README
+		maxHeld int
+	}{
+		{"replan", control.SchedulerConf{Mode: control.ModeReplan}, 0, 12, 0},                            // measured 15
+		{"async", control.SchedulerConf{Mode: control.ModeAsync}, 0, 13, 0},                              // measured 17
+		{"async+50ms", control.SchedulerConf{Mode: control.ModeAsync}, 50 * time.Millisecond, 13, 20},    // measured 17
+		{"async+150ms", control.SchedulerConf{Mode: control.ModeAsync}, 150 * time.Millisecond, 6, 1500}, // measured 10
+	} {
+		conf := expertConf(false)
+		conf.NewPolicy = func(int, *sim.Env) (policy.Policy, error) { return openEmbedded(t, models.Default), nil }
+		conf.Scheduler, conf.InferLatency = c.sched, c.latency
+		run, closeAll := eval.SimEpisodes(conf, tasks)
+		rep, err := eval.Run(context.Background(), eval.Conf{Workers: 2, Episodes: 2}, refs, run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := closeAll(); err != nil {
+			t.Fatal(err)
+		}
+		o := rep.Overall
+		t.Logf("%s: %d/%d, expired %d, dropped %d, held %d", c.name, o.Successes, o.Episodes, o.ExpiredChunks, o.DroppedChunks, o.HeldTicks)
+		if o.ErrorCount > 0 || o.Episodes != 20 {
+			t.Fatalf("%s: %d episodes, %d errors", c.name, o.Episodes, o.ErrorCount)
+		}
+		if o.Successes < c.min {
+			t.Errorf("%s: %d of 20 episodes succeeded, want ≥ %d", c.name, o.Successes, c.min)
+		}
+		if o.ExpiredChunks != 0 || o.DroppedChunks != 0 || o.HeldTicks > c.maxHeld {
+			t.Errorf("%s: expired %d, dropped %d, held %d; want none expired or dropped, ≤ %d held", c.name, o.ExpiredChunks, o.DroppedChunks, o.HeldTicks, c.maxHeld)
+		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 )
 
 // WriteText writes r as a readable table: one row per task, then suite and
-// overall totals, inference latency, and every task that had errors.
+// overall totals (with the expired chunks and held ticks), inference latency, and every task that had errors.
 func (r *Report) WriteText(w io.Writer) error {
 	var b strings.Builder
 	planned := len(r.Tasks) * r.EpisodesPerTask
@@ -23,20 +23,20 @@ func (r *Report) WriteText(w io.Writer) error {
 	b.WriteString("\n")
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "suite\t#\ttask\tsuccess\trate\t95% CI\tsteps mean\tmedian\tmax\terrors")
+	fmt.Fprintln(tw, "suite\t#\ttask\tsuccess\trate\t95% CI\tsteps mean\tmedian\tmax\texpired\theld\terrors")
 	for _, t := range r.Tasks {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%d/%d\t%s\t%s\t%.1f\t%.1f\t%d\t%d\n",
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%d/%d\t%s\t%s\t%.1f\t%.1f\t%d\t%d\t%d\t%d\n",
 			orDash(t.Task.Suite), t.Task.Index, shorten(taskName(t.Task), 48), t.Successes, t.Episodes,
-			pct(t.SuccessRate), ci(t.CI95), t.Length.Mean, t.Length.Median, t.Length.Max, t.ErrorCount)
+			pct(t.SuccessRate), ci(t.CI95), t.Length.Mean, t.Length.Median, t.Length.Max, t.ExpiredChunks, t.HeldTicks, t.ErrorCount)
 	}
-	fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t\t") // a gap that keeps one alignment block
+	fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t\t\t\t") // a gap that keeps one alignment block
 	for _, g := range append(append([]GroupReport(nil), r.Suites...), r.Overall) {
 		name := orDash(g.Name)
 		if g.Name != "overall" {
 			name += " total"
 		}
-		fmt.Fprintf(tw, "%s\t\t%d tasks\t%d/%d\t%s\t%s\t\t\t\t%d\n",
-			name, g.Tasks, g.Successes, g.Episodes, pct(g.SuccessRate), ci(g.CI95), g.ErrorCount)
+		fmt.Fprintf(tw, "%s\t\t%d tasks\t%d/%d\t%s\t%s\t\t\t\t%d\t%d\t%d\n",
+			name, g.Tasks, g.Successes, g.Episodes, pct(g.SuccessRate), ci(g.CI95), g.ExpiredChunks, g.HeldTicks, g.ErrorCount)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

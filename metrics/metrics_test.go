@@ -25,6 +25,7 @@ func TestScrapeNamesStaleInput(t *testing.T) {
 			st := control.Stats{Ticks: 1200, Holds: 300, StaleEvents: 1, StaleHolds: 300, Discarded: 1, Lead: 30 * time.Millisecond,
 				StaleInput: "camera observation/image (/cam)", StaleAge: 420 * time.Millisecond}
 			st.Verdicts[2] = 300
+			st.Chunks.Expired = 7
 			return st
 		},
 		Inputs: func() []metrics.Input {
@@ -54,6 +55,8 @@ func TestScrapeNamesStaleInput(t *testing.T) {
 		`efferent_loop_stale{input="camera observation/image (/cam)"} 1`,
 		`efferent_loop_stale_holds_total 300`,
 		`efferent_loop_chunks_total{outcome="discarded"} 1`,
+		`efferent_loop_chunks_total{outcome="expired"} 7`,
+		`efferent_loop_holds_total 300`,
 		`efferent_loop_inference_lead_seconds 0.03`,
 		`efferent_input_age_seconds{input="camera observation/image (/cam)"} 0.42`,
 		`efferent_input_max_age_seconds{input="camera observation/image (/cam)"} 0.15`,

@@ -182,6 +182,7 @@ func (r *simRun) taps(pol policy.Policy) {
 func (r *simRun) episodes(ctx context.Context, task sim.Task) error {
 	c, log := r.c, r.log
 	successes, refused := 0, 0
+	expired, dropped, held := 0, 0, 0 // over the episodes that ran
 	for ep := 0; c.Episodes == 0 || ep < c.Episodes; ep++ {
 		in := (c.Init + ep) % sim.NumInitStates
 		if r.view != nil {
@@ -213,6 +214,7 @@ func (r *simRun) episodes(ctx context.Context, task sim.Task) error {
 			continue
 		}
 		res, switched, err := r.episode(ctx, ep, task, in)
+		expired, dropped, held = expired+res.ExpiredChunks, dropped+res.DroppedChunks, held+res.HeldTicks
 		if switched {
 			log.Info("episode ended early: the instruction changed", "episode", ep+1, "steps", res.Steps)
 			continue
@@ -228,7 +230,8 @@ func (r *simRun) episodes(ctx context.Context, task sim.Task) error {
 			successes++
 		}
 	}
-	log.Info("done", "episodes", c.Episodes, "successes", successes, "refused", refused)
+	log.Info("done", "episodes", c.Episodes, "successes", successes, "refused", refused,
+		"expired_chunks", expired, "dropped_chunks", dropped, "held_ticks", held)
 	return nil
 }
 

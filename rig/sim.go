@@ -79,6 +79,14 @@ type EpisodeResult struct {
 	// Actions is the trace of executed actions, one row per step; optional
 	// (nil), kept only when EpisodeConf.Trace is set.
 	Actions [][]float64
+	// ExpiredChunks counts the chunks the scheduler dropped because all
+	// of their actions were already in the past when they arrived (the
+	// inference latency outlasted the chunk); DroppedChunks the others
+	// thrown away unexecuted (stale: answering an older observation than
+	// one accepted; invalid; discarded after a stale input); HeldTicks the
+	// control steps whose setpoint held the arm (no chunk covered the step,
+	// or a gate held it). None of them is an error by itself.
+	ExpiredChunks, DroppedChunks, HeldTicks int
 	// Err says the episode could not run (simulator crash, lost
 	// connection): it counts as a failure and is listed in the report.
 	Err error
@@ -127,6 +135,9 @@ func Episode(ctx context.Context, c EpisodeConf) EpisodeResult {
 	runErr := loop.Run(ctx)
 	res.Success, res.Steps, res.InferLatencies = c.Env.Success(), c.Env.Steps(), timed.lat
 	st := loop.Stats()
+	res.ExpiredChunks = int(st.Chunks.Expired)
+	res.DroppedChunks = int(st.Chunks.Stale + st.Chunks.Invalid + st.Discarded)
+	res.HeldTicks = int(st.Holds)
 	switch {
 	case runErr != nil:
 		res.Err = runErr
@@ -134,6 +145,11 @@ func Episode(ctx context.Context, c EpisodeConf) EpisodeResult {
 		// A policy that failed every call leaves the arm holding until the
 		// step budget runs out; say why instead of reporting a plain miss.
 		res.Err = fmt.Errorf("%d of %d inferences failed, last: %s", st.InferErrors, st.Inferences, st.LastChunkError)
+	case st.Chunks.Accepted == 0 && st.Chunks.Expired > 0 && !res.Success:
+		// Every chunk came after its last action (latency ≥ the chunk's
+		// length): the arm never moved. Say so instead of a plain miss.
+		res.Err = fmt.Errorf("all %d chunks expired before they arrived (the inference latency outlasts the chunk): the arm never moved",
+			st.Chunks.Expired)
 	}
 	return res
 }
