@@ -45,14 +45,7 @@ func TestExpertThroughLoop(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		run, closeAll := eval.SimEpisodes(expertConf(true), tasks)
-		rep, err := eval.Run(context.Background(), eval.Conf{Workers: 2, Episodes: episodes}, refs, run)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := closeAll(); err != nil {
-			t.Fatal(err)
-		}
+		rep := runSim(t, expertConf(true), tasks, refs, 2, episodes)
 		o := rep.Overall
 		t.Logf("%s: %d/%d", suite, o.Successes, o.Episodes)
 		if o.Episodes != len(refs)*episodes || float64(o.Successes) < 0.95*float64(o.Episodes) {
@@ -171,14 +164,7 @@ func TestDefaultModelSolvesTasks(t *testing.T) {
 		}
 		conf := expertConf(false)
 		conf.NewPolicy = func(int, *sim.Env) (policy.Policy, error) { return openEmbedded(t, models.Default), nil }
-		run, closeAll := eval.SimEpisodes(conf, tasks)
-		rep, err := eval.Run(context.Background(), eval.Conf{Workers: 2, Episodes: 1}, refs, run)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := closeAll(); err != nil {
-			t.Fatal(err)
-		}
+		rep := runSim(t, conf, tasks, refs, 2, 1)
 		for _, tr := range rep.Tasks {
 			if tr.ErrorCount > 0 {
 				t.Fatalf("%s: %d episode errors", tr.Task.Name, tr.ErrorCount)
@@ -316,14 +302,7 @@ func TestExpiredChunksCounted(t *testing.T) {
 	conf := expertConf(true)
 	conf.InferLatency = 100 * time.Millisecond
 	conf.Scheduler.Mode = control.ModeAsync
-	run, closeAll := eval.SimEpisodes(conf, tasks)
-	rep, err := eval.Run(context.Background(), eval.Conf{Workers: 2, Episodes: 2}, refs, run)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := closeAll(); err != nil {
-		t.Fatal(err)
-	}
+	rep := runSim(t, conf, tasks, refs, 2, 2)
 	sum, held := 0, 0
 	for _, tr := range rep.Tasks {
 		ex, h := 0, 0
@@ -384,14 +363,7 @@ func TestSchedulerModesClosedLoop(t *testing.T) {
 		conf := expertConf(false)
 		conf.NewPolicy = func(int, *sim.Env) (policy.Policy, error) { return openEmbedded(t, models.Default), nil }
 		conf.Scheduler, conf.InferLatency = c.sched, c.latency
-		run, closeAll := eval.SimEpisodes(conf, tasks)
-		rep, err := eval.Run(context.Background(), eval.Conf{Workers: 2, Episodes: 2}, refs, run)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := closeAll(); err != nil {
-			t.Fatal(err)
-		}
+		rep := runSim(t, conf, tasks, refs, 2, 2)
 		o := rep.Overall
 		t.Logf("%s: %d/%d, expired %d, dropped %d, held %d", c.name, o.Successes, o.Episodes, o.ExpiredChunks, o.DroppedChunks, o.HeldTicks)
 		if o.ErrorCount > 0 || o.Episodes != 20 {
@@ -404,4 +376,19 @@ func TestSchedulerModesClosedLoop(t *testing.T) {
 			t.Errorf("%s: expired %d, dropped %d, held %d; want none expired or dropped, ≤ %d held", c.name, o.ExpiredChunks, o.DroppedChunks, o.HeldTicks, c.maxHeld)
 		}
 	}
+}
+
+// runSim evaluates tasks with conf on workers workers, episodes each, and
+// closes the workers' policies.
+func runSim(t *testing.T, conf eval.SimConf, tasks []sim.Task, refs []eval.TaskRef, workers, episodes int) *eval.Report {
+	t.Helper()
+	run, closeAll := eval.SimEpisodes(conf, tasks)
+	rep, err := eval.Run(context.Background(), eval.Conf{Workers: workers, Episodes: episodes}, refs, run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := closeAll(); err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }
