@@ -209,8 +209,11 @@ func (c *wordCache) append(dst []int64, w string, encode func([]int64, string) (
 		return dst[:n], err
 	}
 	c.mu.Lock()
-	if c.m == nil || len(c.m) >= maxCache {
+	switch {
+	case c.m == nil:
 		c.m = map[string][]int64{}
+	case len(c.m) >= maxCache:
+		clear(c.m)
 	}
 	c.m[w] = append([]int64(nil), dst[n:]...)
 	c.mu.Unlock()
@@ -220,7 +223,7 @@ func (c *wordCache) append(dst []int64, w string, encode func([]int64, string) (
 // reset empties the cache.
 func (c *wordCache) reset() {
 	c.mu.Lock()
-	c.m = nil
+	clear(c.m)
 	c.mu.Unlock()
 }
 
