@@ -66,3 +66,14 @@ func (c Conf) Validate() error {
 	}
 	return nil
 }
+
+// prepare fills conf's defaults, validates it and initialises the ONNX
+// Runtime library it names: what every model's Open does first.
+func prepare(conf Conf) (Conf, string, error) {
+	conf = conf.WithDefaults()
+	if err := conf.Validate(); err != nil {
+		return conf, "", err
+	}
+	lib, err := Init(conf.Library)
+	return conf, lib, err
+}

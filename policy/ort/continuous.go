@@ -74,11 +74,7 @@ func OpenPolicy(m *policy.Manifest, conf Conf) (policy.Policy, error) {
 
 // OpenContinuous loads a flow or regression model and creates its sessions.
 func OpenContinuous(m *policy.Manifest, conf Conf) (_ *Continuous, err error) {
-	conf = conf.WithDefaults()
-	if err := conf.Validate(); err != nil {
-		return nil, err
-	}
-	lib, err := Init(conf.Library)
+	conf, lib, err := prepare(conf)
 	if err != nil {
 		return nil, err
 	}
@@ -88,12 +84,8 @@ func OpenContinuous(m *policy.Manifest, conf Conf) (_ *Continuous, err error) {
 			c.Close()
 		}
 	}()
-	data, err := m.ReadFile(m.Text.Tokenizer, maxTokenizerBytes)
-	if err != nil {
+	if c.tok, err = textTokenizer(m); err != nil {
 		return nil, err
-	}
-	if c.tok, err = text.Parse(data); err != nil {
-		return nil, fmt.Errorf("model %s: text.tokenizer %s: %w", m.Source, m.Text.Tokenizer, err)
 	}
 	if err := c.describe(); err != nil {
 		return nil, err
@@ -532,6 +524,19 @@ func (c *Continuous) integrate(ctx context.Context, r *contRun, n int) error {
 		}
 	}
 	return nil
+}
+
+// textTokenizer parses the model's text.tokenizer.
+func textTokenizer(m *policy.Manifest) (*text.Tokenizer, error) {
+	data, err := m.ReadFile(m.Text.Tokenizer, maxTokenizerBytes)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := text.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: text.tokenizer %s: %w", m.Source, m.Text.Tokenizer, err)
+	}
+	return tok, nil
 }
 
 // checkObservation validates obs against the manifest (each camera at its

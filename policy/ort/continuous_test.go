@@ -35,6 +35,19 @@ func loadDir(t testing.TB, name string) (*policy.Manifest, *golden.File) {
 	return m, g
 }
 
+// openFixture opens a continuous fixture on one thread, closed when the
+// test ends, with its manifest and golden outputs.
+func openFixture(t testing.TB, name string) (*Continuous, *policy.Manifest, *golden.File) {
+	t.Helper()
+	m, g := loadDir(t, name)
+	c, err := OpenContinuous(m, Conf{IntraOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, m, g
+}
+
 // goldenObservation rebuilds a golden case's observation at each
 // camera's own size.
 func goldenObservation(t testing.TB, m *policy.Manifest, c golden.Case) *efferent.Observation {
@@ -65,12 +78,7 @@ func TestContinuousGolden(t *testing.T) {
 	}
 	for _, name := range continuousFixtures {
 		t.Run(name, func(t *testing.T) {
-			m, g := loadDir(t, name)
-			c, err := OpenContinuous(m, Conf{IntraOpThreads: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c, m, g := openFixture(t, name)
 			H, D, MD := m.Action.Horizon, m.Action.Dim, m.Action.ModelDimOrDim()
 			noise := make([]float32, H*MD)
 			for ci, gc := range g.Cases {
@@ -114,12 +122,7 @@ func TestContinuousBatchMatchesSingle(t *testing.T) {
 	}
 	for _, name := range continuousFixtures {
 		t.Run(name, func(t *testing.T) {
-			m, g := loadDir(t, name)
-			c, err := OpenContinuous(m, Conf{IntraOpThreads: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c, m, g := openFixture(t, name)
 			if c.MaxBatch() < 2 {
 				t.Fatalf("MaxBatch %d: the fixture's graphs have a symbolic batch axis", c.MaxBatch())
 			}
@@ -154,12 +157,7 @@ func TestContinuousInferAllocatesNothing(t *testing.T) {
 	}
 	for _, name := range continuousFixtures {
 		t.Run(name, func(t *testing.T) {
-			m, g := loadDir(t, name)
-			c, err := OpenContinuous(m, Conf{IntraOpThreads: 1})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c, m, g := openFixture(t, name)
 			obs := goldenObservation(t, m, g.Cases[0])
 			var out efferent.Chunk
 			ctx := context.Background()
@@ -183,12 +181,7 @@ func TestFlowNoiseIsSeeded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ONNX Runtime")
 	}
-	m, g := loadDir(t, "efferent-pi0-fixture")
-	c, err := OpenContinuous(m, Conf{IntraOpThreads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, m, g := openFixture(t, "efferent-pi0-fixture")
 	obs := goldenObservation(t, m, g.Cases[0])
 	var a, b, d efferent.Chunk
 	ctx := context.Background()

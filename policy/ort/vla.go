@@ -101,11 +101,7 @@ var _ policy.Batcher = (*VLA)(nil)
 // Open loads the model described by m and creates its sessions. The ONNX
 // Runtime environment is initialised on first use (see Init).
 func Open(m *policy.Manifest, conf Conf) (_ *VLA, err error) {
-	conf = conf.WithDefaults()
-	if err := conf.Validate(); err != nil {
-		return nil, err
-	}
-	lib, err := Init(conf.Library)
+	conf, lib, err := prepare(conf)
 	if err != nil {
 		return nil, err
 	}
@@ -115,12 +111,8 @@ func Open(m *policy.Manifest, conf Conf) (_ *VLA, err error) {
 			v.Close()
 		}
 	}()
-	data, err := m.ReadFile(m.Text.Tokenizer, maxTokenizerBytes)
-	if err != nil {
+	if v.tok, err = textTokenizer(m); err != nil {
 		return nil, err
-	}
-	if v.tok, err = text.Parse(data); err != nil {
-		return nil, fmt.Errorf("model %s: text.tokenizer %s: %w", m.Source, m.Text.Tokenizer, err)
 	}
 	if v.enc, err = describeGraph(m, m.Encoder.File); err != nil {
 		return nil, err
