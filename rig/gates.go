@@ -2,6 +2,7 @@ package rig
 
 import (
 	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/efferent/efferent/robot"
@@ -43,19 +44,10 @@ func (g Gates) Chain() safety.Chain {
 }
 
 // isNilGate catches a typed nil pointer in the interface (a profile
-// without a motion gate returns a nil *MotionGate).
+// without a motion gate has a nil *MotionGate), whatever the gate's type.
 func isNilGate(g safety.Gate) bool {
-	switch v := g.(type) {
-	case *safety.MotionGate:
-		return v == nil
-	case *safety.Watchdog:
-		return v == nil
-	case *safety.EStop:
-		return v == nil
-	case *safety.LimitGate:
-		return v == nil
-	}
-	return false
+	v := reflect.ValueOf(g)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 // SimLimits bounds the simulator's action: every entry within
