@@ -50,7 +50,38 @@ type Observation struct {
 	Time time.Time
 	// Seq numbers observations from one source, starting at 1.
 	Seq uint64
+	// Guide, when Guide.Steps > 0, asks for real-time chunking: the
+	// chunk answering this observation should continue the one executing
+	// (see ActionGuide). Only a policy whose Metadata says it can guide
+	// reads it; the others answer as if it were empty.
+	Guide ActionGuide
 }
+
+// ActionGuide is what real-time chunking (Black et al. 2025) knows when an
+// observation is taken while a chunk executes: the actions the robot will
+// carry out from the observation on, for as long as the executing chunk
+// lasts. The new chunk's first Delay steps will have run from the old
+// chunk before it arrives (the inference delay): the policy freezes them
+// to these actions, guides the next ones towards them with decaying
+// weights, and leaves the rest free (policy.GuideWeight).
+type ActionGuide struct {
+	// Actions holds Steps rows of D values, in the robot's units (as a
+	// Chunk's): row k is the action the executing plan gives the step
+	// that starts k step periods after the observation's Time.
+	Actions []float64
+	Steps   int
+	D       int
+	// Delay is how many of the new chunk's steps will be over when it
+	// arrives: the expected inference latency in steps, rounded up
+	// (≤ Steps).
+	Delay int
+	// MaxGuidance caps the guidance weight (the paper's β). 0: 5, the
+	// paper's value.
+	MaxGuidance float64
+}
+
+// Row returns guide row k, aliasing Actions.
+func (g *ActionGuide) Row(k int) []float64 { return g.Actions[k*g.D : (k+1)*g.D] }
 
 // Chunk is H future actions of D dimensions each, in the robot's units
 // (already un-normalised), row-major: Actions[t*D+d].

@@ -28,6 +28,10 @@ type ObsSpec struct {
 	// sets OpenCV's (camera/cv.DecodeImage: libjpeg-turbo, several times
 	// faster), keeping cgo out of this package.
 	DecodeImage func(data []byte, maxSide int) (efferent.Image, error)
+	// GuideDim is the model's action dim when it reads a guide (real-time
+	// chunking: GuideKey, GuideDelayKey); 0 ignores those keys on decode
+	// and leaves them out on encode.
+	GuideDim int
 }
 
 // SeqKey is the optional request key a client numbers its requests with
@@ -100,6 +104,9 @@ func observation(v *Value, spec ObsSpec, lim Limits) (efferent.Observation, erro
 			return obs, fmt.Errorf("%s: %w: is %v, want str", spec.PromptKey, ErrMalformed, pv.Kind)
 		}
 		obs.Prompt = pv.Str
+	}
+	if err := guide(v, spec.GuideDim, &obs.Guide); err != nil {
+		return obs, err
 	}
 	return obs, checkPrompt(spec.PromptKey, obs.Prompt, spec)
 }
@@ -212,11 +219,16 @@ func state(v *Value, dim int) ([]float64, error) {
 }
 
 // EncodeObservation appends an observation as openpi's LIBERO client sends
-// it: uint8 HWC images, float64 state, str prompt (omitted when empty).
+// it: uint8 HWC images, float64 state, str prompt (omitted when empty);
+// and the guide when spec.GuideDim is set and obs has one of that width.
 func EncodeObservation(b []byte, obs *efferent.Observation, spec ObsSpec) []byte {
 	n := len(spec.ImageKeys) + 1
 	if obs.Prompt != "" {
 		n++
+	}
+	guided := sendsGuide(obs, spec)
+	if guided {
+		n += 2
 	}
 	b = appendMapLen(b, n)
 	for _, k := range spec.ImageKeys {
@@ -226,6 +238,9 @@ func EncodeObservation(b []byte, obs *efferent.Observation, spec ObsSpec) []byte
 	b = AppendFloat64Array(appendStr(b, spec.StateKey), []int{len(obs.State)}, obs.State)
 	if obs.Prompt != "" {
 		b = appendStr(appendStr(b, spec.PromptKey), obs.Prompt)
+	}
+	if guided {
+		b = appendGuide(b, &obs.Guide)
 	}
 	return b
 }

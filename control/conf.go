@@ -30,12 +30,27 @@ const (
 	// rest of the old one over BlendSteps. A chunk entirely in the past
 	// when it arrives is dropped and counted (SchedulerStats.Expired).
 	ModeAsync Mode = "async"
+	// ModeRTC is real-time chunking (Black et al. 2025): executed like
+	// async (aligned by ObsTime, the elapsed part skipped, delta dims
+	// reanchored), but each observation carries the executing plan's
+	// actions from its time on (Scheduler.Guide, efferent.ActionGuide),
+	// so that the policy makes the new chunk continue the old one: no
+	// blending by default. It needs a policy that reads the guide
+	// (policy.Metadata.Guides: the flow layout's prefix + step graphs).
+	ModeRTC Mode = "rtc"
 )
+
+// Modes are the scheduling modes, in the order the docs list them.
+func Modes() []Mode { return []Mode{ModeReplan, ModeEnsemble, ModeAsync, ModeRTC} }
+
+// Overlapping reports whether m executes a chunk while the next is
+// inferred, aligning chunks by their ObsTime (async and rtc).
+func (m Mode) Overlapping() bool { return m == ModeAsync || m == ModeRTC }
 
 // SchedulerConf configures a Scheduler. Zero values mean the documented
 // defaults.
 type SchedulerConf struct {
-	// Mode: "replan" (default), "ensemble" or "async".
+	// Mode: "replan" (default), "ensemble", "async" or "rtc".
 	Mode Mode `yaml:"mode"`
 	// Kinds gives each action dimension's kind (absolute, delta, binary);
 	// its length is the action dimension D. Required.
@@ -64,19 +79,21 @@ type SchedulerConf struct {
 	// negative m favours newer chunks; use e.g. 1e-12 for practically
 	// uniform weights).
 	EnsembleM float64 `yaml:"ensemble_m"`
-	// AsyncThreshold (async mode): the next inference is requested when
+	// AsyncThreshold (async and rtc modes): the next inference is requested when
 	// RemainingSteps ≤ AsyncThreshold (or when, with the expected latency,
 	// nothing would be left by the time the chunk comes). Default MaxH/2
 	// (at least 1; 2 for 5-step chunks, measured best of 1–4, see README).
 	// Must be ≤ MaxH.
 	AsyncThreshold int `yaml:"async_threshold"`
-	// BlendSteps (async mode) is how many steps a new chunk is blended
+	// BlendSteps (async and rtc modes) is how many steps a new chunk is blended
 	// into the rest of the old one with linearly rising weights
 	// 1/(B+1) … B/(B+1), starting at the step in progress at its arrival
 	// (binary dims switch when the weight reaches 1/2); from B steps after
 	// the arrival on the new chunk runs exactly (TestAsyncBlendConverges).
-	// Default 2 (measured best of 0–3 with AsyncThreshold 2, see README);
-	// negative disables blending (the new chunk takes over at once).
+	// Default 2 in async mode (measured best of 0–3 with AsyncThreshold
+	// 2, see README), none in rtc mode (the policy already makes the new
+	// chunk continue the old); negative disables blending (the new chunk
+	// takes over at once).
 	BlendSteps int `yaml:"blend_steps"`
 	// Hold gives the hold values of absolute and binary dims until the
 	// first setpoint has been emitted (afterwards they are the last
@@ -109,6 +126,9 @@ func (c SchedulerConf) WithDefaults() SchedulerConf {
 	if c.AsyncThreshold == 0 {
 		c.AsyncThreshold = max(c.MaxH/2, 1)
 	}
+	if c.BlendSteps == 0 && c.Mode == ModeRTC {
+		c.BlendSteps = -1
+	}
 	if c.BlendSteps == 0 {
 		// A chunk shorter than the default blend blends over its length.
 		c.BlendSteps = DefaultBlendSteps
@@ -123,9 +143,9 @@ func (c SchedulerConf) WithDefaults() SchedulerConf {
 // the field.
 func (c SchedulerConf) Validate() error {
 	switch c.Mode {
-	case ModeReplan, ModeEnsemble, ModeAsync:
+	case ModeReplan, ModeEnsemble, ModeAsync, ModeRTC:
 	default:
-		return fmt.Errorf("control: SchedulerConf.Mode %q: want replan, ensemble or async", c.Mode)
+		return fmt.Errorf("control: SchedulerConf.Mode %q: want replan, ensemble, async or rtc", c.Mode)
 	}
 	if len(c.Kinds) == 0 {
 		return fmt.Errorf("control: SchedulerConf.Kinds: required (one kind per action dimension)")
@@ -153,7 +173,7 @@ func (c SchedulerConf) Validate() error {
 	if c.AsyncThreshold < 1 || c.AsyncThreshold > c.MaxH {
 		return fmt.Errorf("control: SchedulerConf.AsyncThreshold = %d: want 1..MaxH (%d)", c.AsyncThreshold, c.MaxH)
 	}
-	if c.Mode == ModeAsync && c.BlendSteps > c.MaxH {
+	if c.Mode.Overlapping() && c.BlendSteps > c.MaxH {
 		return fmt.Errorf("control: SchedulerConf.BlendSteps = %d: want ≤ MaxH (%d)", c.BlendSteps, c.MaxH)
 	}
 	if c.Hold != nil {

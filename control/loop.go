@@ -104,6 +104,10 @@ type Stats struct {
 	// Ticks executed; Holds among them (sp.Hold after the gate); Overruns:
 	// deadlines skipped because the loop was a period or more late.
 	Ticks, Holds, Overruns uint64
+	// StartHolds are the Holds before the first setpoint that moved since
+	// New or Reset (waiting for the first chunk); the others are holds
+	// once moving — between chunks, or for a gate or a stale input.
+	StartHolds uint64
 	// Verdicts counts the gate's verdicts, indexed by efferent.VerdictKind
 	// (Allowed, Clamped, Held, Refused).
 	Verdicts [4]uint64
@@ -212,6 +216,8 @@ type Loop struct {
 	staleAge time.Duration
 
 	ticks, holds, overruns          atomic.Uint64
+	startHolds                      atomic.Uint64
+	moved                           bool // a setpoint moved since New or Reset (tick goroutine)
 	verdicts                        [4]atomic.Uint64
 	holdReasons, clampReasons       [NumReasons]atomic.Uint64
 	refuseReasons                   [NumReasons]atomic.Uint64
@@ -240,6 +246,10 @@ func New(conf LoopConf) (*Loop, error) {
 	}
 	if sc.StepPeriod == 0 {
 		sc.StepPeriod = md.StepPeriod
+	}
+	if sc.Mode == ModeRTC && !md.Guides {
+		return nil, fmt.Errorf("%w: scheduler mode rtc needs a policy that guides its chunks by the executing one "+
+			"(a flow model's prefix + step graphs); %s cannot (use async)", ErrNoGuidance, md.Name)
 	}
 	if sc.StepPeriod <= 0 {
 		return nil, errors.New("control: LoopConf.Scheduler.StepPeriod: required (the policy's metadata has none)")
@@ -327,6 +337,7 @@ func (l *Loop) Reset() error {
 	l.sched.Reset()
 	l.vBusy = false
 	l.staleNow = false
+	l.moved = false
 	return nil
 }
 
@@ -420,6 +431,11 @@ func (l *Loop) tick(ctx context.Context, now time.Time) error {
 	l.ticks.Add(1)
 	if sp.Hold {
 		l.holds.Add(1)
+		if !l.moved {
+			l.startHolds.Add(1)
+		}
+	} else {
+		l.moved = true
 	}
 	if int(v.Kind) < len(l.verdicts) {
 		l.verdicts[v.Kind].Add(1)
@@ -514,6 +530,7 @@ func (l *Loop) request(ctx context.Context, now time.Time) error {
 		if err := l.observe(obs, now); err != nil {
 			return l.observeFailed(err)
 		}
+		l.guide(obs)
 		t0 := time.Now()
 		err := l.conf.Policy.Infer(ctx, obs, &l.vChunk)
 		l.inferLat.add(time.Since(t0))
@@ -547,12 +564,22 @@ func (l *Loop) request(ctx context.Context, now time.Time) error {
 			l.freeObs <- obs
 			return l.observeFailed(err)
 		}
+		l.guide(obs)
 		l.reqCh <- inferRequest{obs, l.episode.Load()} // the loop is the only sender and the slot is free
 	default:
 		l.reqDrops.Add(1)
 		l.sched.Abandon()
 	}
 	return nil
+}
+
+// guide gives the observation the executing plan (rtc mode), or none.
+func (l *Loop) guide(obs *efferent.Observation) {
+	if l.sched.Mode() == ModeRTC {
+		l.sched.Guide(obs.Time, &obs.Guide)
+		return
+	}
+	obs.Guide.Steps = 0
 }
 
 // observeFailed handles an Observe error: an input that is not ready
@@ -668,6 +695,7 @@ func (l *Loop) Stats() Stats {
 	st := Stats{
 		Ticks:           l.ticks.Load(),
 		Holds:           l.holds.Load(),
+		StartHolds:      l.startHolds.Load(),
 		Overruns:        l.overruns.Load(),
 		Inferences:      l.inferences.Load(),
 		InferErrors:     l.inferErrs.Load(),

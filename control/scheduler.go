@@ -23,6 +23,9 @@ var (
 	// ErrInvalidChunk: wrong geometry or step period, NaN/Inf values,
 	// missing or impossible ObsTime.
 	ErrInvalidChunk = errors.New("control: invalid chunk")
+	// ErrNoGuidance: rtc mode with a policy that cannot read a guide
+	// (policy.Metadata.Guides is false).
+	ErrNoGuidance = errors.New("control: the policy cannot do real-time chunking")
 )
 
 // SchedulerStats are a Scheduler's counters.
@@ -302,7 +305,7 @@ func (s *Scheduler) Push(now time.Time, c *efferent.Chunk) error {
 	switch s.mode {
 	case ModeEnsemble:
 		ok = s.pushEnsemble(now, c)
-	case ModeAsync:
+	case ModeAsync, ModeRTC:
 		ok = s.pushAsync(now, c)
 	default:
 		s.pushReplan(now, c)
@@ -689,7 +692,7 @@ func (s *Scheduler) NeedInference(now time.Time) bool {
 	switch s.mode {
 	case ModeEnsemble:
 		return !s.haveReq || !at.Before(s.nextReq)
-	case ModeAsync:
+	case ModeAsync, ModeRTC:
 		// The threshold already asks early; the lead matters only when
 		// the latency outlasts it.
 		return !s.pending && (s.RemainingSteps(now) <= s.threshold || s.RemainingSteps(at) == 0)

@@ -8,6 +8,7 @@ func (s Stats) Plus(next Stats) Stats {
 	out := next
 	out.Ticks += s.Ticks
 	out.Holds += s.Holds
+	out.StartHolds += s.StartHolds
 	out.Overruns += s.Overruns
 	for i := range out.Verdicts {
 		out.Verdicts[i] += s.Verdicts[i]

@@ -51,10 +51,13 @@ type TaskReport struct {
 	// ExpiredChunks, DroppedChunks and HeldTicks sum the episodes'
 	// counts (rig.EpisodeResult): chunks dropped because all of their
 	// actions were past when they arrived, chunks thrown away otherwise
-	// (stale, invalid, discarded), and control steps that held the arm.
+	// (stale, invalid, discarded), and control steps that held the arm;
+	// GapHeldTicks those of HeldTicks after the arm first moved (between
+	// chunks, not the wait for the first).
 	ExpiredChunks int `json:"expired_chunks"`
 	DroppedChunks int `json:"dropped_chunks"`
 	HeldTicks     int `json:"held_ticks"`
+	GapHeldTicks  int `json:"held_ticks_between_chunks"`
 }
 
 // Lengths summarises episode lengths in steps. Median is the midpoint
@@ -81,6 +84,7 @@ type Outcome struct {
 	ExpiredChunks int `json:"expired_chunks"`
 	DroppedChunks int `json:"dropped_chunks"`
 	HeldTicks     int `json:"held_ticks"`
+	GapHeldTicks  int `json:"held_ticks_between_chunks"`
 }
 
 // GroupReport pools the episodes of several tasks (a suite, or all).
@@ -96,6 +100,7 @@ type GroupReport struct {
 	ExpiredChunks int `json:"expired_chunks"`
 	DroppedChunks int `json:"dropped_chunks"`
 	HeldTicks     int `json:"held_ticks"`
+	GapHeldTicks  int `json:"held_ticks_between_chunks"`
 }
 
 // LatencyReport gives nearest-rank percentiles (see Percentile) of the
@@ -144,10 +149,11 @@ func build(tasks []TaskRef, results [][]result, conf Conf) *Report {
 				continue
 			}
 			tr.Episodes++
-			o := Outcome{Episode: e, Steps: res.Steps, ExpiredChunks: res.ExpiredChunks, DroppedChunks: res.DroppedChunks, HeldTicks: res.HeldTicks}
+			o := Outcome{Episode: e, Steps: res.Steps, ExpiredChunks: res.ExpiredChunks, DroppedChunks: res.DroppedChunks, HeldTicks: res.HeldTicks, GapHeldTicks: res.GapHeldTicks}
 			tr.ExpiredChunks += res.ExpiredChunks
 			tr.DroppedChunks += res.DroppedChunks
 			tr.HeldTicks += res.HeldTicks
+			tr.GapHeldTicks += res.GapHeldTicks
 			if res.Err != nil {
 				o.Error = res.Err.Error()
 				tr.ErrorCount++
@@ -203,6 +209,7 @@ func (g *GroupReport) add(t *TaskReport) {
 	g.ExpiredChunks += t.ExpiredChunks
 	g.DroppedChunks += t.DroppedChunks
 	g.HeldTicks += t.HeldTicks
+	g.GapHeldTicks += t.GapHeldTicks
 	g.SuccessRate = rate(g.Successes, g.Episodes)
 	g.CI95 = Wilson(g.Successes, g.Episodes)
 }

@@ -15,21 +15,38 @@ import (
 	"github.com/efferent/efferent/sim"
 )
 
-// ParseSuites turns a suite name or "all" into suite names.
+// ParseSuites turns --suite into suite names: a suite's name, "all", or a
+// comma-separated list of them ("spatial,object"), duplicates removed,
+// order kept. An unknown name is an error that lists the valid ones.
 func ParseSuites(suite string) ([]string, error) {
-	if suite == "all" {
-		return sim.Suites(), nil
+	all := sim.Suites()
+	var out []string
+	for el := range strings.SplitSeq(suite, ",") {
+		name := strings.TrimSpace(el)
+		add := []string{name}
+		switch {
+		case name == "all":
+			add = all
+		case !slices.Contains(all, name):
+			if name == suite {
+				return nil, fmt.Errorf("--suite %q: want one of %s or all (comma-separated for several)", suite, strings.Join(all, ", "))
+			}
+			return nil, fmt.Errorf("--suite %q: unknown suite %q: want one of %s or all (comma-separated for several)", suite, name, strings.Join(all, ", "))
+		}
+		for _, s := range add {
+			if !slices.Contains(out, s) {
+				out = append(out, s)
+			}
+		}
 	}
-	if !slices.Contains(sim.Suites(), suite) {
-		return nil, fmt.Errorf("--suite %q: want one of %s or all", suite, strings.Join(sim.Suites(), ", "))
-	}
-	return []string{suite}, nil
+	return out, nil
 }
 
 // SuiteConf configures RunSuites: a policy evaluated closed loop on
 // simulator suites in virtual time (efferent eval).
 type SuiteConf struct {
-	// Suite is a suite's name or "all" (required).
+	// Suite is a suite's name, "all", or a comma-separated list of them
+	// (ParseSuites; required).
 	Suite string
 	// Episodes per task (required, ≥ 1); Workers run in parallel
 	// (default min(CPUs, 4)).

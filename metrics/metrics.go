@@ -96,6 +96,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 var (
 	dTicks      = desc("efferent_loop_ticks_total", "Controller ticks executed.")
 	dHolds      = desc("efferent_loop_holds_total", "Ticks whose setpoint held the robot (after the gate).")
+	dStartHolds = desc("efferent_loop_start_holds_total", "Held ticks before the robot first moved (the wait for the first chunk); the others are gaps once moving.")
 	dOverruns   = desc("efferent_loop_overruns_total", "Controller deadlines skipped because the loop was a period or more late.")
 	dVerdicts   = desc("efferent_loop_verdicts_total", "The safety gate's verdicts by kind: allowed, clamped, held, refused.", "kind")
 	dInfer      = desc("efferent_loop_inferences_total", "Inferences completed (including failed ones).")
@@ -142,6 +143,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	st := c.conf.Loop()
 	counter(dTicks, st.Ticks)
 	counter(dHolds, st.Holds)
+	counter(dStartHolds, st.StartHolds)
 	counter(dOverruns, st.Overruns)
 	for i, k := range []string{"allowed", "clamped", "held", "refused"} {
 		counter(dVerdicts, st.Verdicts[i], k)

@@ -58,6 +58,10 @@ type Metadata struct {
 	Horizon, Dim int
 	// StepPeriod is the time between actions the model was trained at.
 	StepPeriod time.Duration
+	// Guides says the policy reads Observation.Guide: it can do
+	// real-time chunking (control.ModeRTC). Only the flow layout's prefix
+	// + step graphs can (policy/ort: guide.go).
+	Guides bool
 	// TokenizerKind is the autoregressive layout's action tokenizer ("vq",
 	// "bins" or "fast"); "" for the flow and regression layouts.
 	TokenizerKind string

@@ -26,6 +26,8 @@ func SelectDims(p Policy, dims []int) (Policy, error) {
 	}
 	s := &selectDims{p: p, dims: append([]int(nil), dims...), md: md}
 	s.md.Dim = len(dims)
+	// A guide in the selected dims cannot be mapped back to the policy's.
+	s.md.Guides = false
 	return s, nil
 }
 

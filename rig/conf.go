@@ -39,7 +39,7 @@ type Conf struct {
 	// Fast runs the simulator in virtual time, as fast as the CPU allows
 	// (deterministic).
 	Fast bool `yaml:"fast"`
-	// Scheduler schedules the chunks: mode (replan, ensemble, async) and
+	// Scheduler schedules the chunks: mode (replan, ensemble, async, rtc) and
 	// its parameters. The kinds, chunk length and periods come from the
 	// robot and the policy and may not be set.
 	Scheduler control.SchedulerConf `yaml:"scheduler"`
@@ -95,7 +95,7 @@ func DefaultConf() Conf {
 	return Conf{Robot: "sim", Policy: "auto", Episodes: 1, ROS: ROSConf{ReadyTimeout: 10 * time.Second}}
 }
 
-// SetMode sets the scheduler's mode (replan, ensemble or async); the
+// SetMode sets the scheduler's mode (replan, ensemble, async or rtc); the
 // scheduler validates it.
 func (c *Conf) SetMode(mode string) { c.Scheduler.Mode = control.Mode(mode) }
 

@@ -87,6 +87,10 @@ type EpisodeResult struct {
 	// control steps whose setpoint held the arm (no chunk covered the step,
 	// or a gate held it). None of them is an error by itself.
 	ExpiredChunks, DroppedChunks, HeldTicks int
+	// GapHeldTicks are the HeldTicks after the arm first moved: between
+	// chunks (a chunk that came too late) or for a gate; the others were
+	// the wait for the first chunk, which any latency costs once.
+	GapHeldTicks int
 	// Err says the episode could not run (simulator crash, lost
 	// connection): it counts as a failure and is listed in the report.
 	Err error
@@ -138,6 +142,7 @@ func Episode(ctx context.Context, c EpisodeConf) EpisodeResult {
 	res.ExpiredChunks = int(st.Chunks.Expired)
 	res.DroppedChunks = int(st.Chunks.Stale + st.Chunks.Invalid + st.Discarded)
 	res.HeldTicks = int(st.Holds)
+	res.GapHeldTicks = int(st.Holds - st.StartHolds)
 	switch {
 	case runErr != nil:
 		res.Err = runErr

@@ -129,7 +129,7 @@ func New(conf Conf, pol policy.Policy, log *slog.Logger) (*Server, error) {
 	s.batchJobs, s.batchObs = make([]*job, s.maxBatch), make([]*efferent.Observation, s.maxBatch)
 	s.batchOut, s.batchErrs = make([]*efferent.Chunk, s.maxBatch), make([]error, s.maxBatch)
 	var err error
-	if s.metaFrame, err = api.EncodeMetadata(nil, conf.Metadata); err != nil {
+	if s.metaFrame, err = metadataFrame(conf.Metadata, meta); err != nil {
 		return nil, fmt.Errorf("server.metadata: %w", err)
 	}
 	for i, c := range conf.Collectors {
@@ -195,7 +195,34 @@ func SpecFor(md policy.Metadata, decode func([]byte, int) (efferent.Image, error
 		PromptKey:      md.PromptKey,
 		PromptRequired: md.PromptRequired,
 		MaxPromptBytes: md.MaxPromptBytes,
+		GuideDim:       guideDim(md),
 	}
+}
+
+// guideDim is the action dim a guide must have when the model reads one
+// (real-time chunking), else 0.
+func guideDim(md policy.Metadata) int {
+	if md.Guides {
+		return md.Dim
+	}
+	return 0
+}
+
+// metadataFrame is what the server says first: the configured metadata,
+// plus api.MetaRealTimeChunking when the model reads a guide (unless the
+// configuration sets that key itself).
+func metadataFrame(conf map[string]any, md policy.Metadata) ([]byte, error) {
+	if md.Guides {
+		if _, set := conf[api.MetaRealTimeChunking]; !set {
+			m := make(map[string]any, len(conf)+1)
+			for k, v := range conf {
+				m[k] = v
+			}
+			m[api.MetaRealTimeChunking] = true
+			conf = m
+		}
+	}
+	return api.EncodeMetadata(nil, conf)
 }
 
 // Addr is the address the server listens on (useful with port 0).

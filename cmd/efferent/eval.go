@@ -1,6 +1,8 @@
 package main
 
 import (
+	"cmp"
+	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/efferent/efferent/control"
 	"github.com/efferent/efferent/eval"
 	"github.com/efferent/efferent/rig"
 )
@@ -21,7 +24,13 @@ func evalCmd() *cobra.Command {
 		Long: `eval runs every task of a suite for --episodes episodes (episode e starts
 from the task's fixed initial state e, as LIBERO does) in parallel workers, in
 virtual time, and writes report.json, report.txt, success.png and actions.png
-to --out. Suites: ` + strings.Join(eval.SuiteNames(), ", ") + `, or "all".`,
+to --out. Suites: ` + strings.Join(eval.SuiteNames(), ", ") + `, "all", or a comma-separated list.
+
+Latency matrix: with several --mode or --latency values (comma-separated,
+e.g. --mode replan,async --latency 0,50,150,300ms) eval runs the same
+episodes for every mode × latency cell, writes each cell's report into
+--out/<mode>-<latency>ms/, then matrix.json, matrix.txt, matrix.md and
+matrix.png into --out, and prints matrix.txt.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd.Flags())
@@ -39,7 +48,8 @@ to --out. Suites: ` + strings.Join(eval.SuiteNames(), ", ") + `, or "all".`,
 	f.Int("workers", 0, "parallel episodes (default min(CPUs, 4))")
 	f.String("out", "", "report directory (default efferent-eval/<suite>-<time>)")
 	addSchedulerFlags(f)
-	f.Duration("latency", 0, "modelled inference latency in virtual time (ensemble/async modes)")
+	f.Lookup("mode").Usage = "chunk scheduling: replan, ensemble, async or rtc (real-time chunking: flow models); a comma-separated list (replan,async) runs the latency matrix"
+	f.String("latency", "0", "modelled inference latency in virtual time, e.g. 50ms (a bare number is ms); a comma-separated list (0,50,150,300ms) runs the latency matrix")
 	f.Bool("no-render", false, "skip camera rendering (only for policies that ignore images, e.g. the expert)")
 	addModelFlags(f)
 	cmd.AddCommand(evalPremiseCmd())
@@ -56,8 +66,25 @@ func runEval(cmd *cobra.Command, cfg Config) error {
 	ref, _ := f.GetString("policy")
 	workers, _ := f.GetInt("workers")
 	out, _ := f.GetString("out")
-	latency, _ := f.GetDuration("latency")
+	latencyFlag, _ := f.GetString("latency")
 	noRender, _ := f.GetBool("no-render")
+	latencies, err := eval.ParseLatencies(latencyFlag)
+	if err != nil {
+		return err
+	}
+	modes := []control.Mode{cmp.Or(cfg.Run.Scheduler.Mode, control.ModeReplan)}
+	if f.Changed("mode") {
+		modeFlag, _ := f.GetString("mode")
+		if modes, err = eval.ParseModes(modeFlag); err != nil {
+			return err
+		}
+	} else if !eval.KnownMode(modes[0]) {
+		return fmt.Errorf("run.scheduler.mode %q: want replan, ensemble, async or rtc", modes[0])
+	}
+	if _, err := eval.ParseSuites(suite); err != nil {
+		return err
+	}
+	matrix := len(latencies) > 1 || len(modes) > 1
 	workers = eval.Conf{Workers: workers}.WithDefaults().Workers
 	// Each worker owns an ONNX Runtime session; share the cores between
 	// them instead of letting every session spin a thread per core.
@@ -67,10 +94,25 @@ func runEval(cmd *cobra.Command, cfg Config) error {
 		return err
 	}
 	if out == "" {
-		out = filepath.Join("efferent-eval", suite+"-"+time.Now().Format("20060102-150405"))
+		name := strings.ReplaceAll(suite, ",", "+")
+		if matrix {
+			name += "-matrix"
+		}
+		out = filepath.Join("efferent-eval", name+"-"+time.Now().Format("20060102-150405"))
 	}
-	rep, err := eval.RunSuites(ctx, eval.SuiteConf{Suite: suite, Episodes: episodes, Workers: workers, Out: out, Policies: pols,
-		NoRender: noRender, NewRenderer: newRenderer, Scheduler: cfg.Run.Scheduler, InferLatency: latency, Progress: os.Stderr, Log: log})
+	sched := cfg.Run.Scheduler
+	sched.Mode = modes[0]
+	conf := eval.SuiteConf{Suite: suite, Episodes: episodes, Workers: workers, Out: out, Policies: pols,
+		NoRender: noRender, NewRenderer: newRenderer, Scheduler: sched, InferLatency: latencies[0], Progress: os.Stderr, Log: log}
+	if matrix {
+		m, err := eval.RunMatrix(ctx, eval.MatrixConf{SuiteConf: conf, Modes: modes, Latencies: latencies})
+		if m != nil {
+			_ = m.WriteText(os.Stdout)
+			log.Info("matrix written", "dir", out)
+		}
+		return err
+	}
+	rep, err := eval.RunSuites(ctx, conf)
 	if rep != nil {
 		_ = rep.WriteText(os.Stdout)
 		log.Info("report written", "dir", out)

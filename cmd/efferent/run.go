@@ -81,7 +81,7 @@ func addROSFlags(f *pflag.FlagSet) {
 
 // addSchedulerFlags adds the chunk-scheduling flags of run and eval.
 func addSchedulerFlags(f *pflag.FlagSet) {
-	f.String("mode", "replan", "chunk scheduling: replan, ensemble or async")
+	f.String("mode", "replan", "chunk scheduling: replan, ensemble, async or rtc (real-time chunking: flow models)")
 	f.Int("replan-steps", 5, "actions executed from each chunk before asking again (replan mode)")
 }
 

@@ -23,6 +23,24 @@ type File struct {
 		ActionsRel float64 `json:"actions_rel"`
 	} `json:"tolerance"`
 	Cases []Case `json:"cases"`
+	// Guided (flow models with real-time chunking) are cases sampled with
+	// a guide (efferent.ActionGuide).
+	Guided []Guided `json:"guided"`
+}
+
+// Guided is a case's observation sampled with a guide: what PyTorch made
+// of it with efferent's guidance rule (policy/ort/guide.go).
+type Guided struct {
+	// Case indexes Cases: the observation (and its noise).
+	Case int `json:"case"`
+	// Guide is the executing chunk's rows (robot units), Delay how many
+	// are frozen, MaxGuidance the cap β.
+	Guide       [][]float64 `json:"guide"`
+	Delay       int         `json:"delay"`
+	MaxGuidance float64     `json:"max_guidance"`
+	// Raw and Actions as in Case.
+	Raw     [][]float64 `json:"raw"`
+	Actions [][]float64 `json:"actions"`
 }
 
 // Case is one fixed input and what PyTorch made of it.

@@ -39,6 +39,15 @@ type Continuous struct {
 	// the actions (regression, flow graph) or the velocity (step).
 	sample, out, tflow *slot
 
+	// guide (flow prefix + step only): real-time chunking's target and
+	// weights per valid row, in model units (guideY, guideW: rows of
+	// horizon × model_dim); guided says whether any row of the run has
+	// a guide (see guide.go).
+	guideY, guideW []float32
+	guideBeta      []float32
+	guideOK        []bool
+	guided         bool
+
 	maxBatch int
 	runs     []*contRun // runs[n-1]: batch size n, made on first use
 	rows     []promptRow
@@ -295,6 +304,10 @@ func (c *Continuous) allocate() error {
 		c.sample, c.out = c.slots[m.Flow.Graph.Noise], c.slots[m.Flow.Graph.Actions]
 	default:
 		c.sample, c.tflow, c.out = c.slots[m.Flow.Step.X], c.slots[m.Flow.Step.Time], c.slots[m.Flow.Step.Velocity]
+		HM := m.Action.Horizon * m.Action.ModelDimOrDim()
+		c.guideY, c.guideW = make([]float32, c.maxBatch*HM), make([]float32, c.maxBatch*HM)
+		c.guideOK, c.guideBeta = make([]bool, m.Action.ModelDimOrDim()), make([]float32, c.maxBatch)
+		c.meta.Guides = true
 	}
 	return nil
 }
@@ -468,10 +481,14 @@ func (c *Continuous) runRows(ctx context.Context, obs []*efferent.Observation) e
 		return err
 	}
 	HM := c.m.Action.Horizon * c.m.Action.ModelDimOrDim()
+	c.guided = false
 	for j, i := range c.valid {
 		c.write(j, obs[i], c.rows[i].ids)
 		if c.sample != nil {
 			policy.FlowNoise(c.m.Flow.Seed+obs[i].Seq, c.sample.f32[j*HM:(j+1)*HM])
+		}
+		if c.guideW != nil {
+			c.guided = c.setGuide(j, &obs[i].Guide) || c.guided
 		}
 	}
 	for _, s := range c.images {
@@ -518,6 +535,10 @@ func (c *Continuous) integrate(ctx context.Context, r *contRun, n int) error {
 			c.timing.NSteps = k + 1
 		}
 		c.out.get(n)
+		if c.guided {
+			c.applyGuide(x, v, t, (t-from)/(to-from), dt, to)
+			continue
+		}
 		d := float32(dt)
 		for i := range x {
 			x[i] += d * v[i]

@@ -14,7 +14,7 @@ import (
 
 // continuousFixtures are the flow and regression fixtures (models/), each
 // shaped like a real model family, with golden outputs from PyTorch.
-var continuousFixtures = []string{"efferent-pi0-fixture", "efferent-pi0-loop-fixture", "efferent-oft-fixture"}
+var continuousFixtures = []string{"efferent-pi0-fixture", "efferent-pi0-loop-fixture", "efferent-oft-fixture", "efferent-flow"}
 
 // loadDir loads a model directory's manifest and golden outputs, skipping
 // the test when the fixture has not been built.

@@ -247,3 +247,77 @@ func TestOpenVLAFixtureBatchAndNoCache(t *testing.T) {
 		}
 	}
 }
+
+// TestBinsForcedGuide: with bins (one token per dim and step), real-time
+// chunking forces the tokens of the steps a guide freezes — the decoder
+// continues from what the robot will have done — and decodes the rest.
+// The OpenVLA fixture's graphs decode any number of tokens, so it runs
+// here with a 4-step horizon (OpenVLA's own is 1, which has nothing to
+// guide: its metadata says so).
+func TestBinsForcedGuide(t *testing.T) {
+	m, g := openvlaFixture(t)
+	if v := open(t, m); v.Metadata().Guides {
+		t.Fatal("a 1-step bins model says it can guide")
+	}
+	m4 := *m
+	m4.Action.Horizon = 4
+	v := open(t, &m4)
+	if !v.Metadata().Guides {
+		t.Fatal("a 4-step bins model does not say it can guide")
+	}
+	obs, err := g.Cases[0].Observation(m.Obs.ImageHeight, m.Obs.ImageWidth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var free, out efferent.Chunk
+	if err := v.Infer(ctx, &obs, &free); err != nil {
+		t.Fatal(err)
+	}
+	const D, delay = 7, 2
+	n := m4.Action.Normalization
+	guide := efferent.ActionGuide{Steps: 3, D: D, Delay: delay}
+	for k := range guide.Steps {
+		for d := range D {
+			// Values across each dim's range, unlike the free chunk's.
+			f := float64((k*D+d)%5) / 4
+			guide.Actions = append(guide.Actions, n.Q01[d]+f*(n.Q99[d]-n.Q01[d]))
+		}
+	}
+	obs.Guide = guide
+	if err := v.Infer(ctx, &obs, &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Tokens) != 4*D {
+		t.Fatalf("%d tokens, want %d", len(out.Tokens), 4*D)
+	}
+	differ := false
+	for i, x := range guide.Actions[:delay*D] {
+		want := v.bins.Token(i%D, x)
+		if out.Tokens[i] != want {
+			t.Fatalf("frozen token %d = %d, want the guide's %d", i, out.Tokens[i], want)
+		}
+		differ = differ || free.Tokens[i] != want
+		// Bin centres: within half a bin of the guide where it is normalised.
+		if half := (n.Q99[i%D] - n.Q01[i%D]) / 255; n.Mask == nil || n.Mask[i%D] {
+			if math.Abs(out.Actions[i]-x) > half+1e-9 {
+				t.Fatalf("frozen action %d = %g, guide %g (more than half a bin, %g)", i, out.Actions[i], x, half)
+			}
+		}
+	}
+	if !differ {
+		t.Fatal("the unguided chunk already had the guide's tokens: the test cannot see the forcing")
+	}
+	for i := delay * D; i < 4*D; i++ {
+		if lo, hi := v.detok.Allowed(i); out.Tokens[i] < lo || out.Tokens[i] > hi {
+			t.Fatalf("free token %d = %d outside the band", i, out.Tokens[i])
+		}
+	}
+	obs.Guide = efferent.ActionGuide{}
+	if err := v.Infer(ctx, &obs, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(out.Tokens, free.Tokens) {
+		t.Fatal("after a guided chunk, an unguided one differs from the first")
+	}
+}

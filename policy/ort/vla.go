@@ -3,6 +3,7 @@ package ort
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -39,6 +40,9 @@ type VLA struct {
 	meta  policy.Metadata
 	tok   *text.Tokenizer
 	detok tokenizer.Detokenizer
+	// bins is detok when the tokenizer is bins (real-time chunking forces
+	// its tokens; forceGuide), nil otherwise.
+	bins *bins.Tokenizer
 
 	enc, dec *graph
 	dt       dtypes // the float tensors' element types
@@ -94,6 +98,10 @@ type rowState struct {
 	promptRow
 	tokens []int64
 	n      int
+	// forced (real-time chunking, bins): the first nForced tokens are
+	// the guide's, not the decoder's choice (see forceGuide).
+	forced  []int64
+	nForced int
 }
 
 var _ policy.Batcher = (*VLA)(nil)
@@ -220,11 +228,15 @@ func (v *VLA) openDetokenizer(conf Conf, lib string) error {
 			return fmt.Errorf("model %s: action.tokenizer: %w", m.Source, err)
 		}
 	case "bins":
-		v.detok, err = bins.New(bins.Conf{VocabSize: int64(a.Tokenizer.TokenizerVocab), LogitsWidth: int64(m.Decoder.VocabSize),
+		v.bins, err = bins.New(bins.Conf{VocabSize: int64(a.Tokenizer.TokenizerVocab), LogitsWidth: int64(m.Decoder.VocabSize),
 			Bins: a.Tokenizer.Bins, Dim: a.Dim, Horizon: a.Horizon, Norm: norm})
 		if err != nil {
 			return fmt.Errorf("model %s: action.tokenizer: %w", m.Source, err)
 		}
+		v.detok = v.bins
+		// One token per dim and step: the steps a guide freezes have
+		// tokens of their own (a chunk of one step has nothing to guide).
+		v.meta.Guides = a.Horizon > 1
 	}
 	if v.detok.Horizon() != a.Horizon || v.detok.Dim() != a.Dim {
 		return fmt.Errorf("model %s: action tokenizer decodes %dx%d chunks, manifest action is %dx%d",
@@ -280,6 +292,7 @@ func (v *VLA) inferGroup(ctx context.Context, obs []*efferent.Observation, out [
 	for i, o := range obs {
 		if errs[i] = v.check(o, &v.rows[i]); errs[i] == nil {
 			v.valid = append(v.valid, i)
+			v.forceGuide(&v.rows[i], &o.Guide)
 		}
 	}
 	n := len(v.valid)
@@ -393,6 +406,10 @@ func (v *VLA) runRows(ctx context.Context, obs []*efferent.Observation, errs []e
 				row.tokens[s], ids[j] = v.end, v.end
 				continue
 			}
+			if s < row.nForced {
+				row.tokens[s], ids[j] = row.forced[s], row.forced[s]
+				continue
+			}
 			t, err := policy.ArgmaxBand(logits[j*V:(j+1)*V], lo, hi)
 			if err == nil && v.end >= 0 {
 				t, err = argmaxWithEnd(logits[j*V:(j+1)*V], t, v.end)
@@ -413,6 +430,33 @@ func (v *VLA) runRows(ctx context.Context, obs []*efferent.Observation, errs []e
 		}
 	}
 	return nil
+}
+
+// forceGuide sets row's forced tokens from g (real-time chunking with
+// bins, where a chunk has one token per dim and step): the tokens of the
+// guide's first Delay steps, which will be over when the chunk arrives,
+// so that the decoder continues from what the robot will have done
+// instead of from its own guess. The later guided steps of the flow
+// layout's soft mask have no counterpart in greedy decoding: they are
+// decoded freely. A guide of another width, or a non-finite value,
+// forces nothing from there on.
+func (v *VLA) forceGuide(row *rowState, g *efferent.ActionGuide) {
+	row.nForced = 0
+	if v.bins == nil || g.Steps <= 0 || g.D != v.meta.Dim || len(g.Actions) < g.Steps*g.D {
+		return
+	}
+	k := min(max(g.Delay, 0), g.Steps, v.meta.Horizon) * g.D
+	if cap(row.forced) < k {
+		row.forced = make([]int64, v.bins.TokensPerChunk())
+	}
+	row.forced = row.forced[:cap(row.forced)]
+	for i, x := range g.Actions[:k] {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return
+		}
+		row.forced[i] = v.bins.Token(i%g.D, x)
+		row.nForced = i + 1
+	}
 }
 
 // argmaxWithEnd is the greedy choice among the band, whose best is t, and

@@ -34,6 +34,10 @@ type Policy struct {
 	sent   int64  // requests sent on this connection (an efferent server's seq)
 	h, d   int    // chunk geometry, learned from the first reply
 	broken error  // non-nil once the connection cannot be used any more
+	// guides: the server's metadata says its model reads a guide
+	// (api.MetaRealTimeChunking); guides are sent from the first reply
+	// on, once the chunk's width is known.
+	guides bool
 
 	// The reader goroutine hands each incoming message to Infer on frames
 	// and reuses its buffer only after Infer sends on ack.
@@ -102,6 +106,9 @@ func Dial(ctx context.Context, rawURL string, conf Conf) (*Policy, error) {
 		ack:      make(chan struct{}, 1),
 		readDone: make(chan struct{}),
 		stopping: make(chan struct{}),
+	}
+	if g, ok := meta.Get(api.MetaRealTimeChunking); ok && g.Kind == api.Bool && g.Bool {
+		p.guides = true
 	}
 	go p.readLoop()
 	return p, nil
@@ -177,6 +184,7 @@ func (p *Policy) Metadata() policy.Metadata {
 		PromptKey: p.conf.PromptKey,
 		Horizon:   p.h, Dim: p.d,
 		StepPeriod: p.conf.StepPeriod,
+		Guides:     p.guides,
 	}
 }
 
@@ -312,6 +320,9 @@ func (p *Policy) reply(f frame, obs *efferent.Observation, out *efferent.Chunk) 
 	}
 	if p.h == 0 {
 		p.h, p.d = r.H, r.D
+		if p.guides {
+			p.spec.GuideDim = r.D
+		}
 	} else if r.H != p.h || r.D != p.d {
 		// Metadata already promised the first geometry to the caller.
 		return fmt.Errorf("remote %s: reply: %w: actions shape (%d, %d), earlier replies (%d, %d)",

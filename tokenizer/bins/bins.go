@@ -163,7 +163,7 @@ func (t *Tokenizer) Decode(tokens []int64, dst []float64) error {
 // Encode normalises actions (Horizon·Dim values, robot units, row-major)
 // and digitises them, as OpenVLA's ActionTokenizer does with normalised
 // actions: clip to [−1, 1], numpy.digitize against the edges, token =
-// VocabSize − d.
+// VocabSize − d (Token, value by value). It allocates nothing.
 func (t *Tokenizer) Encode(actions []float64, tokens []int64) error {
 	n := t.TokensPerChunk()
 	if len(actions) != n || len(tokens) != n {
@@ -172,22 +172,42 @@ func (t *Tokenizer) Encode(actions []float64, tokens []int64) error {
 	if err := tokenizer.CheckFinite(actions, t.conf.Dim); err != nil {
 		return err
 	}
-	x := make([]float64, n)
-	copy(x, actions)
-	t.conf.Norm.Normalize(x)
-	for i, v := range x {
-		tokens[i] = t.conf.VocabSize - int64(t.digitize(v))
+	for i, v := range actions {
+		tokens[i] = t.Token(i%t.conf.Dim, v)
 	}
 	return nil
 }
 
+// Token is Encode for one finite value of dim d, in robot units:
+// normalised as tokenizer.Normalizer.Normalize does (clipped to [−1, 1];
+// 0 where q99 = q01), then digitised; Normalized maps the token back to
+// the centre of the value's bin. Real-time chunking forces these tokens
+// for the steps that will be over when a chunk arrives.
+func (t *Tokenizer) Token(d int, value float64) int64 {
+	n := t.conf.Norm
+	x := value
+	if n.Mask[d] {
+		if r := n.Q99[d] - n.Q01[d]; r == 0 {
+			x = 0
+		} else {
+			x = 2*(value-n.Q01[d])/r - 1
+		}
+	}
+	return t.conf.VocabSize - int64(t.digitize(x))
+}
+
 // digitize is numpy.digitize(clip(v, −1, 1), edges): the d with
-// edges[d−1] <= v < edges[d]; v == 1 gives Bins.
+// edges[d−1] <= v < edges[d]; v == 1 gives Bins (a binary search).
 func (t *Tokenizer) digitize(v float64) int {
 	v = min(1, max(-1, v))
-	d := 0
-	for d < len(t.edges) && t.edges[d] <= v {
-		d++
+	lo, hi := 0, len(t.edges)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if t.edges[m] > v {
+			hi = m
+		} else {
+			lo = m + 1
+		}
 	}
-	return d
+	return lo
 }
