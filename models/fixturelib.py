@@ -711,6 +711,32 @@ def normalization_section(q01, q99, mask=None, kind=None, floats=False):
             + (f"    mask: {fmt_list(mask)}\n" if mask is not None else ""))
 
 
+def flow_step_section(steps, time_from, time_to, seed):
+    """flow: with prefix.onnx and step.onnx (x_t, timestep -> v_t)."""
+    return f"""flow:
+  prefix:
+    file: prefix.onnx
+  step:
+    file: step.onnx
+    x: x_t
+    time: timestep
+    velocity: v_t
+  steps: {steps}
+  time_from: {time_from}
+  time_to: {time_to}
+  seed: {seed}
+"""
+
+
+def write_trained(out_dir, manifest, args, n_eps, n_samples, history):
+    """A trained model's manifest.yaml and training.json (its arguments,
+    data counts and loss history), then the directory's file sizes."""
+    write_text(os.path.join(out_dir, "manifest.yaml"), manifest)
+    write_json(os.path.join(out_dir, "training.json"),
+               {"args": vars(args), "episodes": n_eps, "samples": n_samples, "history": history}, ensure_ascii=True)
+    print_sizes(out_dir, 16, 9)
+
+
 def write_json(path, obj, ensure_ascii=False, newline=False):
     """JSON with indent 1 (UTF-8 unless ensure_ascii), and a final newline if asked."""
     with open(path, "w", encoding="utf-8") as f:

@@ -10,7 +10,7 @@ import (
 // for ""), and says why for a reference that is neither a directory nor
 // an embedded model.
 func TestManifest(t *testing.T) {
-	for _, ref := range []string{"", models.Default, models.Fixture} {
+	for _, ref := range []string{"", models.Default, models.Fixture, models.Flow} {
 		m, err := models.Manifest(ref)
 		if err != nil {
 			t.Fatalf("%q: %v", ref, err)

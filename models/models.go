@@ -11,6 +11,11 @@
 //     action tokenizer fitted by `efferent tokenizer fit`. It solves the
 //     simulator's tasks from pixels, state and instruction; see
 //     models/efferent-tiny/README.md for its training and evaluation.
+//   - efferent-flow: efferent-tiny's encoder with a flow-matching action
+//     head (pi0's design, small) over 16-step chunks, trained on the same
+//     demonstrations: the flow layout and real-time chunking (scheduler
+//     mode rtc) on a model that solves tasks; see
+//     models/efferent-flow/README.md.
 //   - efferent-fixture: tiny RANDOM-weight VLA; a fixture for the runtime
 //     path with fixed PyTorch golden outputs (its own latent decoder graph,
 //     special tokens). Its actions are meaningless; tests that need an
@@ -32,6 +37,10 @@ import (
 // is named: the trained one.
 const Default = "efferent-tiny"
 
+// Flow is the trained flow-matching model (the flow layout, real-time
+// chunking).
+const Flow = "efferent-flow"
+
 // Fixture is the random-weight runtime fixture, whose golden outputs never
 // change; tests that pin exact outputs use it rather than Default.
 const Fixture = "efferent-fixture"
@@ -42,6 +51,7 @@ const Fixture = "efferent-fixture"
 //go:embed efferent-fixture/manifest.yaml efferent-fixture/*.json efferent-fixture/*.onnx
 //go:embed efferent-tiny/manifest.yaml efferent-tiny/codebook.json
 //go:embed efferent-tiny/tokenizer.json efferent-tiny/golden.json efferent-tiny/*.onnx
+//go:embed efferent-flow/manifest.yaml efferent-flow/tokenizer.json efferent-flow/golden.json efferent-flow/*.onnx
 var embedded embed.FS
 
 // Names lists the embedded models.

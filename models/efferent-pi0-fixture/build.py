@@ -513,19 +513,7 @@ def main():
     }
     FL.write_json(os.path.join(OUT, "golden.json"), golden)
 
-    flow = f"""flow:
-  prefix:
-    file: prefix.onnx
-  step:
-    file: step.onnx
-    x: x_t
-    time: timestep
-    velocity: v_t
-  steps: {STEPS}
-  time_from: {TIME_FROM}
-  time_to: {TIME_TO}
-  seed: {FLOW_SEED}
-"""
+    flow = FL.flow_step_section(STEPS, TIME_FROM, TIME_TO, FLOW_SEED)
     desc = ("  Tiny random-weight model with the structure of pi0 (SigLIP + Gemma prefix, flow-matching\n"
             "  action expert), as prefix and step graphs: a fixture for the flow layout. Its weights are\n"
             "  RANDOM: its actions are deterministic but meaningless.")

@@ -457,10 +457,7 @@ def export(core, cb, stats, vocab, history, args, n_eps, n_samples):
         FL.action_section(D, H, 20, FL.vq_tokenizer_section(TOKEN_BASE)
                           + FL.normalization_section(stats["q01"], stats["q99"], stats["mask"], floats=True)),
         "golden: golden.json\n"])
-    FL.write_text(os.path.join(OUT, "manifest.yaml"), manifest)
-    FL.write_json(os.path.join(OUT, "training.json"),
-                  {"args": vars(args), "episodes": n_eps, "samples": n_samples, "history": history}, ensure_ascii=True)
-    FL.print_sizes(OUT, 16, 9)
+    FL.write_trained(OUT, manifest, args, n_eps, n_samples, history)
 
 
 if __name__ == "__main__":
