@@ -75,9 +75,6 @@ type ActionGuide struct {
 	// arrives: the expected inference latency in steps, rounded up
 	// (≤ Steps).
 	Delay int
-	// MaxGuidance caps the guidance weight (the paper's β). 0: 5, the
-	// paper's value.
-	MaxGuidance float64
 }
 
 // Row returns guide row k, aliasing Actions.

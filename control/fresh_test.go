@@ -50,15 +50,32 @@ func runLoop(t *testing.T, conf control.LoopConf) control.Stats {
 	return l.Stats()
 }
 
-// TestLoopNoHoldBetweenChunks: with inference latency, each mode asks for
-// the next chunk early enough (by the latency) that only the first
-// chunk's wait holds the robot, in virtual time at 1 kHz.
+// TestLoopNoHoldBetweenChunks: with inference latency, the modes that
+// overlap inference with execution ask for the next chunk early enough
+// (by the latency) that only the first chunk's wait holds the robot, in
+// virtual time at 1 kHz; replan asks at most a tenth of a step early and
+// holds still for the rest of the latency before every chunk.
 func TestLoopNoHoldBetweenChunks(t *testing.T) {
 	for _, lat := range []time.Duration{0, 20 * time.Millisecond, 2 * step, 170 * time.Millisecond} {
 		for _, mode := range allModes {
 			t.Run(fmt.Sprintf("%s/%v", mode, lat), func(t *testing.T) {
 				robot, st := runVirtual(t, virtualRun{mode: mode, rateHz: 1000, latency: lat, ticks: 5000}, nil)
 				first := int(lat / time.Millisecond)
+				if mode == control.ModeReplan {
+					// The first chunk's latency held, then each chunk's 5
+					// steps (250 ticks) and the latency less the lookahead.
+					look := min(lat, step/control.ReplanLookaheadDiv)
+					cycle := 250 + int((lat-look)/time.Millisecond)
+					for i, sp := range robot.log {
+						if want := i < first || (i-first)%cycle >= 250; sp.Hold != want {
+							t.Fatalf("replan, tick %d: hold %v, want %v (cycles of 250 moving ticks and %v held); stats %+v", i, sp.Hold, want, lat-look, st)
+						}
+					}
+					if int(st.StartHolds) != first {
+						t.Fatalf("start holds %d, want %d", st.StartHolds, first)
+					}
+					return
+				}
 				for i, sp := range robot.log {
 					if sp.Hold != (i < first) {
 						t.Fatalf("tick %d: hold %v; holds %d, want %d (the first chunk's latency only); stats %+v", i, sp.Hold, st.Holds, first, st)
@@ -77,14 +94,15 @@ func TestLoopNoHoldBetweenChunks(t *testing.T) {
 // inference is asked for while stale, and motion resumes only from a chunk
 // observed after the input is fresh again.
 func TestLoopStaleInputHolds(t *testing.T) {
-	// 1 kHz, 10-step chunks of which 5 run (250 ticks), 100 ms latency:
-	// the first chunk runs 100..349, the second is requested at 250 and
-	// would arrive at 350. The input is stale over 300..599.
+	// 1 kHz, async, 10-step chunks aligned by their observation, 100 ms
+	// latency: the first chunk (observed at 0) runs its steps 2..9 from
+	// 100, the second is requested at 250 (5 steps left) and would arrive
+	// at 350. The input is stale over 300..599.
 	robot := &staleRobot{fakeRobot: fakeRobot{doneAfter: 1200, keepLog: true}, from: 300, to: 600}
 	var verdicts []efferent.Verdict
 	st := runLoop(t, control.LoopConf{
 		Clock: efferent.NewVirtualClock(t0), Policy: &fakePolicy{h: 10}, Robot: robot, Gate: wideGate(t),
-		Scheduler: control.SchedulerConf{Kinds: loopKinds}, RateHz: 1000, Virtual: true, InferLatency: 2 * step,
+		Scheduler: control.SchedulerConf{Mode: control.ModeAsync, Kinds: loopKinds}, RateHz: 1000, Virtual: true, InferLatency: 2 * step,
 		OnTick: func(sp *efferent.Setpoint, v efferent.Verdict) { verdicts = append(verdicts, v) },
 	})
 	lastSeqBefore := robot.log[299].Seq
@@ -174,16 +192,18 @@ func TestLoopObserveNotReady(t *testing.T) {
 // TestLoopChunkWaitRealTime: in real time at the policy's own rate (20 Hz),
 // where inference takes far less than a tick, the tick that needs the next
 // chunk observes and waits for it (ChunkWait), as virtual time does,
-// instead of holding one tick per chunk; without the wait the loop asks a
-// tick early instead (the lead), and never holds either.
+// instead of holding one tick per chunk. Without the wait, replan holds
+// still one tick per chunk (it does not ask early by the lead: a chunk
+// never starts from a state older than a tenth of a step).
 func TestLoopChunkWaitRealTime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("2 s of real time")
 	}
 	for _, c := range []struct {
-		wait  time.Duration
-		first int // tick of the second observation (without the wait the first chunk starts a tick late, then each is asked a tick early)
-	}{{0, 5}, {-1, 5}} {
+		wait        time.Duration
+		first, step int // ticks of the second observation and between observations
+		maxHeld     int
+	}{{0, 5, 5, 1}, {-1, 6, 6, 4}} {
 		robot := &staleRobot{fakeRobot: fakeRobot{doneAfter: 20, keepLog: true}, from: -1, to: -1}
 		l, err := control.New(control.LoopConf{Policy: &fakePolicy{h: 10}, Robot: robot, Gate: wideGate(t),
 			Scheduler: control.SchedulerConf{Kinds: loopKinds}, ChunkWait: c.wait})
@@ -197,17 +217,17 @@ func TestLoopChunkWaitRealTime(t *testing.T) {
 		st := l.Stats()
 		t.Logf("ChunkWait %v: %d holds of %d ticks, %d waits (%d missed), observed at ticks %v", c.wait, st.Holds, st.Ticks, st.Waits, st.WaitMisses, robot.observedAt)
 		// A loaded machine may be late once; the old loop held 4 of 20.
-		if held := st.Holds; held > 1 {
-			t.Fatalf("ChunkWait %v: %d held ticks; want at most 1", c.wait, held)
+		if held := int(st.Holds); held > c.maxHeld {
+			t.Fatalf("ChunkWait %v: %d held ticks; want at most %d", c.wait, held, c.maxHeld)
 		}
 		match := 0
 		for i, at := range robot.observedAt {
-			if i > 0 && at == c.first+5*(i-1) {
+			if i > 0 && at == c.first+c.step*(i-1) {
 				match++
 			}
 		}
 		if match < len(robot.observedAt)-2 {
-			t.Fatalf("ChunkWait %v: observed at %v, want 0, %d, %d, … (one per chunk, in time)", c.wait, robot.observedAt, c.first, c.first+5)
+			t.Fatalf("ChunkWait %v: observed at %v, want 0, %d, %d, … (one per chunk, in time)", c.wait, robot.observedAt, c.first, c.first+c.step)
 		}
 	}
 }
@@ -242,9 +262,10 @@ func TestLoopTickAllocatesNothingStale(t *testing.T) {
 	}
 }
 
-// TestReplanQueuesEarlyChunk: a chunk that arrives while the one before
-// still runs (asked for early) starts exactly where that one ends, and no
-// new request is due while it waits.
+// TestReplanQueuesEarlyChunk: replan asks early by at most a tenth of a
+// step (not the whole lead), and a chunk that arrives while the one before
+// still runs starts exactly where that one ends, and no new request is
+// due while it waits.
 func TestReplanQueuesEarlyChunk(t *testing.T) {
 	s := newSched(t, control.SchedulerConf{Kinds: []safety.Kind{dlt}, MaxH: 10, StepPeriod: step, ControlPeriod: tick})
 	s.SetLead(30 * time.Millisecond)
@@ -253,10 +274,11 @@ func TestReplanQueuesEarlyChunk(t *testing.T) {
 	if err := s.Push(t0, one); err != nil {
 		t.Fatal(err)
 	}
-	if s.NeedInference(at(219, tick)) || !s.NeedInference(at(220, tick)) {
-		t.Fatal("the next request is due 30 ms (the lead) before the chunk's 250 ms end")
+	if s.NeedInference(at(220, tick)) || s.NeedInference(at(244, tick)) || !s.NeedInference(at(245, tick)) {
+		t.Fatal("replan must ask 5 ms (a tenth of a step, less than the 30 ms lead) before the chunk's 250 ms end")
 	}
-	s.Requested(at(220, tick))
+	// A chunk that arrives early all the same (a caller that asked for
+	// it) is queued.
 	if err := s.Push(at(235, tick), two); err != nil {
 		t.Fatal(err)
 	}

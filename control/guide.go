@@ -40,6 +40,9 @@ func (s *Scheduler) Guide(t time.Time, g *efferent.ActionGuide) {
 		}
 		g.Steps++
 	}
-	g.Actions = g.Actions[:g.Steps*D]
 	g.Delay = min(int((s.lead+s.p-1)/s.p), g.Steps)
+	if s.guideBeyond >= 0 {
+		g.Steps = min(g.Steps, g.Delay+s.guideBeyond)
+	}
+	g.Actions = g.Actions[:g.Steps*D]
 }

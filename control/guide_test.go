@@ -20,7 +20,7 @@ import (
 func TestGuideFollowsPlan(t *testing.T) {
 	kinds := []safety.Kind{abs, dlt, bin}
 	const h = 8
-	s := newSched(t, control.SchedulerConf{Mode: control.ModeRTC, Kinds: kinds, MaxH: h, StepPeriod: step, ControlPeriod: tick})
+	s := newSched(t, control.SchedulerConf{Mode: control.ModeRTC, Kinds: kinds, MaxH: h, StepPeriod: step, ControlPeriod: tick, GuideBeyond: -1})
 	var g efferent.ActionGuide
 	s.Guide(t0, &g)
 	if g.Steps != 0 || g.D != len(kinds) {
@@ -47,6 +47,16 @@ func TestGuideFollowsPlan(t *testing.T) {
 				}
 			}
 		}
+	}
+	// By default it reaches GuideBeyond (2) steps past the delay.
+	capped := newSched(t, control.SchedulerConf{Mode: control.ModeRTC, Kinds: kinds, MaxH: h, StepPeriod: step, ControlPeriod: tick})
+	if err := capped.Push(t0, c); err != nil {
+		t.Fatal(err)
+	}
+	capped.SetLead(100 * time.Millisecond)
+	capped.Guide(t0, &g)
+	if g.Steps != 2+control.DefaultGuideBeyond || g.Delay != 2 {
+		t.Fatalf("default guide: %d steps, delay %d; want %d, 2", g.Steps, g.Delay, 2+control.DefaultGuideBeyond)
 	}
 	if n := testing.AllocsPerRun(100, func() { s.Guide(at(1, step), &g) }); n != 0 {
 		t.Fatalf("Guide allocates %v times once the guide has room", n)
@@ -112,14 +122,7 @@ func TestLoopGuidesInRTC(t *testing.T) {
 		t.Fatalf("rtc with a policy that cannot guide: err %v, want ErrNoGuidance", err)
 	}
 	pol.guides = true
-	l, err := control.New(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	if err := l.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	runLoop(t, conf)
 	if len(pol.seen) < 3 {
 		t.Fatalf("%d inferences, want several", len(pol.seen))
 	}

@@ -11,6 +11,12 @@ import (
 	"github.com/efferent/efferent/safety"
 )
 
+// ReplanLookaheadDiv bounds how early replan mode asks for its next
+// chunk: by the lead, at most StepPeriod/ReplanLookaheadDiv (5 ms at
+// 20 Hz). Replan holds still for the rest of the latency, so that a chunk
+// never starts from a state older than that.
+const ReplanLookaheadDiv = 10
+
 // Push errors. ErrStale and ErrExpired are returned as they are (no
 // allocation: they are normal events in async operation); ErrInvalidChunk
 // is wrapped with what was wrong.
@@ -152,6 +158,7 @@ type Scheduler struct {
 	threshold   int
 	blend       int
 	capSteps    int
+	guideBeyond int
 
 	plans [2]plan
 	cur   int
@@ -182,12 +189,12 @@ type Scheduler struct {
 	grid        time.Time
 	weights     []float64
 
-	// async: cum sums the delta dims' emitted values (a whole step's
-	// ticks sum to its action), reqCum is cum when the outstanding
-	// request observed (Requested), so that Push knows how far the arm
-	// moved between a chunk's observation and its arrival.
-	cum, reqCum []float64
-	haveReqCum  bool
+	// cum sums the delta dims' emitted values (a whole step's ticks sum
+	// to its action); reqs logs it at the last requests (Requested), so
+	// that Push knows how far the arm moved between a chunk's observation
+	// and its arrival (async, rtc and ensemble reanchor delta dims by it).
+	cum  []float64
+	reqs reqLog
 
 	accepted, stale, expired, invalid, skipped, evicted atomic.Uint64
 }
@@ -210,11 +217,12 @@ func NewScheduler(conf SchedulerConf) (*Scheduler, error) {
 		replanSteps: conf.ReplanSteps,
 		threshold:   conf.AsyncThreshold,
 		blend:       conf.BlendSteps,
+		guideBeyond: conf.GuideBeyond,
 		capSteps:    conf.MaxH + 6, // ensemble: 2 steps before now, ≤ 2 after, then H
 		hold0:       make([]float64, d),
 		last:        make([]float64, d),
 		cum:         make([]float64, d),
-		reqCum:      make([]float64, d),
+		reqs:        newReqLog(d),
 	}
 	copy(s.hold0, conf.Hold)
 	copy(s.last, s.hold0)
@@ -271,7 +279,7 @@ func (s *Scheduler) Drop() {
 	s.plans[0].valid, s.plans[1].valid = false, false
 	s.queued = false
 	s.pending, s.haveReq = false, false
-	s.haveReqCum = false
+	s.reqs.clear()
 	s.head, s.count, s.haveGrid = 0, 0, false
 }
 
@@ -292,7 +300,6 @@ func (s *Scheduler) Lead() time.Duration { return s.lead }
 // chunk never changes what is executing.
 func (s *Scheduler) Push(now time.Time, c *efferent.Chunk) error {
 	s.pending = false
-	defer func() { s.haveReqCum = false }()
 	if err := s.check(now, c); err != nil {
 		s.invalid.Add(1)
 		return err
@@ -426,7 +433,7 @@ func (s *Scheduler) pushAsync(now time.Time, c *efferent.Chunk) bool {
 			}
 		}
 	}
-	s.reanchor(nw, c, e, kCur)
+	s.reanchor(nw.y, c, e, kCur, nw.y[kCur*D:(kCur+1)*D])
 	nw.origin, nw.n, nw.begin, nw.end = c.ObsTime, c.H, kCur, c.H
 	nw.seq, nw.valid = c.Seq, true
 	s.cur = 1 - s.cur
@@ -435,25 +442,27 @@ func (s *Scheduler) pushAsync(now time.Time, c *efferent.Chunk) bool {
 	return true
 }
 
-// reanchor (async, delta dims) makes up for the motion between c's
-// observation and its arrival e later. c's delta actions move the arm from
-// where it was observed; by the time c arrives the arm has moved by what
-// was executed since (the old chunk's actions, or nothing while holding),
-// not by c's own actions 0 … kCur−1 (and the elapsed part of step kCur)
-// that are skipped. Without this, a delta chunk executed from its aligned
-// index lands off by that difference — the closed loop overshoots at any
-// latency (measured, spatial at 50 ms: 0–1 of 20 without, 13–17 with).
-// The difference
-// (c's planned displacement up to now − the executed one) is added to the
-// first whole step executed from c (kCur, or kCur+1 when c arrives
-// mid-step), so that, without blending, the arm is back on c's planned
-// path at that step's end; with blending it rejoins the blended path
-// there. Every later step is as the blend (then c alone) gives it. It
-// needs the executed motion since the observation, known only when the
-// chunk answers the request made by Requested (the loop's case); a chunk
-// pushed without one is not reanchored.
-func (s *Scheduler) reanchor(nw *plan, c *efferent.Chunk, e time.Duration, kCur int) {
-	if !s.haveReqCum || e <= 0 {
+// reanchor (delta dims) makes up for the motion between c's observation
+// and its arrival e later. c's delta actions move the arm from where it
+// was observed; by the time c arrives the arm has moved by what was
+// executed since (the old chunk's actions, the ensemble's, or nothing
+// while holding), not by c's own actions 0 … kCur−1 (and the elapsed part
+// of step kCur) that are skipped. Without this, a delta chunk executed
+// from its aligned index lands off by that difference — the closed loop
+// overshoots at any latency (measured, async on spatial at 50 ms: 0–1 of
+// 20 without, 13–17 with). The difference (c's planned displacement up
+// to now − the executed one) is added to dst's row for the first whole
+// step executed from c (kCur, or kCur+1 when c arrives mid-step), so
+// that the arm is back on c's planned path at that step's end. dst holds
+// c's steps as rows (async: the blended plan; ensemble: c's stored
+// actions); rest is the row the remainder of step kCur executes when c
+// arrives mid-step (async: the plan's; nil: c's own). It needs the
+// executed motion since the observation, known only when the chunk
+// answers a request made by Requested (the loop's case); a chunk pushed
+// without one is not reanchored.
+func (s *Scheduler) reanchor(dst []float64, c *efferent.Chunk, e time.Duration, kCur int, rest []float64) {
+	at, ok := s.reqs.at(c.ObsTime)
+	if !ok || e <= 0 || kCur >= c.H {
 		return
 	}
 	k1, frac := kCur, float64(e-time.Duration(kCur)*s.p)/float64(s.p)
@@ -473,12 +482,11 @@ func (s *Scheduler) reanchor(nw *plan, c *efferent.Chunk, e time.Duration, kCur 
 			planned += c.Actions[j*D+d]
 		}
 		planned += frac * c.Actions[kCur*D+d]
-		if frac > 0 {
-			// the rest of step kCur is executed from the plan
-			planned += (1 - frac) * c.Actions[kCur*D+d]
-			planned -= (1 - frac) * nw.y[kCur*D+d]
+		if frac > 0 && rest != nil {
+			// the rest of step kCur is executed from rest, not c
+			planned += (1 - frac) * (c.Actions[kCur*D+d] - rest[d])
 		}
-		nw.y[k1*D+d] += planned - (s.cum[d] - s.reqCum[d])
+		dst[k1*D+d] += planned - (s.cum[d] - at[d])
 	}
 }
 
@@ -529,6 +537,9 @@ func (s *Scheduler) pushEnsemble(now time.Time, c *efferent.Chunk) bool {
 	s.count++
 	copy(sl.a, c.Actions)
 	sl.h, sl.start, sl.seq = c.H, start, c.Seq
+	if e := now.Sub(c.ObsTime); e > 0 {
+		s.reanchor(sl.a, c, e, int(e/P), nil)
+	}
 
 	old, nw := &s.plans[s.cur], &s.plans[1-s.cur]
 	p0 := sCur - 2 // two samples before the step in progress, for its tangent
@@ -673,15 +684,16 @@ func (s *Scheduler) RemainingSteps(now time.Time) int {
 }
 
 // NeedInference says whether the loop should request an inference (a new
-// observation) at now. Each mode looks SetLead's lead ahead, so that the
-// chunk is there when it is needed (at = now + lead):
+// observation) at now. Ensemble, async and rtc look SetLead's lead ahead,
+// so that the chunk is there when it is needed (at = now + lead):
 //
 //   - replan: no request outstanding, no chunk queued, and no chunk covers
-//     at (the ReplanSteps actions of the last chunk are done by then);
+//     now + min(lead, StepPeriod/ReplanLookaheadDiv) (the ReplanSteps
+//     actions of the last chunk are done, or all but a tenth of a step);
 //   - ensemble: a new policy step begins by at since the last request (one
 //     request per step, whether or not an earlier one is outstanding: a
 //     loop whose inference is busy counts the request as dropped);
-//   - async: no request outstanding and RemainingSteps(now) ≤
+//   - async and rtc: no request outstanding and RemainingSteps(now) ≤
 //     AsyncThreshold, or nothing left at at.
 //
 // After requesting, call Requested; when the request fails before reaching
@@ -697,7 +709,16 @@ func (s *Scheduler) NeedInference(now time.Time) bool {
 		// the latency outlasts it.
 		return !s.pending && (s.RemainingSteps(now) <= s.threshold || s.RemainingSteps(at) == 0)
 	default:
-		return !s.pending && !s.queued && !s.Covers(at)
+		// Execute, then replan: the next observation is taken when the
+		// chunk's actions are done, and the robot holds still while it is
+		// inferred, so the chunk answers the state it starts from. Asked
+		// early by the whole latency, it would start from a state the
+		// latency made stale (spatial+object with efferent-tiny: 55 % at
+		// 50 ms against 80 % at 0; none at 150 ms). It looks ahead by at
+		// most a tenth of a step (ReplanLookahead), which hides a GPU's
+		// few milliseconds at 1 kHz; hiding longer latencies is what
+		// async and rtc are for.
+		return !s.pending && !s.queued && !s.Covers(now.Add(min(s.lead, s.p/ReplanLookaheadDiv)))
 	}
 }
 
@@ -706,8 +727,7 @@ func (s *Scheduler) NeedInference(now time.Time) bool {
 // at the next policy step (lead ahead, as NeedInference looks).
 func (s *Scheduler) Requested(now time.Time) {
 	s.pending = true
-	copy(s.reqCum, s.cum)
-	s.haveReqCum = true
+	s.reqs.add(now, s.cum)
 	at := now.Add(s.lead)
 	if !s.haveReq {
 		s.reqOrigin, s.haveReq = at, true
@@ -718,7 +738,7 @@ func (s *Scheduler) Requested(now time.Time) {
 
 // Abandon clears the outstanding request (it was dropped, or inference
 // failed), so that NeedInference may ask again.
-func (s *Scheduler) Abandon() { s.pending, s.haveReqCum = false, false }
+func (s *Scheduler) Abandon() { s.pending = false }
 
 // Pending reports whether a request is outstanding.
 func (s *Scheduler) Pending() bool { return s.pending }

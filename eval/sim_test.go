@@ -82,17 +82,13 @@ func TestEpisodeDeterministic(t *testing.T) {
 }
 
 // openEmbedded opens an embedded model under ONNX Runtime on one thread.
-func openEmbedded(t *testing.T, name string) *ort.VLA {
+func openEmbedded(t *testing.T, name string) policy.Policy {
 	t.Helper()
-	dir, err := models.Embedded(name)
+	m, err := models.Manifest(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := policy.LoadManifest(dir, "embedded:"+name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol, err := ort.Open(m, ort.Conf{IntraOpThreads: 1})
+	pol, err := ort.OpenPolicy(m, ort.Conf{IntraOpThreads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,8 +334,9 @@ func TestExpiredChunksCounted(t *testing.T) {
 // (see README, "Simulator, control loop, evaluation"). It also checks
 // the counts: nothing expires at these latencies, and the held ticks are
 // those the latency forces (one per episode at 50 ms: the first chunk's
-// wait; at 150 ms, one step in three: a 5-step chunk that comes 3 steps
-// after its observation covers 2 steps, with one inference at a time).
+// wait; async at 150 ms, one step in three: a 5-step chunk that comes 3
+// steps after its observation covers 2 steps, with one inference at a
+// time; replan at 150 ms, 3 steps before every chunk).
 func TestSchedulerModesClosedLoop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs ONNX Runtime closed loop (≈ 20 s)")
@@ -359,6 +356,10 @@ func TestSchedulerModesClosedLoop(t *testing.T) {
 		{"async", control.SchedulerConf{Mode: control.ModeAsync}, 0, 13, 0},                              // measured 17
 		{"async+50ms", control.SchedulerConf{Mode: control.ModeAsync}, 50 * time.Millisecond, 13, 20},    // measured 17
 		{"async+150ms", control.SchedulerConf{Mode: control.ModeAsync}, 150 * time.Millisecond, 6, 1500}, // measured 10
+		// replan holds still for the latency before each chunk: its
+		// success is replan's at 0 ms, its held ticks the latency's.
+		{"replan+150ms", control.SchedulerConf{Mode: control.ModeReplan}, 150 * time.Millisecond, 12, 1100}, // measured 15, held 1026
+		{"ensemble+50ms", control.SchedulerConf{Mode: control.ModeEnsemble}, 50 * time.Millisecond, 10, 20}, // measured 13 (reanchored; 0 before)
 	} {
 		conf := expertConf(false)
 		conf.NewPolicy = func(int, *sim.Env) (policy.Policy, error) { return openEmbedded(t, models.Default), nil }

@@ -2,10 +2,6 @@ package policy
 
 import "math"
 
-// DefaultMaxGuidance is the cap on real-time chunking's guidance weight
-// (β in Black et al. 2025, whose experiments use 5).
-const DefaultMaxGuidance = 5.0
-
 // GuideWeight is real-time chunking's soft mask (Black et al. 2025, eq. 5)
 // for step i of a new chunk, when the executing chunk gives the first
 // steps of it and d of them will be over when it arrives: 1 for the
@@ -22,22 +18,6 @@ func GuideWeight(i, d, steps int) float64 {
 	}
 	c := float64(steps-i) / float64(steps-d+1)
 	return c * math.Expm1(c) / (math.E - 1)
-}
-
-// GuidanceScale is real-time chunking's guidance weight at flow progress
-// tau ∈ [0, 1) (0: pure noise, 1: the sample), capped at maxW:
-// min(maxW, (1 − τ)/(τ·r²)) with r² = (1 − τ)²/(τ² + (1 − τ)²), the
-// ΠGDM weight the paper uses. It is maxW at τ = 0.
-func GuidanceScale(tau, maxW float64) float64 {
-	if tau <= 0 {
-		return maxW
-	}
-	if tau >= 1 {
-		return 0
-	}
-	u := 1 - tau
-	r2 := u * u / (tau*tau + u*u)
-	return min(maxW, u/(tau*r2))
 }
 
 // Normalize maps one robot-unit action row (action.dim values) into the

@@ -53,6 +53,19 @@ type FlowSpec struct {
 	// Seed seeds the noise: a request's is Seed + its observation's Seq,
 	// so that the same request gives the same chunk.
 	Seed uint64 `yaml:"seed"`
+	// NoiseScale multiplies the starting noise: the sampling temperature.
+	// Default 1 (the flow's own noise); 0 starts every chunk from the
+	// origin, a deterministic sample near the conditional mean; values in
+	// between trade the samples' diversity for their spread. 0 … 1.
+	NoiseScale *float64 `yaml:"noise_scale"`
+}
+
+// Noise is the flow's noise scale with its default (1).
+func (f *FlowSpec) Noise() float64 {
+	if f.NoiseScale == nil {
+		return 1
+	}
+	return *f.NoiseScale
 }
 
 // FlowPrefix names the prefix graph.
@@ -238,6 +251,9 @@ func (m *Manifest) validateFlow() error {
 	from, to := f.Times()
 	if !finite(from) || !finite(to) || from == to {
 		return fieldErr("flow.time_from", "%v → %v: want two different finite times", from, to)
+	}
+	if s := f.Noise(); !(s >= 0 && s <= 1) {
+		return fieldErr("flow.noise_scale", "is %v, want 0 … 1", s)
 	}
 	return nil
 }

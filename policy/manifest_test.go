@@ -222,3 +222,35 @@ func TestReadFileLimit(t *testing.T) {
 		t.Fatalf("read: %v", err)
 	}
 }
+
+// A flow manifest's noise scale (the sampling temperature) defaults to 1,
+// takes 0 … 1, and anything else is refused naming the key.
+func TestFlowNoiseScale(t *testing.T) {
+	dir, err := models.Embedded(models.Flow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, err := fs.ReadFile(dir, policy.ManifestFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := policy.ParseManifest(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := m.Flow.Noise(); s != 1 {
+		t.Fatalf("default noise scale %v, want 1", s)
+	}
+	for _, v := range []float64{0, 0.5, 1} {
+		m, err := policy.ParseManifest(mutate(t, base, "flow.noise_scale", v))
+		if err != nil || m.Flow.Noise() != v {
+			t.Fatalf("noise_scale %v: %v, %v", v, m, err)
+		}
+	}
+	for _, v := range []float64{-0.1, 1.5, math.NaN()} {
+		_, err := policy.ParseManifest(mutate(t, base, "flow.noise_scale", v))
+		if !errors.Is(err, policy.ErrManifest) || !strings.Contains(err.Error(), "flow.noise_scale") {
+			t.Fatalf("noise_scale %v: err %v, want one naming flow.noise_scale", v, err)
+		}
+	}
+}

@@ -34,10 +34,9 @@ type Guided struct {
 	// Case indexes Cases: the observation (and its noise).
 	Case int `json:"case"`
 	// Guide is the executing chunk's rows (robot units), Delay how many
-	// are frozen, MaxGuidance the cap β.
-	Guide       [][]float64 `json:"guide"`
-	Delay       int         `json:"delay"`
-	MaxGuidance float64     `json:"max_guidance"`
+	// are frozen.
+	Guide [][]float64 `json:"guide"`
+	Delay int         `json:"delay"`
 	// Raw and Actions as in Case.
 	Raw     [][]float64 `json:"raw"`
 	Actions [][]float64 `json:"actions"`

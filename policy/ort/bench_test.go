@@ -17,7 +17,7 @@ import (
 // reports p50/p99 latency besides the mean. The chunk is what the robot
 // executes for 5 steps at 20 Hz (250 ms), the time budget to compare with.
 func BenchmarkInfer(b *testing.B) {
-	for _, name := range models.Names() {
+	for _, name := range tokenModels(b) {
 		for _, threads := range []int{1, 2} {
 			b.Run(fmt.Sprintf("%s/threads=%d", name, threads), func(b *testing.B) {
 				benchmarkInfer(b, name, threads)
@@ -153,7 +153,7 @@ func BenchmarkInferStages(b *testing.B) {
 // Without the KV cache the answers are the same (the cache only saves
 // work), and Timing accounts for the stages.
 func TestNoKVCacheSameAnswers(t *testing.T) {
-	for _, name := range models.Names() {
+	for _, name := range tokenModels(t) {
 		m, g := embedded(t, name)
 		cached, err := Open(m, Conf{IntraOpThreads: 1})
 		if err != nil {
@@ -186,5 +186,50 @@ func TestNoKVCacheSameAnswers(t *testing.T) {
 		if tm.NSteps != len(g.Cases[0].Tokens) || tm.Encoder <= 0 || tm.Total < tm.Encoder+steps {
 			t.Fatalf("%s: timing %+v", name, tm)
 		}
+	}
+}
+
+// BenchmarkFlowGuided measures efferent-flow's chunk (prefix, 10 Euler
+// steps of the action expert) without and with a real-time-chunking guide
+// (12 steps, 3 frozen), side by side: the guidance is a few
+// multiply-adds per Euler step in Go, next to ONNX Runtime's graphs.
+func BenchmarkFlowGuided(b *testing.B) {
+	m, g := embedded(b, models.Flow)
+	c, err := OpenContinuous(m, Conf{IntraOpThreads: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	obs := goldenObservation(b, m, g.Cases[0])
+	guide := efferent.ActionGuide{Steps: 12, D: m.Action.Dim, Delay: 3}
+	for k := range guide.Steps {
+		for d := range guide.D {
+			guide.Actions = append(guide.Actions, 0.01*float64(k-d))
+		}
+	}
+	for _, guided := range []bool{false, true} {
+		b.Run(fmt.Sprintf("guided=%v", guided), func(b *testing.B) {
+			obs.Guide = efferent.ActionGuide{}
+			if guided {
+				obs.Guide = guide
+			}
+			var ch efferent.Chunk
+			ctx := context.Background()
+			if err := c.Infer(ctx, obs, &ch); err != nil {
+				b.Fatal(err)
+			}
+			lat := make([]time.Duration, 0, b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				t0 := time.Now()
+				if err := c.Infer(ctx, obs, &ch); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			b.StopTimer()
+			reportPercentiles(b, lat)
+		})
 	}
 }

@@ -44,7 +44,7 @@ type Continuous struct {
 	// horizon × model_dim); guided says whether any row of the run has
 	// a guide (see guide.go).
 	guideY, guideW []float32
-	guideBeta      []float32
+	guideEps       []float32 // the guided rows' starting noise
 	guideOK        []bool
 	guided         bool
 
@@ -306,7 +306,7 @@ func (c *Continuous) allocate() error {
 		c.sample, c.tflow, c.out = c.slots[m.Flow.Step.X], c.slots[m.Flow.Step.Time], c.slots[m.Flow.Step.Velocity]
 		HM := m.Action.Horizon * m.Action.ModelDimOrDim()
 		c.guideY, c.guideW = make([]float32, c.maxBatch*HM), make([]float32, c.maxBatch*HM)
-		c.guideOK, c.guideBeta = make([]bool, m.Action.ModelDimOrDim()), make([]float32, c.maxBatch)
+		c.guideOK, c.guideEps = make([]bool, m.Action.ModelDimOrDim()), make([]float32, c.maxBatch*HM)
 		c.meta.Guides = true
 	}
 	return nil
@@ -485,11 +485,20 @@ func (c *Continuous) runRows(ctx context.Context, obs []*efferent.Observation) e
 	for j, i := range c.valid {
 		c.write(j, obs[i], c.rows[i].ids)
 		if c.sample != nil {
-			policy.FlowNoise(c.m.Flow.Seed+obs[i].Seq, c.sample.f32[j*HM:(j+1)*HM])
+			row := c.sample.f32[j*HM : (j+1)*HM]
+			policy.FlowNoise(c.m.Flow.Seed+obs[i].Seq, row)
+			if k := float32(c.m.Flow.Noise()); k != 1 {
+				for x := range row {
+					row[x] *= k
+				}
+			}
 		}
 		if c.guideW != nil {
 			c.guided = c.setGuide(j, &obs[i].Guide) || c.guided
 		}
+	}
+	if c.guided {
+		copy(c.guideEps, c.sample.f32[:n*HM])
 	}
 	for _, s := range c.images {
 		s.put(n)
@@ -536,7 +545,8 @@ func (c *Continuous) integrate(ctx context.Context, r *contRun, n int) error {
 		}
 		c.out.get(n)
 		if c.guided {
-			c.applyGuide(x, v, t, (t-from)/(to-from), dt, to)
+			next := from + float64(k+1)*dt
+			c.applyGuide(x, v, c.guideEps[:len(x)], dt, (next-to)/(from-to))
 			continue
 		}
 		d := float32(dt)

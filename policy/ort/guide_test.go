@@ -9,8 +9,8 @@ import (
 )
 
 // guideFrom makes a guide of the first steps rows of c, delay frozen.
-func guideFrom(rows [][]float64, delay int, beta float64) efferent.ActionGuide {
-	g := efferent.ActionGuide{Steps: len(rows), D: len(rows[0]), Delay: delay, MaxGuidance: beta}
+func guideFrom(rows [][]float64, delay int) efferent.ActionGuide {
+	g := efferent.ActionGuide{Steps: len(rows), D: len(rows[0]), Delay: delay}
 	for _, r := range rows {
 		g.Actions = append(g.Actions, r...)
 	}
@@ -34,7 +34,7 @@ func TestGuidedGolden(t *testing.T) {
 	D := m.Action.Dim
 	for _, gc := range g.Guided {
 		obs := goldenObservation(t, m, g.Cases[gc.Case])
-		obs.Guide = guideFrom(gc.Guide, gc.Delay, gc.MaxGuidance)
+		obs.Guide = guideFrom(gc.Guide, gc.Delay)
 		var out efferent.Chunk
 		if err := c.Infer(context.Background(), obs, &out); err != nil {
 			t.Fatal(err)
@@ -84,7 +84,7 @@ func TestGuideRobustness(t *testing.T) {
 	for i := range rows {
 		rows[i] = make([]float64, m.Action.Dim+1)
 	}
-	obs.Guide = guideFrom(rows, 3, 0)
+	obs.Guide = guideFrom(rows, 3)
 	if err := c.Infer(ctx, obs, &out); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +97,7 @@ func TestGuideRobustness(t *testing.T) {
 		rows[i] = rows[i][:m.Action.Dim]
 	}
 	rows[1][0] = math.NaN()
-	obs.Guide = guideFrom(rows, 3, 0)
+	obs.Guide = guideFrom(rows, 3)
 	if err := c.Infer(ctx, obs, &out); err != nil {
 		t.Fatal(err)
 	}
@@ -111,5 +111,43 @@ func TestGuideRobustness(t *testing.T) {
 	}
 	if a := testing.AllocsPerRun(5, func() { _ = c.Infer(ctx, obs, &out) }); a != 0 {
 		t.Fatalf("guided Infer allocates %v times", a)
+	}
+}
+
+// TestFlowNoiseScale: at noise scale 0 every chunk starts from the origin,
+// so the observation's seq (its noise seed) no longer changes the chunk;
+// at the default 1 it does.
+func TestFlowNoiseScale(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ONNX Runtime")
+	}
+	m, g := loadDir(t, "efferent-flow")
+	for _, scale := range []float64{1, 0} {
+		mm := *m
+		f := *m.Flow
+		f.NoiseScale = &scale
+		mm.Flow = &f
+		c, err := OpenContinuous(&mm, Conf{IntraOpThreads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		obs := goldenObservation(t, &mm, g.Cases[0])
+		var a, b efferent.Chunk
+		obs.Seq = 1
+		if err := c.Infer(context.Background(), obs, &a); err != nil {
+			t.Fatal(err)
+		}
+		obs.Seq = 2
+		if err := c.Infer(context.Background(), obs, &b); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		same := true
+		for i := range a.Actions {
+			same = same && a.Actions[i] == b.Actions[i]
+		}
+		if same != (scale == 0) {
+			t.Fatalf("noise scale %v: chunks for seqs 1 and 2 the same: %v", scale, same)
+		}
 	}
 }

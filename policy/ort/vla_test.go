@@ -55,12 +55,30 @@ func open(t testing.TB, m *policy.Manifest) *VLA {
 	return v
 }
 
+// tokenModels are the embedded models of the autoregressive layout, which
+// the VLA tests here cover (efferent-flow is tested with the other flow
+// models, continuous_test.go).
+func tokenModels(t testing.TB) []string {
+	t.Helper()
+	var names []string
+	for _, name := range models.Names() {
+		m, err := models.Manifest(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.LayoutName() == policy.LayoutAutoregressive {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
 // TestGolden checks, for every shipped model, that the Go tokenizer, ONNX
 // Runtime with the KV-cached constrained decoding loop, the VQ detokenizer
 // (with the fixture's ONNX latent decoder) and the un-normalisation
 // reproduce PyTorch's outputs.
 func TestGolden(t *testing.T) {
-	for _, name := range models.Names() {
+	for _, name := range tokenModels(t) {
 		t.Run(name, func(t *testing.T) { testGolden(t, name) })
 	}
 }
@@ -290,7 +308,7 @@ func batchRows(t *testing.T, v *VLA, g *golden.File, n int) ([]*efferent.Observa
 // golden tolerance), at every batch size up to past MaxBatch (which runs
 // in groups), for every shipped model.
 func TestInferBatchMatchesInfer(t *testing.T) {
-	for _, name := range models.Names() {
+	for _, name := range tokenModels(t) {
 		t.Run(name, func(t *testing.T) {
 			m, g := embedded(t, name)
 			v := open(t, m)
