@@ -2,6 +2,7 @@ package eval
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,20 @@ import (
 // or rtc. Whether the mode can run with a given policy is found out by
 // running it.
 func KnownMode(m control.Mode) bool { return slices.Contains(control.Modes(), m) }
+
+// ResolveModes gives the modes efferent eval runs: --mode's list when the
+// flag was given (ParseModes), else the configured mode (default replan),
+// which must be one KnownMode knows.
+func ResolveModes(flag string, given bool, configured control.Mode) ([]control.Mode, error) {
+	if given {
+		return ParseModes(flag)
+	}
+	m := cmp.Or(configured, control.ModeReplan)
+	if !KnownMode(m) {
+		return nil, fmt.Errorf("run.scheduler.mode %q: want replan, ensemble, async or rtc", m)
+	}
+	return []control.Mode{m}, nil
+}
 
 // ParseModes parses --mode: a comma-separated list of scheduler modes
 // (KnownMode), duplicates removed, order kept. The error names the flag and

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"cmp"
-	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -12,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/efferent/efferent/control"
 	"github.com/efferent/efferent/eval"
 	"github.com/efferent/efferent/rig"
 )
@@ -72,14 +69,10 @@ func runEval(cmd *cobra.Command, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	modes := []control.Mode{cmp.Or(cfg.Run.Scheduler.Mode, control.ModeReplan)}
-	if f.Changed("mode") {
-		modeFlag, _ := f.GetString("mode")
-		if modes, err = eval.ParseModes(modeFlag); err != nil {
-			return err
-		}
-	} else if !eval.KnownMode(modes[0]) {
-		return fmt.Errorf("run.scheduler.mode %q: want replan, ensemble, async or rtc", modes[0])
+	modeFlag, _ := f.GetString("mode")
+	modes, err := eval.ResolveModes(modeFlag, f.Changed("mode"), cfg.Run.Scheduler.Mode)
+	if err != nil {
+		return err
 	}
 	if _, err := eval.ParseSuites(suite); err != nil {
 		return err
