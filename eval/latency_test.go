@@ -11,7 +11,6 @@ import (
 	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/rig"
 	"github.com/efferent/efferent/sim"
-	"github.com/efferent/efferent/sim/render"
 )
 
 // TestLatencyModesClosedLoop runs efferent-flow closed loop on the
@@ -66,15 +65,7 @@ func TestChunksAccountedFor(t *testing.T) {
 	defer pol.Close()
 	for _, mode := range control.Modes() {
 		for _, lat := range []time.Duration{0, 150 * time.Millisecond, 900 * time.Millisecond} {
-			env, err := sim.New(sim.Conf{}, render.New())
-			if err != nil {
-				t.Fatal(err)
-			}
-			task := tasks[1]
-			task.MaxSteps = 60
-			if err := env.Reset(task, 0); err != nil {
-				t.Fatal(err)
-			}
+			env := spatialEnv(t, tasks[1], 60)
 			var loop *control.Loop
 			res := rig.Episode(context.Background(), rig.EpisodeConf{Env: env, Policy: pol, Virtual: true,
 				Scheduler: control.SchedulerConf{Mode: mode}, InferLatency: lat, OnLoop: func(l *control.Loop) { loop = l }})

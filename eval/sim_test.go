@@ -175,6 +175,21 @@ func TestDefaultModelSolvesTasks(t *testing.T) {
 	}
 }
 
+// spatialEnv is a rendering simulator reset to task's initial state 0,
+// with a budget of maxSteps.
+func spatialEnv(t *testing.T, task sim.Task, maxSteps int) *sim.Env {
+	t.Helper()
+	env, err := sim.New(sim.Conf{}, render.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	task.MaxSteps = maxSteps
+	if err := env.Reset(task, 0); err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
 // TestEStopHoldsTheArm: an e-stop engaged mid-episode (from another
 // goroutine's point of view: between ticks) stops the expert's arm on the
 // next step and keeps it still until the episode's budget runs out; the
@@ -184,15 +199,7 @@ func TestEStopHoldsTheArm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := sim.New(sim.Conf{}, render.New())
-	if err != nil {
-		t.Fatal(err)
-	}
-	task := tasks[0]
-	task.MaxSteps = 60
-	if err := env.Reset(task, 0); err != nil {
-		t.Fatal(err)
-	}
+	env := spatialEnv(t, tasks[0], 60)
 	e := safety.NewEStop(nil)
 	var refused, steps int
 	var frozen sim.Vec3

@@ -711,6 +711,16 @@ def normalization_section(q01, q99, mask=None, kind=None, floats=False):
             + (f"    mask: {fmt_list(mask)}\n" if mask is not None else ""))
 
 
+def optimise(opt, loss, params, clip=1.0):
+    """One optimiser step on loss, gradients clipped to norm clip; the
+    loss's value."""
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, clip)
+    opt.step()
+    return loss.item()
+
+
 def flow_step_section(steps, time_from, time_to, seed):
     """flow: with prefix.onnx and step.onnx (x_t, timestep -> v_t)."""
     return f"""flow:

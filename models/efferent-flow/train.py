@@ -344,11 +344,7 @@ def main():
             for pg in opt.param_groups:
                 pg["lr"] = pg["base"] * scale
             loss = loss_of(idx, True)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(flow.parameters(), 1.0)
-            opt.step()
-            tl += loss.item() * len(idx)
+            tl += FL.optimise(opt, loss, flow.parameters()) * len(idx)
             n += len(idx)
             step += 1
             if step % 200 == 0:

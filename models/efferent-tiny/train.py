@@ -365,11 +365,7 @@ def main():
             for pg in opt.param_groups:
                 pg["lr"] = args.lr * 0.5 * (1 + math.cos(math.pi * frac))
             loss, _ = forward(idx)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(core.parameters(), 1.0)
-            opt.step()
-            tl += loss.item() * len(idx)
+            tl += FL.optimise(opt, loss, core.parameters()) * len(idx)
             n += len(idx)
             step += 1
         epoch += 1
