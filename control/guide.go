@@ -12,7 +12,8 @@ import (
 // requests a chunk for, t being the observation's time): row k is the
 // setpoint value at the start of the step k step periods after t
 // (absolute dims on the interpolated curve, delta and binary dims as the
-// plan holds them), for as long as the plan reaches; Delay is the lead
+// plan holds them), for as long as the plan reaches and at most
+// GuideBeyond steps past the delay; Delay is the lead
 // (SetLead: the expected inference latency) in steps, rounded up — those
 // steps of the new chunk will be over when it arrives. With no plan
 // executing, g.Steps is 0: the policy answers unguided. g.Actions is
@@ -24,8 +25,13 @@ func (s *Scheduler) Guide(t time.Time, g *efferent.ActionGuide) {
 	}
 	g.Actions = g.Actions[:s.maxH*D]
 	g.D, g.Steps, g.Delay = D, 0, 0
+	delay := int((s.lead + s.p - 1) / s.p)
+	reach := s.maxH
+	if s.guideBeyond >= 0 {
+		reach = min(reach, delay+s.guideBeyond)
+	}
 	pl := &s.plans[s.cur]
-	for k := range s.maxH {
+	for k := range reach {
 		j, u, ok := pl.locate(t.Add(time.Duration(k)*s.p), s.p)
 		if !ok {
 			break
@@ -40,9 +46,6 @@ func (s *Scheduler) Guide(t time.Time, g *efferent.ActionGuide) {
 		}
 		g.Steps++
 	}
-	g.Delay = min(int((s.lead+s.p-1)/s.p), g.Steps)
-	if s.guideBeyond >= 0 {
-		g.Steps = min(g.Steps, g.Delay+s.guideBeyond)
-	}
+	g.Delay = min(delay, g.Steps)
 	g.Actions = g.Actions[:g.Steps*D]
 }
