@@ -2,13 +2,13 @@ package eval_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/efferent/efferent/control"
 	"github.com/efferent/efferent/eval"
 	"github.com/efferent/efferent/models"
-	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/rig"
 	"github.com/efferent/efferent/sim"
 )
@@ -29,19 +29,8 @@ func TestLatencyModesClosedLoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range latencyCells {
-		conf := expertConf(false)
-		conf.NewPolicy = func(int, *sim.Env) (policy.Policy, error) { return openEmbedded(t, models.Flow), nil }
-		conf.Scheduler, conf.InferLatency = control.SchedulerConf{Mode: c.mode}, c.latency
-		rep := runSim(t, conf, tasks, refs, 2, 2)
-		o := rep.Overall
-		t.Logf("%s at %v: %d/%d, expired %d, dropped %d, held %d (%d between chunks)", c.mode, c.latency, o.Successes, o.Episodes,
-			o.ExpiredChunks, o.DroppedChunks, o.HeldTicks, o.GapHeldTicks)
-		if o.ErrorCount > 0 || o.Episodes != 20 {
-			t.Fatalf("%s at %v: %d episodes, %d errors", c.mode, c.latency, o.Episodes, o.ErrorCount)
-		}
-		if o.Successes < c.min {
-			t.Errorf("%s at %v: %d of 20 episodes succeeded, want ≥ %d", c.mode, c.latency, o.Successes, c.min)
-		}
+		o := spatialCell(t, models.Flow, refs, tasks, control.SchedulerConf{Mode: c.mode}, c.latency,
+			fmt.Sprintf("%s at %v", c.mode, c.latency), c.min)
 		if c.mode.Overlapping() && (o.GapHeldTicks != 0 || o.ExpiredChunks != 0 || o.DroppedChunks != 0) {
 			t.Errorf("%s at %v: %d held between chunks, %d expired, %d dropped; want none", c.mode, c.latency, o.GapHeldTicks, o.ExpiredChunks, o.DroppedChunks)
 		}

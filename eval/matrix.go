@@ -25,6 +25,17 @@ import (
 // running it.
 func KnownMode(m control.Mode) bool { return slices.Contains(control.Modes(), m) }
 
+// modeNames lists the scheduler modes for messages: "replan, ensemble,
+// async or rtc".
+func modeNames() string {
+	ms := control.Modes()
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = string(m)
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
 // ResolveModes gives the modes efferent eval runs: --mode's list when the
 // flag was given (ParseModes), else the configured mode (default replan),
 // which must be one KnownMode knows.
@@ -34,7 +45,7 @@ func ResolveModes(flag string, given bool, configured control.Mode) ([]control.M
 	}
 	m := cmp.Or(configured, control.ModeReplan)
 	if !KnownMode(m) {
-		return nil, fmt.Errorf("run.scheduler.mode %q: want replan, ensemble, async or rtc", m)
+		return nil, fmt.Errorf("run.scheduler.mode %q: want %s", m, modeNames())
 	}
 	return []control.Mode{m}, nil
 }
@@ -47,7 +58,7 @@ func ParseModes(s string) ([]control.Mode, error) {
 	for el := range strings.SplitSeq(s, ",") {
 		m := control.Mode(strings.TrimSpace(el))
 		if !KnownMode(m) {
-			return nil, fmt.Errorf("--mode %q: unknown mode %q: want replan, ensemble, async or rtc (comma-separated for several)", s, m)
+			return nil, fmt.Errorf("--mode %q: unknown mode %q: want %s (comma-separated for several)", s, m, modeNames())
 		}
 		if !slices.Contains(modes, m) {
 			modes = append(modes, m)
@@ -225,7 +236,7 @@ func RunMatrix(ctx context.Context, c MatrixConf) (*Matrix, error) {
 	var modes []control.Mode
 	for _, m := range c.Modes {
 		if !KnownMode(m) {
-			return nil, fmt.Errorf("eval: mode %q: want replan, ensemble, async or rtc", m)
+			return nil, fmt.Errorf("eval: mode %q: want %s", m, modeNames())
 		}
 		if !slices.Contains(modes, m) {
 			modes = append(modes, m)

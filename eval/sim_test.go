@@ -338,7 +338,7 @@ func TestExpiredChunksCounted(t *testing.T) {
 // on the spatial suite (2 episodes a task, as in README's table) in each
 // scheduler mode that matters for latency, and holds each to what it was
 // measured to reach, less a margin for float differences between CPUs
-// (see README, "Simulator, control loop, evaluation"). It also checks
+// (see README, "Latency"). It also checks
 // the counts: nothing expires at these latencies, and the held ticks are
 // those the latency forces (one per episode at 50 ms: the first chunk's
 // wait; async at 150 ms, one step in three: a 5-step chunk that comes 3
@@ -368,22 +368,33 @@ func TestSchedulerModesClosedLoop(t *testing.T) {
 		{"replan+150ms", control.SchedulerConf{Mode: control.ModeReplan}, 150 * time.Millisecond, 12, 1100}, // measured 15, held 1026
 		{"ensemble+50ms", control.SchedulerConf{Mode: control.ModeEnsemble}, 50 * time.Millisecond, 10, 20}, // measured 13 (reanchored; 0 before)
 	} {
-		conf := expertConf(false)
-		conf.NewPolicy = func(int, *sim.Env) (policy.Policy, error) { return openEmbedded(t, models.Default), nil }
-		conf.Scheduler, conf.InferLatency = c.sched, c.latency
-		rep := runSim(t, conf, tasks, refs, 2, 2)
-		o := rep.Overall
-		t.Logf("%s: %d/%d, expired %d, dropped %d, held %d", c.name, o.Successes, o.Episodes, o.ExpiredChunks, o.DroppedChunks, o.HeldTicks)
-		if o.ErrorCount > 0 || o.Episodes != 20 {
-			t.Fatalf("%s: %d episodes, %d errors", c.name, o.Episodes, o.ErrorCount)
-		}
-		if o.Successes < c.min {
-			t.Errorf("%s: %d of 20 episodes succeeded, want ≥ %d", c.name, o.Successes, c.min)
-		}
+		o := spatialCell(t, models.Default, refs, tasks, c.sched, c.latency, c.name, c.min)
 		if o.ExpiredChunks != 0 || o.DroppedChunks != 0 || o.HeldTicks > c.maxHeld {
 			t.Errorf("%s: expired %d, dropped %d, held %d; want none expired or dropped, ≤ %d held", c.name, o.ExpiredChunks, o.DroppedChunks, o.HeldTicks, c.maxHeld)
 		}
 	}
+}
+
+// spatialCell runs the embedded model closed loop on the spatial suite's
+// tasks (2 episodes each, 2 workers) with sched at latency, and fails the
+// test unless all 20 episodes ran without error and at least min of them
+// succeeded. It returns the overall counts.
+func spatialCell(t *testing.T, model string, refs []eval.TaskRef, tasks []sim.Task, sched control.SchedulerConf,
+	latency time.Duration, name string, min int) eval.GroupReport {
+	t.Helper()
+	conf := expertConf(false)
+	conf.NewPolicy = func(int, *sim.Env) (policy.Policy, error) { return openEmbedded(t, model), nil }
+	conf.Scheduler, conf.InferLatency = sched, latency
+	o := runSim(t, conf, tasks, refs, 2, 2).Overall
+	t.Logf("%s: %d/%d, expired %d, dropped %d, held %d (%d between chunks)", name, o.Successes, o.Episodes,
+		o.ExpiredChunks, o.DroppedChunks, o.HeldTicks, o.GapHeldTicks)
+	if o.ErrorCount > 0 || o.Episodes != 20 {
+		t.Fatalf("%s: %d episodes, %d errors", name, o.Episodes, o.ErrorCount)
+	}
+	if o.Successes < min {
+		t.Errorf("%s: %d of 20 episodes succeeded, want ≥ %d", name, o.Successes, min)
+	}
+	return o
 }
 
 // runSim evaluates tasks with conf on workers workers, episodes each, and
