@@ -20,15 +20,34 @@ type InferConf struct {
 	N int
 	// Open opens the model (required).
 	Open Opener
+	// Bare, when set, makes the bare runtime loop over the same graphs
+	// (policy/ort's NewBare): the cached case is then also measured
+	// against it, alternating one efferent Infer and one bare run, and
+	// the report gives the ratio of their medians.
+	Bare func(m Model, obs *efferent.Observation) (Runner, error)
 	// Provider (the execution provider) and IntraOpThreads describe the
 	// runtime in the report.
 	Provider       string
 	IntraOpThreads int
 }
 
+// ErrNoBare is wrapped by an InferConf.Bare that cannot run the model
+// (policy/ort's bare loop does not convert float16 tensors): the report
+// then says so instead of failing.
+var ErrNoBare = errors.New("no bare runtime loop for this model")
+
+// Runner is one run of a model by other means than Infer (a bare
+// runtime loop).
+type Runner interface {
+	Run() error
+	Close()
+}
+
 // Infer measures the model, with and without the KV cache: p50/p99 of
 // the prefix (encoder), of one action token (a decoder step) and of the
-// whole chunk, and the heap allocations per inference.
+// whole chunk, the heap allocations per inference and, for a model that
+// says (policy.Copier), the tensors one chunk copies between host and
+// device memory.
 func Infer(ctx context.Context, c InferConf) (Report, error) {
 	rep := Report{Name: "infer"}
 	if c.Open == nil {
@@ -65,6 +84,14 @@ func Infer(ctx context.Context, c InferConf) (Report, error) {
 			}
 		}
 		prefix, token, chunk, allocs, err := inferSamples(ctx, v, &obs, c.N)
+		var bareRows []Row
+		if err == nil && cache && c.Bare != nil {
+			bareRows, err = bareSamples(ctx, c, v, &obs, fmt.Sprintf("%s %s", m.Name, label))
+			if errors.Is(err, ErrNoBare) {
+				rep.Targets = append(rep.Targets, err.Error())
+				err = nil
+			}
+		}
 		v.Close()
 		if err != nil {
 			return rep, err
@@ -78,13 +105,24 @@ func Infer(ctx context.Context, c InferConf) (Report, error) {
 			whole = fmt.Sprintf("%s %s: whole chunk (one graph)", m.Name, label)
 		}
 		rows = append(rows, durationRow(whole, chunk))
-		for _, r := range rows {
+		cp := policy.Copies{}
+		if cv, ok := v.(policy.Copier); ok {
+			cp = cv.Copies()
+		}
+		for i, r := range rows {
 			r.Allocs = allocs
 			r.Extra = map[string]float64{"intra_op_threads": float64(c.IntraOpThreads)}
+			if i == len(rows)-1 {
+				// The whole chunk's row says what it copies (0 on the CPU).
+				r.Extra["copies_host_to_device"] = float64(cp.HostToDevice)
+				r.Extra["copies_device_to_host"] = float64(cp.DeviceToHost)
+				r.Extra["tensors_resident_on_device"] = float64(cp.Resident)
+			}
 			rep.Rows = append(rep.Rows, r)
 		}
+		rep.Rows = append(rep.Rows, bareRows...)
 	}
-	rep.Targets = []string{fmt.Sprintf("provider %s; a chunk is executed for 5 steps at 20 Hz: a 250 ms budget", c.Provider)}
+	rep.Targets = append(rep.Targets, fmt.Sprintf("provider %s; a chunk is executed for 5 steps at 20 Hz: a 250 ms budget", c.Provider))
 	return rep, nil
 }
 
@@ -106,4 +144,37 @@ func inferSamples(ctx context.Context, v Model, obs *efferent.Observation, n int
 		token = append(token, t.Steps...)
 	}
 	return prefix, token, chunk, float64(mallocs()-a0) / float64(n), nil
+}
+
+// bareSamples alternates one Infer and one run of the bare runtime loop,
+// n times each, and reports both and the ratio of their medians
+// (efferent's overhead over the runtime alone on the same graphs).
+func bareSamples(ctx context.Context, c InferConf, v Model, obs *efferent.Observation, label string) ([]Row, error) {
+	b, err := c.Bare(v, obs)
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	if err := b.Run(); err != nil {
+		return nil, err
+	}
+	var ch efferent.Chunk
+	eff, bare := make([]time.Duration, 0, c.N), make([]time.Duration, 0, c.N)
+	for range c.N {
+		t0 := time.Now()
+		if err := v.Infer(ctx, obs, &ch); err != nil {
+			return nil, err
+		}
+		t1 := time.Now()
+		if err := b.Run(); err != nil {
+			return nil, err
+		}
+		eff, bare = append(eff, t1.Sub(t0)), append(bare, time.Since(t1))
+	}
+	e, r := durationRow(label+": efferent Infer, alternating with the bare loop", eff), durationRow(label+": bare ONNX Runtime loop, same graphs", bare)
+	e.Allocs, r.Allocs = -1, -1
+	if r.P50 > 0 {
+		e.Extra = map[string]float64{"efferent_over_bare_p50": e.P50 / r.P50}
+	}
+	return []Row{e, r}, nil
 }

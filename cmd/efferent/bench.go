@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -11,8 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/bench"
-	camcv "github.com/efferent/efferent/camera/cv"
 	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/policy/ort"
 	"github.com/efferent/efferent/tokenizer"
@@ -192,8 +193,11 @@ func benchPreprocessCmd() *cobra.Command {
 		Short: "Camera preprocessing with OpenCV: a 640x480 frame to the model's 224x224 (resize with pad; and undistort + crop + resize + BGR in one remap)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := needOpenCV("bench preprocess"); err != nil {
+				return err
+			}
 			n, _ := cmd.Flags().GetInt("n")
-			c := bench.PreprocessConf{N: n, New: bench.Preprocessors(camcv.New)}
+			c := bench.PreprocessConf{N: n, New: newPreprocessor}
 			return benchWrite(cmd, func() (bench.Report, error) { return bench.Preprocess(c) })
 		},
 	}
@@ -214,7 +218,7 @@ func benchInferCmd() *cobra.Command {
 			}
 			n, _ := cmd.Flags().GetInt("n")
 			o := cfg.ORT.WithDefaults()
-			c := bench.InferConf{Model: cfg.Model, N: n, Open: ortOpener(cfg.ORT), Provider: o.Provider, IntraOpThreads: o.IntraOpThreads}
+			c := bench.InferConf{Model: cfg.Model, N: n, Open: ortOpener(cfg.ORT), Bare: ortBare, Provider: o.Provider, IntraOpThreads: o.IntraOpThreads}
 			return benchWrite(cmd, func() (bench.Report, error) { return bench.Infer(cmd.Context(), c) })
 		},
 	}
@@ -259,6 +263,27 @@ type ortModel struct {
 	policy.Policy
 	timed interface{ LastTiming() ort.Timing }
 	detok tokenizer.Detokenizer // nil: a layout without one
+}
+
+// ortBare is the bare ONNX Runtime loop over an ortModel's graphs.
+func ortBare(m bench.Model, obs *efferent.Observation) (bench.Runner, error) {
+	om, ok := m.(ortModel)
+	if !ok {
+		return nil, fmt.Errorf("bench: %T is not an ONNX Runtime model", m)
+	}
+	b, err := ort.NewBare(om.Policy, obs)
+	if errors.Is(err, ort.ErrBare) {
+		return nil, fmt.Errorf("%w: %v", bench.ErrNoBare, err)
+	}
+	return b, err
+}
+
+// Copies forwards the model's count of host↔device copies per chunk.
+func (m ortModel) Copies() policy.Copies {
+	if c, ok := m.Policy.(policy.Copier); ok {
+		return c.Copies()
+	}
+	return policy.Copies{}
 }
 
 // Detokenizer is the autoregressive layout's (nil for the others).

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/efferent/efferent/calibration"
-	calcv "github.com/efferent/efferent/calibration/cv"
 )
 
 func calibrateCmd() *cobra.Command {
@@ -52,6 +50,9 @@ func runCalibrateIntrinsics(cmd *cobra.Command, _ []string) error {
 	out, _ := f.GetString("out")
 	name, _ := f.GetString("name")
 	extOut, _ := f.GetString("extrinsics")
+	if err := needOpenCV("calibrate intrinsics"); err != nil {
+		return err
+	}
 	if dir == "" {
 		return fmt.Errorf("--images: required (a directory of chessboard photos)")
 	}
@@ -64,8 +65,8 @@ func runCalibrateIntrinsics(cmd *cobra.Command, _ []string) error {
 		return err
 	}
 	w := cmd.OutOrStdout()
-	views, width, height, err := calcv.DetectFiles(files, b, func(name string, err error) {
-		if errors.Is(err, calcv.ErrUnreadable) {
+	cal, err := calibrateCamera(files, b, func(name string, unreadable bool) {
+		if unreadable {
 			fmt.Fprintf(w, "%-32s unreadable, skipped\n", name)
 		} else {
 			fmt.Fprintf(w, "%-32s no %s board found, skipped\n", name, boardS)
@@ -74,15 +75,11 @@ func runCalibrateIntrinsics(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	cal, err := calcv.Calibrate(views, b, width, height)
-	if err != nil {
-		return err
-	}
 	in := cal.Intrinsics
-	for i, v := range views {
-		fmt.Fprintf(w, "%-32s reprojection RMS %.3f px\n", v.Name, cal.ViewRMS[i])
+	for i, name := range cal.Views {
+		fmt.Fprintf(w, "%-32s reprojection RMS %.3f px\n", name, cal.ViewRMS[i])
 	}
-	fmt.Fprintf(w, "%d of %d images used, %dx%d\n", len(views), len(files), width, height)
+	fmt.Fprintf(w, "%d of %d images used, %dx%d\n", len(cal.Views), len(files), cal.Width, cal.Height)
 	fmt.Fprintf(w, "fx %.3f  fy %.3f  cx %.3f  cy %.3f\n", in.Fx, in.Fy, in.Cx, in.Cy)
 	fmt.Fprintf(w, "distortion (k1 k2 p1 p2 k3) %.5f %.5f %.5f %.5f %.5f\n", in.D[0], in.D[1], in.D[2], in.D[3], in.D[4])
 	fmt.Fprintf(w, "reprojection RMS %.3f px\n", in.RMS)
@@ -95,16 +92,23 @@ func runCalibrateIntrinsics(cmd *cobra.Command, _ []string) error {
 	}
 	fmt.Fprintf(w, "wrote %s\n", out)
 	if extOut != "" {
-		names := make([]string, len(views))
-		for i, v := range views {
-			names[i] = v.Name
-		}
-		if err := calibration.WritePoses(extOut, "camera <- board", names, cal.Extrinsics); err != nil {
+		if err := calibration.WritePoses(extOut, "camera <- board", cal.Views, cal.Extrinsics); err != nil {
 			return err
 		}
 		fmt.Fprintf(w, "wrote %s (board pose per image)\n", extOut)
 	}
 	return nil
+}
+
+// cameraFit is an intrinsics calibration (calibrateCamera): the images
+// the board was found in, by name, their size, the camera, and per image
+// the board's pose (camera <- board) and the reprojection RMS in pixels.
+type cameraFit struct {
+	Views         []string
+	Width, Height int
+	Intrinsics    calibration.Intrinsics
+	Extrinsics    []calibration.Pose
+	ViewRMS       []float64
 }
 
 func calibrateHandEyeCmd() *cobra.Command {

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/efferent/efferent/camera"
-	camcv "github.com/efferent/efferent/camera/cv"
 	"github.com/efferent/efferent/eval"
 )
 
@@ -39,19 +38,16 @@ last frame of each as a PNG in --preview.`,
 }
 
 func runCameraCheck(cmd *cobra.Command, _ []string) error {
+	if err := needOpenCV("camera check"); err != nil {
+		return err
+	}
 	f := cmd.Flags()
 	var c camera.CheckConf
 	c.URIs, _ = f.GetStringArray("camera")
 	c.Duration, _ = f.GetDuration("duration")
 	c.Poll, _ = f.GetDuration("poll")
 	c.Preview, _ = f.GetString("preview")
-	c.Open = func(uri string) (camera.Source, error) {
-		src, err := camcv.OpenCapture(camcv.CaptureConf{URI: uri})
-		if err != nil {
-			return nil, err
-		}
-		return src, nil
-	}
+	c.Open = openCamera
 	if err := c.Validate(); err != nil {
 		return err
 	}

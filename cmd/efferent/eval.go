@@ -65,6 +65,11 @@ func runEval(cmd *cobra.Command, cfg Config) error {
 	out, _ := f.GetString("out")
 	latencyFlag, _ := f.GetString("latency")
 	noRender, _ := f.GetBool("no-render")
+	if !noRender {
+		if err := needOpenCV("eval's camera rendering (--no-render skips it, for policies that ignore images)"); err != nil {
+			return err
+		}
+	}
 	latencies, err := eval.ParseLatencies(latencyFlag)
 	if err != nil {
 		return err

@@ -4,24 +4,21 @@ package main
 // ONNX Runtime, OpenCV (decoding, capture, the premise detector), the
 // ONNX premise detector (--premise-detector) and the renderer. This file
 // is where cmd/efferent imports packages below rig, to name the types of
-// what it injects.
+// what it injects. The OpenCV parts themselves are in parts_cv.go, or,
+// in a build with -tags nocv, their stand-ins in parts_nocv.go.
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
 
-	"github.com/efferent/efferent/camera"
-	camcv "github.com/efferent/efferent/camera/cv"
 	"github.com/efferent/efferent/eval"
 	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/rig"
 	"github.com/efferent/efferent/safety/premise"
-	premisecv "github.com/efferent/efferent/safety/premise/cv"
 	"github.com/efferent/efferent/safety/premise/onnxdet"
 	"github.com/efferent/efferent/server"
 	"github.com/efferent/efferent/sim"
-	"github.com/efferent/efferent/sim/render"
 )
 
 // parts injects the cgo parts (ONNX Runtime, OpenCV, the renderer, the
@@ -30,8 +27,8 @@ func (c Config) parts(ctx context.Context) rig.Parts {
 	log := c.Log.logger()
 	return rig.Parts{
 		Open:            c.openModel,
-		DecodeImage:     camcv.DecodeImage,
-		OpenCamera:      func(uri string) (camera.Source, error) { return camcv.OpenCapture(camcv.CaptureConf{URI: uri}) },
+		DecodeImage:     decodeImage,
+		OpenCamera:      openCamera,
 		NewRenderer:     newRenderer,
 		Detector:        c.premiseDetector(log),
 		WriteComparison: eval.WriteComparison,
@@ -49,8 +46,13 @@ func (c Config) openModel(ref string) (policy.Policy, *policy.Manifest, error) {
 	return openPolicy(ref, c.ORT)
 }
 
-// newRenderer is the simulator's OpenCV renderer.
-func newRenderer() (sim.Renderer, error) { return render.New(), nil }
+// closeRenderer frees what a renderer holds (the OpenCV one, its
+// buffers); renderers that hold nothing have no Close.
+func closeRenderer(r sim.Renderer) {
+	if c, ok := r.(interface{ Close() }); ok {
+		c.Close()
+	}
+}
 
 // premiseDetector is the premise checker's detector (rig.NewDetector):
 // without premise_detector the OpenCV one for the simulator's objects;
@@ -75,14 +77,4 @@ func (c Config) premiseDetector(log *slog.Logger) rig.NewDetector {
 		log.Info("premise check: open-vocabulary detector", "detector", d.Name(), "dir", dir, "vocabulary", vocab)
 		return d, nil
 	}
-}
-
-// cvDetector is the OpenCV colour/shape detector for objects known by
-// colour and shape (rig.NewDetector).
-func cvDetector(objs []sim.PremiseObject) (premise.Detector, error) {
-	known := make([]premisecv.Known, len(objs))
-	for i, o := range objs {
-		known[i] = premisecv.Known{Color: o.Color, Category: o.Category, RGB: o.RGB}
-	}
-	return premisecv.New(premisecv.Conf{Objects: known})
 }

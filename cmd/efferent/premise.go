@@ -50,6 +50,9 @@ clarify counts, per suite, as report.json and report.txt in --out.`,
 }
 
 func runEvalPremise(cmd *cobra.Command, cfg Config) error {
+	if err := needOpenCV("eval premise (the simulator's renderer)"); err != nil {
+		return err
+	}
 	f := cmd.Flags()
 	log := cfg.Log.logger()
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)

@@ -3,7 +3,6 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	camcv "github.com/efferent/efferent/camera/cv"
 	"github.com/efferent/efferent/rig"
 )
 
@@ -32,8 +31,14 @@ episodes. The report is printed and, with --out, written as replay.json.`,
 			}
 			ref, _ := cmd.Flags().GetString("policy")
 			out, _ := cmd.Flags().GetString("out")
+			if ref != "" {
+				// The model sees the recorded frames, PNG/JPEG.
+				if err := needOpenCV("replay --policy"); err != nil {
+					return err
+				}
+			}
 			rep, err := rig.Replay(cmd.Context(), rig.ReplayConf{Path: args[0], Policy: ref, Model: cfg.Model, Open: cfg.openModel,
-				DecodeImage: camcv.DecodeImage, Log: cfg.Log.logger(), Out: cmd.OutOrStdout()})
+				DecodeImage: decodeImage, Log: cfg.Log.logger(), Out: cmd.OutOrStdout()})
 			if rep != nil && out != "" {
 				if werr := rep.WriteFile(out); werr != nil && err == nil {
 					err = werr

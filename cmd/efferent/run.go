@@ -37,11 +37,19 @@ Every flag has a key in the config file's run: (and ros:) section.`,
 			if err != nil {
 				return err
 			}
+			rc := cfg.runConf()
+			if rc.Robot == "" || rc.Robot == "sim" {
+				// Before the model loads: the simulator draws its
+				// cameras with OpenCV.
+				if err := needOpenCV("run --robot sim (the simulator's renderer)"); err != nil {
+					return err
+				}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			p := cfg.parts(ctx)
 			p.Progress = os.Stderr
-			return rig.Run(ctx, cfg.runConf(), p)
+			return rig.Run(ctx, rc, p)
 		},
 	}
 	f := cmd.Flags()

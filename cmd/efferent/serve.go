@@ -14,7 +14,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/efferent/efferent/camera/cv"
 	"github.com/efferent/efferent/models"
 	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/policy/ort"
@@ -76,7 +75,7 @@ func openPolicy(ref string, conf ort.Conf) (policy.Policy, *policy.Manifest, err
 	if err != nil {
 		return nil, nil, err
 	}
-	return policy.Resizing(pol, func(key string) (policy.Resizer, error) { return cv.New(m.CameraSpecFor(key)) }), m, nil
+	return policy.Resizing(pol, func(key string) (policy.Resizer, error) { return newResizer(m.CameraSpecFor(key)) }), m, nil
 }
 
 // serveHeapMargin is the Go heap efferent serve allows beyond
@@ -161,13 +160,13 @@ func startServerWith(ctx context.Context, cfg Config, log *slog.Logger, wrap fun
 		log.Warn("this model has RANDOM weights: its actions are meaningless (a runtime fixture); do not drive a robot with it")
 	}
 	conf := cfg.Server
-	conf.DecodeImage = cv.DecodeImage // PNG/JPEG camera frames through OpenCV
-	conf.TrimNative = cv.TrimMemory   // OpenCV's decode buffers, after a burst of large frames
+	conf.DecodeImage = decodeImage     // PNG/JPEG camera frames through OpenCV (refused by the nocv build)
+	conf.TrimNative = trimNativeMemory // OpenCV's decode buffers, after a burst of large frames
 	if md.Resize != "none" {
 		// Each client's images are brought to the model's size on its own
 		// goroutine, as policy.Resizing would in the model's worker.
 		spec := m.CameraSpec()
-		conf.NewResizer = func() (policy.Resizer, error) { return cv.New(spec) }
+		conf.NewResizer = func() (policy.Resizer, error) { return newResizer(spec) }
 	}
 	if conf.CheckPremise {
 		// One frame: a client waits for each reply before it sends the

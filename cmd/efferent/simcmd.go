@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/efferent/efferent/sim"
-	"github.com/efferent/efferent/sim/render"
 )
 
 func simCmd() *cobra.Command {
@@ -80,8 +79,11 @@ initial states 1000+e, never from the evaluation states 0..49.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			r := render.New()
-			defer r.Close()
+			r, err := newRenderer()
+			if err != nil {
+				return fmt.Errorf("sim demos: %w", err)
+			}
+			defer closeRenderer(r)
 			for _, s := range suites {
 				n, err := sim.WriteDemos(ctx, sim.DemoConf{Suite: s, EpisodesPerTask: episodes, Out: out, ImageSize: size, Downsample: ds, ActionNoise: noise, KeepFailures: keep}, r,
 					func(done, total int) { fmt.Fprintf(os.Stderr, "\r%s: %d/%d episodes", s, done, total) })

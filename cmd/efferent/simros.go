@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/efferent/efferent/ros/simrobot"
 	"github.com/efferent/efferent/sim"
-	"github.com/efferent/efferent/sim/render"
 )
 
 func simROSCmd() *cobra.Command {
@@ -70,6 +70,13 @@ camera:agent, camera:wrist, cameras, state, gripper. They start after
 }
 
 func runSimROS(cmd *cobra.Command, _ []string) error {
+	// Before the ROS master is contacted: the robot would publish no
+	// cameras without the renderer.
+	r, err := newRenderer()
+	if err != nil {
+		return fmt.Errorf("sim ros: %w", err)
+	}
+	defer closeRenderer(r)
 	f := cmd.Flags()
 	level, _ := f.GetString("log-level")
 	lc := LogConf{Level: level, Format: "text"}
@@ -107,9 +114,7 @@ func runSimROS(cmd *cobra.Command, _ []string) error {
 	signal.Notify(usr, syscall.SIGUSR1)
 	defer signal.Stop(usr)
 	c.Toggle, c.Out = usr, cmd.OutOrStdout()
-	r := render.New()
-	defer r.Close()
 	n.Renderer = r
-	_, err := simrobot.Play(ctx, c)
+	_, err = simrobot.Play(ctx, c)
 	return err
 }

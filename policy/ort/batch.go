@@ -154,13 +154,18 @@ func (v *VLA) geometry() geometry {
 	}
 }
 
-// allocArena makes an arena of rows rows.
-func allocArena(g geometry, dt dtypes, cams, rows int) (*arena, error) {
+// allocArena makes an arena of rows rows, its key/values on dev (nil:
+// the host).
+func allocArena(g geometry, dt dtypes, cams, rows int, dev *device) (_ *arena, err error) {
 	a := &arena{rows: rows}
+	defer func() {
+		if err != nil {
+			a.free()
+		}
+	}()
 	for range cams {
 		a.images = append(a.images, make([]uint8, rows*g.image))
 	}
-	var err error
 	if a.state, err = newSlot("state", dt.state, []int64{int64(g.state)}, rows); err != nil {
 		return nil, err
 	}
@@ -180,14 +185,17 @@ func allocArena(g geometry, dt dtypes, cams, rows int) (*arena, error) {
 			}
 			s.dropView()
 			kv[i] = s
+			if err := s.toDevice(dev, rows); err != nil {
+				return kv, err
+			}
 		}
 		return kv, nil
 	}
 	kv, err := kvs(g.prefix)
+	a.kv = append(a.kv, kv)
 	if err != nil {
 		return nil, err
 	}
-	a.kv = append(a.kv, kv)
 	for s := range g.steps {
 		total := g.prefix + s + 1
 		mask := make([]int64, rows*total)
@@ -196,12 +204,25 @@ func allocArena(g geometry, dt dtypes, cams, rows int) (*arena, error) {
 		}
 		a.attn = append(a.attn, mask)
 		kv, err := kvs(total)
+		a.kv = append(a.kv, kv)
 		if err != nil {
 			return nil, err
 		}
-		a.kv = append(a.kv, kv)
 	}
 	return a, nil
+}
+
+// free releases the arena's device memory (its Go memory is the
+// collector's).
+func (a *arena) free() {
+	if a == nil {
+		return
+	}
+	for _, kv := range a.kv {
+		for _, s := range kv {
+			s.release()
+		}
+	}
 }
 
 // newRun makes batch size n's tensors over the arena and binds them.
@@ -314,7 +335,9 @@ func (v *VLA) run(n int) (*batchRun, error) {
 			rows = max(n, min(2*v.arena.rows, v.maxBatch))
 		}
 		v.closeRuns()
-		a, err := allocArena(v.geometry(), v.dt, len(v.m.Obs.Images), rows)
+		v.arena.free()
+		v.arena = nil
+		a, err := allocArena(v.geometry(), v.dt, len(v.m.Obs.Images), rows, v.dev)
 		if err != nil {
 			return nil, err
 		}

@@ -186,7 +186,7 @@ func TestExternalDataFloat16Memory(t *testing.T) {
 	}
 	debug.FreeOSMemory()
 	before := rss(t)
-	c, err := OpenContinuous(m, Conf{IntraOpThreads: 1})
+	c, err := OpenContinuous(m, testConf())
 	if err != nil {
 		t.Fatal(err)
 	}

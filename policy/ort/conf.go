@@ -2,6 +2,7 @@ package ort
 
 import (
 	"fmt"
+	"path/filepath"
 	"runtime"
 )
 
@@ -11,12 +12,21 @@ type Conf struct {
 	// package doc describes.
 	Library string `yaml:"library"`
 	// Provider is the execution provider: "cpu" (default), "cuda" or
-	// "tensorrt". The library installed by `make setup` is CPU-only; GPU
-	// providers need an ONNX Runtime GPU build of the same version (see the
-	// README) named by Library.
+	// "tensorrt". The library `make setup` installs is CPU-only; `make
+	// setup GPU=1` installs ONNX Runtime 1.29 with the CUDA and TensorRT
+	// plugin libraries beside it (set Library to it). A GPU provider is
+	// taken from Library when it is compiled in (an onnxruntime-gpu
+	// build), else from its plugin library. There is never a fall-back to
+	// the CPU: a provider that cannot start is an error naming why.
 	Provider string `yaml:"provider"`
-	// DeviceID selects the GPU for cuda/tensorrt. Default 0.
+	// ProviderLibrary is the GPU provider's plugin library. Default:
+	// libonnxruntime_providers_cuda.so (or _tensorrt.so) beside Library.
+	ProviderLibrary string `yaml:"provider_library"`
+	// DeviceID selects the GPU for cuda/tensorrt: the index among the
+	// devices the provider offers. Default 0.
 	DeviceID int `yaml:"device_id"`
+	// TensorRT configures the tensorrt provider.
+	TensorRT TensorRTConf `yaml:"tensorrt"`
 	// IntraOpThreads is ONNX Runtime's intra-op thread count. Default:
 	// the number of CPUs (at most 8); 0 means default.
 	IntraOpThreads int `yaml:"intra_op_threads"`
@@ -33,6 +43,31 @@ type Conf struct {
 	// The answers are the same; it exists so that `efferent bench infer`
 	// can show what the cache saves. Default false.
 	NoKVCache bool `yaml:"-"`
+	// residentOnHost (tests) keeps the graph-to-graph tensors in ONNX
+	// Runtime's CPU allocator, bound as on a GPU, to test that path
+	// without one.
+	residentOnHost bool
+}
+
+// TensorRTConf configures the TensorRT execution provider. Its engines are
+// built when a model opens (the server's warm-up runs every batch size
+// before /readyz says ready) and kept in EngineCache, so a restart
+// rebuilds nothing.
+type TensorRTConf struct {
+	// FP16 lets TensorRT run layers in float16. Default true ("false"
+	// keeps float32 everywhere).
+	FP16 *bool `yaml:"fp16"`
+	// EngineCache is the folder for built engines and TensorRT's timing
+	// cache. Default: tensorrt/ in efferent's cache ($EFFERENT_CACHE or
+	// ~/.cache/efferent).
+	EngineCache string `yaml:"engine_cache"`
+	// MaxBatch is the largest batch the engines' optimisation profiles
+	// cover (the dynamic dimensions are the batch and, for a decoder, the
+	// past length, which grows by one every action token: one profile
+	// spans all of them, so no step rebuilds an engine). A larger batch
+	// makes TensorRT build another engine. Default 8, the server's
+	// max_batch default.
+	MaxBatch int `yaml:"max_batch"`
 }
 
 // WithDefaults returns c with zero fields replaced by their defaults.
@@ -42,6 +77,16 @@ func (c Conf) WithDefaults() Conf {
 	}
 	if c.IntraOpThreads == 0 {
 		c.IntraOpThreads = min(runtime.NumCPU(), 8)
+	}
+	if c.TensorRT.FP16 == nil {
+		t := true
+		c.TensorRT.FP16 = &t
+	}
+	if c.TensorRT.EngineCache == "" {
+		c.TensorRT.EngineCache = filepath.Join(cacheDir(), "tensorrt")
+	}
+	if c.TensorRT.MaxBatch == 0 {
+		c.TensorRT.MaxBatch = 8
 	}
 	return c
 }
@@ -60,6 +105,9 @@ func (c Conf) Validate() error {
 	case "", "all", "extended", "basic", "disabled":
 	default:
 		return fmt.Errorf("ort.optimization: %q is not one of all, extended, basic, disabled", c.Optimization)
+	}
+	if c.TensorRT.MaxBatch < 0 || c.TensorRT.MaxBatch > maxBatchLimit {
+		return fmt.Errorf("ort.tensorrt.max_batch: %d, want 0 (default) .. %d", c.TensorRT.MaxBatch, maxBatchLimit)
 	}
 	if c.DeviceID < 0 {
 		return fmt.Errorf("ort.device_id: %d is negative", c.DeviceID)

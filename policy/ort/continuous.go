@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	onnx "github.com/yalue/onnxruntime_go"
@@ -48,6 +49,10 @@ type Continuous struct {
 	guideOK        []bool
 	guided         bool
 
+	// dev holds the tensors the prefix passes to every flow step on a
+	// GPU (nil: host memory).
+	dev      *device
+	provider string // Conf.Provider
 	maxBatch int
 	runs     []*contRun // runs[n-1]: batch size n, made on first use
 	rows     []promptRow
@@ -87,7 +92,7 @@ func OpenContinuous(m *policy.Manifest, conf Conf) (_ *Continuous, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Continuous{m: m, meta: m.Metadata(), slots: map[string]*slot{}}
+	c := &Continuous{m: m, meta: m.Metadata(), slots: map[string]*slot{}, provider: conf.Provider}
 	defer func() {
 		if err != nil {
 			c.Close()
@@ -103,9 +108,13 @@ func OpenContinuous(m *policy.Manifest, conf Conf) (_ *Continuous, err error) {
 	if batchDynamic(c.main, c.mainIns, c.mainOuts) && (c.step == nil || batchDynamic(c.step, c.stepIns, c.stepOuts)) {
 		c.maxBatch = maxBatchLimit
 	}
+	if c.dev, err = newDevice(conf, lib); err != nil {
+		return nil, err
+	}
 	if err := c.allocate(); err != nil {
 		return nil, err
 	}
+	c.setProfiles(conf)
 	if err := c.main.open(conf, lib, c.mainIns, c.mainOuts); err != nil {
 		return nil, err
 	}
@@ -309,7 +318,50 @@ func (c *Continuous) allocate() error {
 		c.guideOK, c.guideEps = make([]bool, m.Action.ModelDimOrDim()), make([]float32, c.maxBatch*HM)
 		c.meta.Guides = true
 	}
+	for _, s := range c.resident() {
+		if err := s.toDevice(c.dev, c.maxBatch); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// resident are the slots a device keeps: what the prefix graph writes and
+// the step graph reads, that Go neither writes nor reads.
+func (c *Continuous) resident() []*slot {
+	if c.dev == nil || c.step == nil {
+		return nil
+	}
+	goSide := []*slot{c.state, c.ids, c.msk, c.sample, c.tflow, c.out}
+	goSide = append(goSide, c.images...)
+	var out []*slot
+	for _, in := range c.stepIns {
+		s := c.slots[in.name]
+		if slices.ContainsFunc(c.mainOuts, func(o tensorSpec) bool { return o.name == in.name }) && !slices.Contains(goSide, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// setProfiles gives TensorRT each graph's batch range, the only
+// dimension that varies.
+func (c *Continuous) setProfiles(conf Conf) {
+	maxB := int64(min(c.maxBatch, conf.TensorRT.MaxBatch))
+	prof := func(g *graph, ins []tensorSpec) *shapeProfile {
+		at := func(b int64) []tensorSpec {
+			var out []tensorSpec
+			for _, s := range dynamicInputs(g, ins) {
+				out = append(out, tensorSpec{s.name, s.dtype, append([]int64{b}, c.slots[s.name].shape...)})
+			}
+			return out
+		}
+		return &shapeProfile{min: at(1), opt: at(1), max: at(maxB)}
+	}
+	c.main.prof = prof(c.main, c.mainIns)
+	if c.step != nil {
+		c.step.prof = prof(c.step, c.stepIns)
+	}
 }
 
 // graphInfo is a tensor's declaration in either graph.
@@ -659,6 +711,9 @@ func (c *Continuous) Close() error {
 		}
 	}
 	c.runs = nil
+	for _, s := range c.slots {
+		s.release()
+	}
 	c.main.close()
 	c.step.close()
 	return nil

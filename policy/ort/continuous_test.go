@@ -40,7 +40,7 @@ func loadDir(t testing.TB, name string) (*policy.Manifest, *golden.File) {
 func openFixture(t testing.TB, name string) (*Continuous, *policy.Manifest, *golden.File) {
 	t.Helper()
 	m, g := loadDir(t, name)
-	c, err := OpenContinuous(m, Conf{IntraOpThreads: 1})
+	c, err := OpenContinuous(m, testConf())
 	if err != nil {
 		t.Fatal(err)
 	}

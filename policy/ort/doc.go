@@ -21,6 +21,17 @@
 // and reused, and the present key/values of one decoding step are bound
 // directly as the past of the next, so the cache is never copied.
 //
+// Execution providers (Conf.Provider): the CPU; CUDA and TensorRT compiled
+// into the library, or from a plugin library beside it, registered through
+// ONNX Runtime's plugin execution-provider API (capi.go calls the parts of
+// the C API onnxruntime_go does not wrap). A provider that cannot start is
+// an error naming why (ErrProvider, ErrProviderLibrary), never a fall-back
+// to the CPU. On a GPU, the tensors one graph writes and the next reads
+// (the key/value cache, a flow prefix's keys and values) live in device
+// memory and are bound like the rest (device.go); policy.Copier counts
+// what still crosses PCIe. Bare runs the same graphs the plainest way, for
+// benchmarks.
+//
 // When both graphs have a symbolic batch axis, VLA is a policy.Batcher:
 // several observations run as one batch. The tensors of every batch size
 // are views of one arena sized for the largest batch seen (row j of any

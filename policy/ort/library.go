@@ -15,6 +15,10 @@ import (
 // package is tested against (C API 24).
 const Version = "1.24.1"
 
+// GPUVersion is the ONNX Runtime release `make setup GPU=1` installs,
+// with the CUDA and TensorRT plugin libraries beside it.
+const GPUVersion = "1.29.0"
+
 // defaultLibrary may be set at build time with
 // -ldflags "-X github.com/efferent/efferent/policy/ort.defaultLibrary=PATH".
 var defaultLibrary string

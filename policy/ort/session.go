@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 
 	onnx "github.com/yalue/onnxruntime_go"
 
@@ -38,6 +39,9 @@ type graph struct {
 	sess    *onnx.DynamicAdvancedSession
 	inputs  map[string]onnx.InputOutputInfo
 	outputs map[string]onnx.InputOutputInfo
+	// prof is the inputs' shape range, for TensorRT (set before open;
+	// nil: none given).
+	prof *shapeProfile
 }
 
 // tensorSpec is what the manifest says a tensor is: its element type and
@@ -133,9 +137,8 @@ func ortInfos(vals []onnxfile.Value) ([]onnx.InputOutputInfo, bool) {
 	return out, true
 }
 
-// open checks ins and outs against the graph's declarations and creates
-// its session.
-func (g *graph) open(conf Conf, library string, ins, outs []tensorSpec) error {
+// matches checks ins and outs against the graph's declarations.
+func (g *graph) matches(ins, outs []tensorSpec) error {
 	if err := check(g.file, "input", g.inputs, ins); err != nil {
 		return err
 	}
@@ -145,7 +148,16 @@ func (g *graph) open(conf Conf, library string, ins, outs []tensorSpec) error {
 	if len(ins) != len(g.inputs) {
 		return fmt.Errorf("%w: %s: graph has inputs %v, manifest feeds only %v", ErrGraph, g.file, slices.Sorted(maps.Keys(g.inputs)), names(ins))
 	}
-	opts, err := NewSessionOptions(conf, library)
+	return nil
+}
+
+// open checks ins and outs against the graph's declarations and creates
+// its session.
+func (g *graph) open(conf Conf, library string, ins, outs []tensorSpec) error {
+	if err := g.matches(ins, outs); err != nil {
+		return err
+	}
+	opts, err := sessionOptions(conf, library, g.prof)
 	if err != nil {
 		return err
 	}
@@ -227,11 +239,22 @@ func shapeString(s []int64) string {
 	return string(append(b, ']'))
 }
 
-// NewSessionOptions returns ONNX Runtime session options for conf (threads
-// and execution provider, refusing a provider the library lacks with a
-// hint) — the same for every graph efferent runs, policies or detectors.
-// The caller destroys them.
+// NewSessionOptions returns ONNX Runtime session options for conf
+// (threads, optimisation level and the execution provider, refusing a
+// provider that cannot start with the reason) — the same for every graph
+// efferent runs, policies or detectors. The caller destroys them.
 func NewSessionOptions(conf Conf, library string) (*onnx.SessionOptions, error) {
+	return sessionOptions(conf, library, nil)
+}
+
+// shapeProfile is the smallest, typical and largest shapes a graph's
+// inputs take, for TensorRT's optimisation profile: every shape efferent
+// runs lies between min and max, so no run rebuilds an engine.
+type shapeProfile struct {
+	min, opt, max []tensorSpec
+}
+
+func sessionOptions(conf Conf, library string, prof *shapeProfile) (*onnx.SessionOptions, error) {
 	opts, err := onnx.NewSessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("ort: session options: %w", err)
@@ -260,38 +283,121 @@ func NewSessionOptions(conf Conf, library string) (*onnx.SessionOptions, error) 
 	if err := opts.SetInterOpNumThreads(1); err != nil {
 		return fail(fmt.Errorf("ort: inter-op threads: %w", err))
 	}
-	hint := fmt.Sprintf("the library at %s has no %s support (the one `make setup` installs is CPU-only); "+
-		"install an ONNX Runtime %s GPU build and set ort.library to its libonnxruntime.so", library, conf.Provider, Version)
-	switch conf.Provider {
-	case "cpu", "":
-	case "cuda":
-		co, err := onnx.NewCUDAProviderOptions()
-		if err != nil {
-			return fail(fmt.Errorf("%w: cuda: %s: %v", ErrProvider, hint, err))
+	sel, err := selectProvider(conf, library)
+	if err != nil {
+		return fail(err)
+	}
+	if sel.name == "cpu" {
+		return opts, nil
+	}
+	po, err := providerOptions(conf, prof)
+	if err != nil {
+		return fail(err)
+	}
+	if !sel.compiled {
+		if err := appendEPDevice(opts, sel.env, sel.dev, po); err != nil {
+			return fail(fmt.Errorf("%w: %s: %s: %v", ErrProvider, conf.Provider, sel.dev, err))
 		}
-		defer co.Destroy()
-		if err := co.Update(map[string]string{"device_id": strconv.Itoa(conf.DeviceID)}); err != nil {
-			return fail(fmt.Errorf("%w: cuda: %s: %v", ErrProvider, hint, err))
-		}
-		if err := opts.AppendExecutionProviderCUDA(co); err != nil {
-			return fail(fmt.Errorf("%w: cuda: %s: %v", ErrProvider, hint, err))
-		}
-	case "tensorrt":
-		to, err := onnx.NewTensorRTProviderOptions()
-		if err != nil {
-			return fail(fmt.Errorf("%w: tensorrt: %s: %v", ErrProvider, hint, err))
-		}
-		defer to.Destroy()
-		if err := to.Update(map[string]string{"device_id": strconv.Itoa(conf.DeviceID)}); err != nil {
-			return fail(fmt.Errorf("%w: tensorrt: %s: %v", ErrProvider, hint, err))
-		}
-		if err := opts.AppendExecutionProviderTensorRT(to); err != nil {
-			return fail(fmt.Errorf("%w: tensorrt: %s: %v", ErrProvider, hint, err))
-		}
-	default:
-		return fail(fmt.Errorf("%w: %q", ErrProvider, conf.Provider))
+		return opts, nil
+	}
+	// Compiled into the library (an onnxruntime-gpu build, or a provider
+	// bridge whose libraries may be missing).
+	po["device_id"] = strconv.Itoa(conf.DeviceID)
+	if err := appendCompiled(opts, conf.Provider, po); err != nil {
+		return fail(fmt.Errorf("%w: %s: the library at %s lists it but cannot start it: %v; "+
+			"`make setup GPU=1` installs ONNX Runtime %s with the CUDA and TensorRT plugins: set ort.library to %s",
+			ErrProvider, conf.Provider, library, providerReason(err), GPUVersion, gpuLibraryHint()))
 	}
 	return opts, nil
+}
+
+// appendCompiled adds a provider compiled into the library, through its
+// own Append call.
+func appendCompiled(opts *onnx.SessionOptions, provider string, po map[string]string) error {
+	if provider == "cuda" {
+		co, err := onnx.NewCUDAProviderOptions()
+		if err != nil {
+			return err
+		}
+		defer co.Destroy()
+		if err := co.Update(po); err != nil {
+			return err
+		}
+		return opts.AppendExecutionProviderCUDA(co)
+	}
+	to, err := onnx.NewTensorRTProviderOptions()
+	if err != nil {
+		return err
+	}
+	defer to.Destroy()
+	if err := to.Update(po); err != nil {
+		return err
+	}
+	return opts.AppendExecutionProviderTensorRT(to)
+}
+
+// providerOptions are the GPU provider's options, as ONNX Runtime names
+// them. TensorRT: float16, the engine and timing caches, and the
+// optimisation profile of the graph's dynamic inputs.
+func providerOptions(conf Conf, prof *shapeProfile) (map[string]string, error) {
+	o := map[string]string{}
+	if conf.Provider != "tensorrt" {
+		return o, nil
+	}
+	t := conf.TensorRT
+	if err := os.MkdirAll(t.EngineCache, 0o755); err != nil {
+		return nil, fmt.Errorf("ort.tensorrt.engine_cache: %w", err)
+	}
+	o["trt_fp16_enable"] = boolOption(t.FP16 == nil || *t.FP16)
+	o["trt_engine_cache_enable"] = "1"
+	o["trt_engine_cache_path"] = t.EngineCache
+	o["trt_timing_cache_enable"] = "1"
+	o["trt_timing_cache_path"] = t.EngineCache
+	if prof != nil && len(prof.min) > 0 {
+		o["trt_profile_min_shapes"] = profileShapes(prof.min)
+		o["trt_profile_opt_shapes"] = profileShapes(prof.opt)
+		o["trt_profile_max_shapes"] = profileShapes(prof.max)
+	}
+	return o, nil
+}
+
+func boolOption(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// profileShapes writes specs as TensorRT's profile option does:
+// "name:1x8x56x64,name2:1x1".
+func profileShapes(specs []tensorSpec) string {
+	var b strings.Builder
+	for i, s := range specs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(s.name)
+		b.WriteByte(':')
+		for j, d := range s.shape {
+			if j > 0 {
+				b.WriteByte('x')
+			}
+			b.WriteString(strconv.FormatInt(d, 10))
+		}
+	}
+	return b.String()
+}
+
+// dynamicInputs keeps the specs of inputs that g declares with a symbolic
+// dimension (TensorRT wants a profile for exactly those).
+func dynamicInputs(g *graph, specs []tensorSpec) []tensorSpec {
+	var out []tensorSpec
+	for _, s := range specs {
+		if info, ok := g.inputs[s.name]; ok && slices.ContainsFunc(info.Dimensions, func(d int64) bool { return d <= 0 }) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // binding is an IoBinding whose inputs and outputs are bound once; a run

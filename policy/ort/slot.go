@@ -21,6 +21,9 @@ type slot struct {
 	raw   []byte // float16/bfloat16 data
 	u8    []uint8
 	i64   []int64
+	// mem, when set, holds the tensor in device memory instead (tensors
+	// only graphs read: see device.go); the Go views are then nil.
+	mem *devMem
 }
 
 func isFloat(t onnx.TensorElementDataType) bool {
@@ -56,10 +59,49 @@ func newSlot(name string, dtype onnx.TensorElementDataType, shape []int64, rows 
 	return s, nil
 }
 
+// elemBytes is the size of one element of type t.
+func elemBytes(t onnx.TensorElementDataType) int {
+	switch t {
+	case onnx.TensorElementDataTypeFloat16, onnx.TensorElementDataTypeBFloat16:
+		return 2
+	case onnx.TensorElementDataTypeUint8:
+		return 1
+	case onnx.TensorElementDataTypeInt64:
+		return 8
+	}
+	return 4
+}
+
+// toDevice moves the slot's memory (rows rows) to d, dropping its Go
+// memory: for tensors that only graphs read and write. A nil d keeps it
+// on the host.
+func (s *slot) toDevice(d *device, rows int) error {
+	if d == nil {
+		return nil
+	}
+	m, err := d.allocate(rows * s.elems * elemBytes(s.dtype))
+	if err != nil {
+		return fmt.Errorf("tensor %q: %w", s.name, err)
+	}
+	s.mem, s.f32, s.raw, s.u8, s.i64 = m, nil, nil, nil, nil
+	return nil
+}
+
+// release frees the slot's device memory, if it has any.
+func (s *slot) release() {
+	if s != nil {
+		s.mem.free()
+		s.mem = nil
+	}
+}
+
 // value is the tensor of the first n rows.
 func (s *slot) value(n int) (onnx.Value, error) {
 	shape := append(onnx.Shape{int64(n)}, s.shape...)
 	m := n * s.elems
+	if s.mem != nil {
+		return s.mem.tensor(shape, s.dtype, m*elemBytes(s.dtype))
+	}
 	switch s.dtype {
 	case onnx.TensorElementDataTypeFloat:
 		return onnx.NewTensor(shape, s.f32[:m])

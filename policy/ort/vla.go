@@ -50,10 +50,13 @@ type VLA struct {
 	// maxBatch is maxBatchLimit when the graphs take any batch, else 1.
 	maxBatch int
 
-	arena *arena
-	runs  []*batchRun // runs[n-1]: batch size n, made on first use
-	rows  []rowState  // per-row scratch of the group being run
-	valid []int       // the rows of the group whose observation fits
+	// dev holds the key/value cache on a GPU (nil: host memory).
+	dev      *device
+	provider string // Conf.Provider
+	arena    *arena
+	runs     []*batchRun // runs[n-1]: batch size n, made on first use
+	rows     []rowState  // per-row scratch of the group being run
+	valid    []int       // the rows of the group whose observation fits
 
 	one policy.One // Infer's batch of one
 
@@ -113,7 +116,7 @@ func Open(m *policy.Manifest, conf Conf) (_ *VLA, err error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &VLA{m: m, meta: m.Metadata(), noCache: conf.NoKVCache}
+	v := &VLA{m: m, meta: m.Metadata(), noCache: conf.NoKVCache, provider: conf.Provider}
 	defer func() {
 		if err != nil {
 			v.Close()
@@ -129,15 +132,15 @@ func Open(m *policy.Manifest, conf Conf) (_ *VLA, err error) {
 		return nil, err
 	}
 	v.dt = v.declaredTypes()
-	encIns, encOuts := v.encoderSpecs(-1)
-	if err := v.enc.open(conf, lib, encIns, encOuts); err != nil {
-		return nil, err
-	}
 	if err := v.openDetokenizer(conf, lib); err != nil {
 		return nil, err
 	}
+	encIns, encOuts := v.encoderSpecs(-1)
 	decIns, decOuts := v.decoderSpecs(-1, -2)
-	if err := v.dec.open(conf, lib, decIns, decOuts); err != nil {
+	if err := v.enc.matches(encIns, encOuts); err != nil {
+		return nil, err
+	}
+	if err := v.dec.matches(decIns, decOuts); err != nil {
 		return nil, err
 	}
 	encDyn, err := batchAxis(v.enc, encIns, encOuts)
@@ -152,11 +155,33 @@ func Open(m *policy.Manifest, conf Conf) (_ *VLA, err error) {
 	if encDyn && decDyn {
 		v.maxBatch = maxBatchLimit
 	}
+	v.setProfiles(conf)
+	if err := v.enc.open(conf, lib, encIns, encOuts); err != nil {
+		return nil, err
+	}
+	if err := v.dec.open(conf, lib, decIns, decOuts); err != nil {
+		return nil, err
+	}
+	if v.dev, err = newDevice(conf, lib); err != nil {
+		return nil, err
+	}
 	// Batch 1 now: a broken binding shows at Open, not at the first request.
 	if _, err := v.run(1); err != nil {
 		return nil, err
 	}
 	return v, nil
+}
+
+// setProfiles gives TensorRT the range of shapes each graph runs: batches
+// of 1 to conf.TensorRT.MaxBatch and, for the decoder, every past length
+// from the prefix's to the last action token's.
+func (v *VLA) setProfiles(conf Conf) {
+	maxB := int64(min(v.maxBatch, conf.TensorRT.MaxBatch))
+	P, steps := int64(v.m.Encoder.PrefixLen), int64(v.detok.TokensPerChunk())
+	encIn := func(b int64) []tensorSpec { in, _ := v.encoderSpecs(b); return dynamicInputs(v.enc, in) }
+	decIn := func(b, past int64) []tensorSpec { in, _ := v.decoderSpecs(b, past); return dynamicInputs(v.dec, in) }
+	v.enc.prof = &shapeProfile{min: encIn(1), opt: encIn(1), max: encIn(maxB)}
+	v.dec.prof = &shapeProfile{min: decIn(1, P), opt: decIn(1, P+steps/2), max: decIn(maxB, P+steps-1)}
 }
 
 // declaredTypes are the element types the graphs declare for the state,
@@ -554,6 +579,7 @@ func (v *VLA) write(r *batchRun, j int, obs *efferent.Observation, ids []int64) 
 // Close implements policy.Policy.
 func (v *VLA) Close() error {
 	v.closeRuns()
+	v.arena.free()
 	v.runs, v.arena = nil, nil
 	v.enc.close()
 	v.dec.close()
