@@ -10,7 +10,7 @@ FUZZTIME ?= 8s
 # Arguments for `make run`, e.g. make run ARGS="--addr 127.0.0.1:9000".
 ARGS     ?=
 
-.PHONY: all setup setup-test build run test test-unit test-integration fuzz bench vet clean
+.PHONY: all setup setup-test build run test test-unit test-integration gpu-check-cpu fuzz bench vet clean
 
 all: build
 
@@ -31,7 +31,7 @@ run: build
 # All tests, tiered: static checks, unit tests (pure Go), integration tests
 # (real ONNX Runtime, real OpenCV, real websockets on 127.0.0.1, a real ROS
 # master and rostopic), short fuzzing.
-test: setup-test vet test-unit test-integration fuzz-short
+test: setup-test vet test-unit test-integration gpu-check-cpu fuzz-short
 
 # What the integration tests need besides the base set: Debian's ROS 1
 # master and rostopic CLI (efferent itself needs no ROS install).
@@ -53,6 +53,14 @@ test-integration:
 	$(GO) test -tags matprofile -count=1 -run MatLeak ./camera/cv/
 	$(GO) test -count=1 ./ros/...
 	$(GO) test -race -count=1 ./ros/...
+
+# scripts/gpu-check.sh (the GPU verification, see docs/gpu.md) run on the
+# CPU, so that the script stays ready for a GPU machine: the same steps,
+# binaries and JSON, with the CPU provider and few inferences.
+gpu-check-cpu:
+	$(GO) build -tags nocv -o bin/efferent-nocv ./cmd/efferent
+	$(GO) test -c -o bin/ort.test ./policy/ort
+	GPU_CHECK_PROVIDERS=cpu GPU_CHECK_BIG=0 GPU_CHECK_N=20 scripts/gpu-check.sh bin/gpu-check-cpu
 
 fuzz-short:
 	@FUZZTIME=$(FUZZTIME) scripts/fuzz.sh

@@ -243,7 +243,9 @@ def fix_io(path, shapes):
     """Declare every graph input/output as exactly [batch, fixed dims...]: the
     exporter leaves some fixed axes symbolic. shapes: name -> dims (a str is
     symbolic). Check names, then the model, with strict shape inference."""
-    m = onnx.load(path)
+    # The weights are not loaded: a graph past 2 GB keeps them in external
+    # data files, which the rewritten graph goes on referring to.
+    m = onnx.load(path, load_external_data=False)
     names = [v.name for v in m.graph.input] + [v.name for v in m.graph.output]
     assert sorted(names) == sorted(shapes), (names, sorted(shapes))
     for v in list(m.graph.input) + list(m.graph.output):
@@ -256,9 +258,20 @@ def fix_io(path, shapes):
                 d.dim_param = size
             else:
                 d.dim_value = size
-    onnx.checker.check_model(m)
-    onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True)
     onnx.save(m, path)
+    # By path, which works past 2 GB; the inferred model is only checked.
+    onnx.checker.check_model(path)
+    inferred = path + ".inferred"
+    onnx.shape_inference.infer_shapes_path(path, inferred, check_type=True, strict_mode=True)
+    os.remove(inferred)
+
+
+def legacy_exporter():
+    """torch.onnx.export's keyword for the TorchScript exporter these
+    scripts are written for: torch 2.9 and later default to the dynamo
+    exporter (dynamo=True); Debian's torch 1.13 has no such keyword."""
+    import inspect
+    return {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
 
 
 def graph_signature(path):

@@ -60,6 +60,15 @@ SEED = 0
 OUT = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(OUT))
 OPSET = 17
+# EFFERENT_PI0_SCALE=1b builds the same architecture at about a billion
+# parameters (fp32 weights in external data files), into EFFERENT_PI0_OUT,
+# for scripts/gpu-check.sh: a model of a real VLA's size, generated on the
+# GPU machine with its own torch rather than carried there.
+SCALE = os.environ.get("EFFERENT_PI0_SCALE", "")
+if SCALE:
+    assert SCALE == "1b", f"EFFERENT_PI0_SCALE={SCALE!r}: only 1b is known"
+    OUT = os.path.abspath(os.environ.get("EFFERENT_PI0_OUT", "efferent-pi0-1b"))
+    os.makedirs(OUT, exist_ok=True)
 
 # --- geometry ---------------------------------------------------------------------
 CAMERAS = [  # (observation key, graph input, height, width)
@@ -73,6 +82,10 @@ GRID = 16                    # the ViT's native grid (224 / 14)
 V_W, V_LAYERS, V_HEADS, V_MLP = 32, 2, 2, 64
 W, LAYERS, HEADS, KV_HEADS, HEAD_DIM, MLP = 64, 2, 4, 1, 16, 128   # "PaliGemma"
 EW, E_MLP = 48, 96                                                 # action expert
+if SCALE == "1b":   # SigLIP-B-sized tower, a 12-layer Gemma-2B-wide prefix, pi0-sized expert: ~1.0e9 parameters
+    V_W, V_LAYERS, V_HEADS, V_MLP = 768, 12, 12, 3072
+    W, LAYERS, HEADS, KV_HEADS, HEAD_DIM, MLP = 2048, 12, 8, 1, 256, 8192
+    EW, E_MLP = 1024, 4096
 VOCAB = 1024
 MAX_TOKENS = 16
 PAD_ID = 0
@@ -378,7 +391,7 @@ def example_inputs(batch=2):
 
 def export(module, args, path, ins, outs):
     torch.onnx.export(module, args, path, opset_version=OPSET, input_names=ins, output_names=outs,
-                      dynamic_axes={n: {0: "batch"} for n in ins + outs})
+                      dynamic_axes={n: {0: "batch"} for n in ins + outs}, **FL.legacy_exporter())
     FL.fix_io(path, {n: SHAPES[n] for n in ins + outs})
 
 
