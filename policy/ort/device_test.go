@@ -146,13 +146,7 @@ func TestResidentTensors(t *testing.T) {
 	}
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
-			var m *policy.Manifest
-			var g *golden.File
-			if slices.Contains(models.Names(), name) {
-				m, g = embedded(t, name)
-			} else {
-				m, g = loadDir(t, name)
-			}
+			m, g := loadModel(t, name)
 			host, err := OpenPolicy(m, Conf{IntraOpThreads: 1})
 			if err != nil {
 				t.Fatal(err)
@@ -182,6 +176,15 @@ func TestResidentTensors(t *testing.T) {
 			compareChunks(t, host, dev, append(obs, obs...))
 		})
 	}
+}
+
+// loadModel loads an embedded model or a model directory under models/.
+func loadModel(t *testing.T, name string) (*policy.Manifest, *golden.File) {
+	t.Helper()
+	if slices.Contains(models.Names(), name) {
+		return embedded(t, name)
+	}
+	return loadDir(t, name)
 }
 
 // compareChunks infers obs with both policies and wants the same chunks.
@@ -217,13 +220,7 @@ func compareChunks(t *testing.T, a, b policy.Policy, obs []*efferent.Observation
 func TestBareMatchesInfer(t *testing.T) {
 	for _, name := range append(models.Names(), "efferent-pi0-fixture", "efferent-pi0-loop-fixture", "efferent-oft-fixture") {
 		t.Run(name, func(t *testing.T) {
-			var m *policy.Manifest
-			var g *golden.File
-			if slices.Contains(models.Names(), name) {
-				m, g = embedded(t, name)
-			} else {
-				m, g = loadDir(t, name)
-			}
+			m, g := loadModel(t, name)
 			p, err := OpenPolicy(m, testConf())
 			if err != nil {
 				t.Fatal(err)
