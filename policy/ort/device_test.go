@@ -181,8 +181,13 @@ func TestResidentTensors(t *testing.T) {
 // loadModel loads an embedded model or a model directory under models/.
 func loadModel(t *testing.T, name string) (*policy.Manifest, *golden.File) {
 	t.Helper()
-	if slices.Contains(models.Names(), name) {
+	switch {
+	case slices.Contains(models.Names(), name):
 		return embedded(t, name)
+	case testing.Short():
+		t.Skip("integration: needs the ONNX Runtime library (make setup)")
+	case name == "efferent-openvla-fixture":
+		return openvlaFixture(t) // with its tokenizer, fetched
 	}
 	return loadDir(t, name)
 }
