@@ -140,7 +140,9 @@ func selectProvider(conf Conf, lib string) (*selected, error) {
 	}
 	var mine []epDevice
 	for _, d := range devs {
-		if d.ep == gp.ep {
+		// ONNX Runtime's name, or a plugin's own spelling of it (a CUDA
+		// plugin factory may name itself otherwise): never the CPU's.
+		if d.ep == gp.ep || d.ep != "CPUExecutionProvider" && strings.Contains(strings.ToLower(d.ep), conf.Provider) {
 			mine = append(mine, d)
 		}
 	}
