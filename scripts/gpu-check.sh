@@ -122,16 +122,18 @@ for d in models/efferent-*-fixture; do
 		say "skipping $d: no tokenizer.json (carry .gpu-carry from gpu-carry.sh)"
 	fi
 done
+BIG=
 if [ "${GPU_CHECK_BIG:-1}" != 0 ]; then
 	if step big1b env EFFERENT_PI0_SCALE=1b EFFERENT_PI0_OUT="$OUT/efferent-pi0-1b" "$PY" models/efferent-pi0-fixture/build.py; then
-		MODELS+=("$OUT/efferent-pi0-1b")
+		BIG=$OUT/efferent-pi0-1b
+		MODELS+=("$BIG")
 	fi
 fi
 
 # --- 3. golden tests on each provider ---------------------------------------------
 for p in $PROVIDERS; do
 	# Test binaries run in their package's folder (the fixtures are found from there).
-	step "golden-$p" env EFFERENT_TEST_PROVIDER="$p" bash -c "cd policy/ort && ../../bin/ort.test -test.count=1 -test.v \
+	step "golden-$p" env EFFERENT_TEST_PROVIDER="$p" EFFERENT_TEST_EXTRA_MODELS="$BIG" bash -c "cd policy/ort && ../../bin/ort.test -test.count=1 -test.v \
 		-test.run 'TestGolden\$|TestContinuousGolden|TestOpenVLAFixtureGolden\$|TestDeviceResident|TestBareMatchesInfer'"
 done
 

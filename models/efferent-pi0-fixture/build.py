@@ -527,10 +527,11 @@ def main():
     FL.write_json(os.path.join(OUT, "golden.json"), golden)
 
     flow = FL.flow_step_section(STEPS, TIME_FROM, TIME_TO, FLOW_SEED)
-    desc = ("  Tiny random-weight model with the structure of pi0 (SigLIP + Gemma prefix, flow-matching\n"
+    desc = ("  " + ("A 1e9-parameter" if SCALE else "Tiny") + " random-weight model with the structure of pi0 (SigLIP + Gemma prefix, flow-matching\n"
             "  action expert), as prefix and step graphs: a fixture for the flow layout. Its weights are\n"
             "  RANDOM: its actions are deterministic but meaningless.")
-    FL.write_text(os.path.join(OUT, "manifest.yaml"), manifest_text("efferent-pi0-fixture", desc, flow))
+    name = "efferent-pi0-1b" if SCALE else "efferent-pi0-fixture"
+    FL.write_text(os.path.join(OUT, "manifest.yaml"), manifest_text(name, desc, flow))
     write_readme(OUT, sens)
     for c in cases:
         print(c["prompt"], c["prompt_ids"], "seed", c["seed"], "raw[0][:3]", c["raw"][0][:3])

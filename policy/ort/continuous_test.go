@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/efferent/efferent"
@@ -16,11 +17,20 @@ import (
 // shaped like a real model family, with golden outputs from PyTorch.
 var continuousFixtures = []string{"efferent-pi0-fixture", "efferent-pi0-loop-fixture", "efferent-oft-fixture", "efferent-flow"}
 
-// loadDir loads a model directory's manifest and golden outputs, skipping
-// the test when the fixture has not been built.
+// extraModels are model directories besides the fixtures, from
+// $EFFERENT_TEST_EXTRA_MODELS (absolute paths, space-separated), for the
+// continuous golden test: scripts/gpu-check.sh checks the 1e9-parameter
+// model it generates this way.
+func extraModels() []string { return strings.Fields(os.Getenv("EFFERENT_TEST_EXTRA_MODELS")) }
+
+// loadDir loads a model directory's manifest and golden outputs: a
+// fixture's name under models/, or an absolute path.
 func loadDir(t testing.TB, name string) (*policy.Manifest, *golden.File) {
 	t.Helper()
 	dir := filepath.Join("..", "..", "models", name)
+	if filepath.IsAbs(name) {
+		dir = name
+	}
 	if _, err := os.Stat(filepath.Join(dir, policy.ManifestFile)); err != nil {
 		t.Fatalf("fixture %s: %v (build it with /usr/bin/python3 models/%s/build.py)", name, err, name)
 	}
@@ -76,8 +86,8 @@ func TestContinuousGolden(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ONNX Runtime")
 	}
-	for _, name := range continuousFixtures {
-		t.Run(name, func(t *testing.T) {
+	for _, name := range append(continuousFixtures, extraModels()...) {
+		t.Run(filepath.Base(name), func(t *testing.T) {
 			c, m, g := openFixture(t, name)
 			H, D, MD := m.Action.Horizon, m.Action.Dim, m.Action.ModelDimOrDim()
 			noise := make([]float32, H*MD)
