@@ -140,6 +140,32 @@ type TextSpec struct {
 	// "{instruction}" is replaced by it (OpenVLA: "In: What action should
 	// the robot take to {instruction}?\nOut:").
 	Template string `yaml:"template"`
+	// Truncation is what a prompt of more than MaxTokens tokens gets:
+	// "right" keeps its first MaxTokens tokens (a tokenizer's
+	// truncation=True), "left" its last, "refuse" answers a bad request.
+	// A truncated prompt is answered and counted
+	// (efferent_prompt_truncated_total). Default: right, or refuse when
+	// there is a Template (cutting it would change the text the model was
+	// trained on).
+	Truncation string `yaml:"truncation"`
+}
+
+// Truncation values (TextSpec.Truncation).
+const (
+	TruncateRight  = "right"
+	TruncateLeft   = "left"
+	TruncateRefuse = "refuse"
+)
+
+// TruncationOrDefault is Truncation with its default filled in.
+func (t TextSpec) TruncationOrDefault() string {
+	switch {
+	case t.Truncation != "":
+		return t.Truncation
+	case t.Template != "":
+		return TruncateRefuse
+	}
+	return TruncateRight
 }
 
 // EncoderSpec describes the prefix graph: images + state + text → the
@@ -438,6 +464,11 @@ func (m *Manifest) validateObservation() error {
 	}
 	if m.Text.MaxTokens <= 0 || m.Text.MaxTokens > 4096 {
 		return fieldErr("text.max_tokens", "is %d, want 1..4096", m.Text.MaxTokens)
+	}
+	switch m.Text.Truncation {
+	case "", TruncateRight, TruncateLeft, TruncateRefuse:
+	default:
+		return fieldErr("text.truncation", "is %q, want right, left or refuse", m.Text.Truncation)
 	}
 	if t := m.Text.Template; t != "" && strings.Count(t, "{instruction}") != 1 {
 		return fieldErr("text.template", "%q must contain {instruction} once", t)

@@ -118,6 +118,7 @@ func TestManifestErrorsNameTheField(t *testing.T) {
 		{"observation.state.dim", -1, "observation.state.dim"},
 		{"text.max_tokens", 0, "text.max_tokens"},
 		{"text.pad_id", 4096, "text.pad_id"},
+		{"text.truncation", "middle", `text.truncation: is "middle", want right, left or refuse`},
 		{"text.tokenizer", deleteKey{}, "text.tokenizer"},
 		{"encoder.present_key", "present.key", "encoder.present_key"},
 		{"decoder.past_value", "past.%d.%s", "decoder.past_value"},

@@ -48,6 +48,9 @@ func (r *resizing) Infer(ctx context.Context, obs *efferent.Observation, out *ef
 	return r.one.Infer(ctx, r, obs, out)
 }
 
+// Unwrap is the wrapped policy (Find).
+func (r *resizing) Unwrap() Policy { return r.Policy }
+
 // MaxBatch implements Batcher: the wrapped policy's.
 func (r *resizing) MaxBatch() int { return MaxBatch(r.Policy) }
 

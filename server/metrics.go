@@ -3,6 +3,8 @@ package server
 import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/efferent/efferent/policy"
 )
 
 // metrics are the server's Prometheus series, on a registry of its own so
@@ -26,6 +28,14 @@ type metrics struct {
 	unauthorized, timeout, abandoned        prometheus.Counter
 	rateLimited, forbidden                  prometheus.Counter
 	decode, queue, infer, encode, totalTime prometheus.Observer
+}
+
+// countTruncations exports the policy's count of answers from cut prompts.
+func (m *metrics) countTruncations(t policy.PromptTruncator) {
+	m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "efferent_prompt_truncated_total",
+		Help: "Answers given from a prompt cut to the model's text.max_tokens (text.truncation in its manifest).",
+	}, func() float64 { return float64(t.PromptsTruncated()) }))
 }
 
 func newMetrics() *metrics {

@@ -36,6 +36,10 @@ var ErrTimeout = errors.New("timeout: the model did not answer within server.req
 type Server struct {
 	conf    Conf
 	pol     policy.Policy
+	// truncator counts the policy's cut prompts (nil: it cuts none);
+	// truncWarned is set once the first is logged (the worker's).
+	truncator   policy.PromptTruncator
+	truncWarned bool
 	meta    policy.Metadata
 	spec    api.ObsSpec
 	limits  api.Limits
@@ -125,6 +129,10 @@ func New(conf Conf, pol policy.Policy, log *slog.Logger) (*Server, error) {
 		refusals:   ratelog.New(log, refusalLines, refusalEvery),
 		budget:     newBudget(conf),
 		maxBatch:   min(conf.MaxBatch, policy.MaxBatch(pol)),
+	}
+	if t, ok := policy.Find[policy.PromptTruncator](pol); ok {
+		s.truncator = t
+		s.metrics.countTruncations(t)
 	}
 	s.batchJobs, s.batchObs = make([]*job, s.maxBatch), make([]*efferent.Observation, s.maxBatch)
 	s.batchOut, s.batchErrs = make([]*efferent.Chunk, s.maxBatch), make([]error, s.maxBatch)
@@ -266,6 +274,17 @@ func (s *Server) pixelBurst() int {
 // MaxBatch is how many requests one model run may answer:
 // server.max_batch capped by the policy's own limit.
 func (s *Server) MaxBatch() int { return s.maxBatch }
+
+// warnTruncation logs the first answer given from a prompt cut to the
+// model's length; the rest are counted in efferent_prompt_truncated_total.
+func (s *Server) warnTruncation() {
+	if s.truncator == nil || s.truncWarned || s.truncator.PromptsTruncated() == 0 {
+		return
+	}
+	s.truncWarned = true
+	s.log.Warn("a prompt longer than the model takes was cut to its text.max_tokens (text.truncation in its manifest); "+
+		"efferent_prompt_truncated_total counts every such answer", "model", s.meta.Name)
+}
 
 // Ready reports whether the model has been warmed up (what /readyz says).
 func (s *Server) Ready() bool { return s.ready.Load() }
@@ -411,6 +430,7 @@ func (s *Server) runBatch(batch []*job) {
 	policy.InferBatch(s.ctx, s.pol, s.batchObs[:n], s.batchOut[:n], s.batchErrs[:n])
 	d := s.now().Sub(start)
 	s.metrics.batchSize.Observe(float64(n))
+	s.warnTruncation()
 	for i, j := range s.batchJobs[:n] {
 		j.err, j.inferDur, j.batchSize = s.batchErrs[i], d, n
 		s.metrics.infer.Observe(d.Seconds())

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	onnx "github.com/yalue/onnxruntime_go"
@@ -51,14 +52,15 @@ type Continuous struct {
 
 	// dev holds the tensors the prefix passes to every flow step on a
 	// GPU (nil: host memory).
-	dev      *device
-	provider string // Conf.Provider
-	maxBatch int
-	runs     []*contRun // runs[n-1]: batch size n, made on first use
-	rows     []promptRow
-	valid    []int
-	one      policy.One
-	timing   Timing
+	dev         *device
+	provider    string // Conf.Provider
+	maxBatch    int
+	truncations atomic.Uint64 // prompts cut to text.max_tokens (PromptsTruncated)
+	runs        []*contRun    // runs[n-1]: batch size n, made on first use
+	rows        []promptRow
+	valid       []int
+	one         policy.One
+	timing      Timing
 }
 
 // contRun is the tensors and bindings of one batch size.
@@ -70,9 +72,10 @@ type contRun struct {
 // promptRow caches a row's prompt ids: the instruction they were
 // encoded from (tokenizing allocates).
 type promptRow struct {
-	prompt  string
-	encoded bool
-	ids     []int64
+	prompt    string
+	encoded   bool
+	ids       []int64
+	truncated bool // ids were cut to text.max_tokens (text.truncation)
 }
 
 var _ policy.Batcher = (*Continuous)(nil)
@@ -474,7 +477,7 @@ func (c *Continuous) inferGroup(ctx context.Context, obs []*efferent.Observation
 	}
 	c.valid = c.valid[:0]
 	for i, o := range obs {
-		if errs[i] = checkObservation(c.m, c.tok, o, &c.rows[i]); errs[i] == nil {
+		if errs[i] = checkObservation(c.m, c.tok, o, &c.rows[i], &c.truncations); errs[i] == nil {
 			c.valid = append(c.valid, i)
 		}
 	}
@@ -625,7 +628,7 @@ func textTokenizer(m *policy.Manifest) (*text.Tokenizer, error) {
 // checkObservation validates obs against the manifest (each camera at its
 // size, the state, the prompt) and tokenizes its prompt into row.ids: the
 // same for every layout.
-func checkObservation(m *policy.Manifest, tok *text.Tokenizer, obs *efferent.Observation, row *promptRow) error {
+func checkObservation(m *policy.Manifest, tok *text.Tokenizer, obs *efferent.Observation, row *promptRow, truncations *atomic.Uint64) error {
 	for i, spec := range m.Obs.Images {
 		im, ok := obs.Images[spec.Key]
 		if !ok {
@@ -661,11 +664,24 @@ func checkObservation(m *policy.Manifest, tok *text.Tokenizer, obs *efferent.Obs
 		if row.ids, err = tok.AppendEncode(row.ids[:0], m.PromptText(obs.Prompt), m.Text.AddSpecial); err != nil {
 			return fmt.Errorf("%w: prompt: %v", ErrObservation, err)
 		}
-		row.prompt, row.encoded = obs.Prompt, true
+		row.prompt, row.encoded, row.truncated = obs.Prompt, true, false
+		if n, limit := len(row.ids), m.Text.MaxTokens; n > limit {
+			switch m.Text.TruncationOrDefault() {
+			case policy.TruncateRefuse:
+				row.encoded = false
+				return fmt.Errorf("%w: prompt is %d tokens, model accepts at most %d (text.truncation: refuse)", ErrObservation, n, limit)
+			case policy.TruncateLeft:
+				row.ids = append(row.ids[:0], row.ids[n-limit:]...)
+			default:
+				row.ids = row.ids[:limit]
+			}
+			row.truncated = true
+		}
 	}
-	if len(row.ids) > m.Text.MaxTokens {
-		// Truncating would silently change the instruction; refuse instead.
-		return fmt.Errorf("%w: prompt is %d tokens, model accepts at most %d", ErrObservation, len(row.ids), m.Text.MaxTokens)
+	if row.truncated {
+		// Every answer from a cut instruction is counted, not only the
+		// first: the count is what a dashboard shows.
+		truncations.Add(1)
 	}
 	return nil
 }
@@ -702,6 +718,9 @@ func (c *Continuous) write(j int, obs *efferent.Observation, ids []int64) {
 		}
 	}
 }
+
+// PromptsTruncated implements policy.PromptTruncator.
+func (c *Continuous) PromptsTruncated() uint64 { return c.truncations.Load() }
 
 // Close implements policy.Policy.
 func (c *Continuous) Close() error {

@@ -10,8 +10,10 @@ import (
 )
 
 var (
-	_ policy.Copier = (*VLA)(nil)
-	_ policy.Copier = (*Continuous)(nil)
+	_ policy.Copier          = (*VLA)(nil)
+	_ policy.Copier          = (*Continuous)(nil)
+	_ policy.PromptTruncator = (*VLA)(nil)
+	_ policy.PromptTruncator = (*Continuous)(nil)
 )
 
 // On a GPU, the tensors one graph writes and the next reads (the

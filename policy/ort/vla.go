@@ -60,8 +60,9 @@ type VLA struct {
 
 	one policy.One // Infer's batch of one
 
-	noCache bool   // Conf.NoKVCache
-	timing  Timing // the last run's stages
+	noCache     bool          // Conf.NoKVCache
+	truncations atomic.Uint64 // prompts cut to text.max_tokens (PromptsTruncated)
+	timing      Timing        // the last run's stages
 
 	// end is the detokenizer's end token (fast: chunks take a variable
 	// number of tokens), −1 when every chunk takes TokensPerChunk.
@@ -550,7 +551,7 @@ func (v *VLA) recompute(r *batchRun, s int) error {
 // check validates obs against the manifest and tokenizes its prompt into
 // row.ids.
 func (v *VLA) check(obs *efferent.Observation, row *rowState) error {
-	return checkObservation(v.m, v.tok, obs, &row.promptRow)
+	return checkObservation(v.m, v.tok, obs, &row.promptRow, &v.truncations)
 }
 
 // write copies a checked observation into row j of r's encoder inputs.
@@ -591,6 +592,9 @@ func (v *VLA) Close() error {
 
 // Detokenizer returns the model's action detokenizer (for benchmarks).
 func (v *VLA) Detokenizer() tokenizer.Detokenizer { return v.detok }
+
+// PromptsTruncated implements policy.PromptTruncator.
+func (v *VLA) PromptsTruncated() uint64 { return v.truncations.Load() }
 
 // DetokenizeErrors is how many rows' tokens the detokenizer has refused
 // since Open (fast: tokens that do not form one whole chunk, where the
