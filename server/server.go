@@ -34,18 +34,19 @@ var ErrTimeout = errors.New("timeout: the model did not answer within server.req
 // Server serves one policy over the openpi websocket protocol and REST,
 // batching concurrent requests into one model run when the policy can.
 type Server struct {
-	conf Conf
-	pol  policy.Policy
+	conf    Conf
+	pol     policy.Policy
+	meta    policy.Metadata
+	spec    api.ObsSpec
+	limits  api.Limits
+	log     *slog.Logger
+	metrics *metrics
+	now     func() time.Time
+
 	// truncator counts the policy's cut prompts (nil: it cuts none);
 	// truncWarned is set once the first is logged (the worker's).
 	truncator   policy.PromptTruncator
 	truncWarned bool
-	meta        policy.Metadata
-	spec        api.ObsSpec
-	limits      api.Limits
-	log         *slog.Logger
-	metrics     *metrics
-	now         func() time.Time
 
 	metaFrame []byte
 	jobs      chan *job
