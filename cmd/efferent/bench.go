@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -43,7 +44,13 @@ mean batch the server ran them in (from its /metrics).
 The server started here is measured once per --max-batch value: 1 is no
 batching (one model run per request), larger values let the requests that
 queue while the model runs share one run. With --url the server's own
-configuration applies and --max-batch is not used.`,
+configuration applies and --max-batch is not used.
+
+--tune instead measures every serving configuration of this model on this
+machine (ONNX Runtime's intra-op threads 1, 2, 4, ... and spinning, the
+server's max batch 1, 8, 16) at 1 and --tune-clients clients, and writes the
+best (the most requests/s, ties broken by one client's latency) as a
+configuration file to --tune-out, to pass with --config.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd.Flags())
@@ -51,6 +58,9 @@ configuration applies and --max-batch is not used.`,
 				return err
 			}
 			f := cmd.Flags()
+			if tune, _ := f.GetBool("tune"); tune {
+				return benchTune(cmd, cfg)
+			}
 			var c bench.ServeConf
 			c.URL, _ = f.GetString("url")
 			if !f.Changed("addr") {
@@ -75,6 +85,9 @@ configuration applies and --max-batch is not used.`,
 		},
 	}
 	f := cmd.Flags()
+	f.Bool("tune", false, "measure every serving configuration and write the best to --tune-out")
+	f.String("tune-out", "efferent-tuned.yaml", "where --tune writes the configuration it chose")
+	f.Int("tune-clients", 16, "the load --tune ranks configurations at")
 	f.String("url", "", "measure this server (ws://host:port) instead of one started here")
 	f.String("clients", "1,4,16", "concurrent client counts to measure")
 	f.String("max-batch", "1,8", "server.max_batch values to compare (1: no batching) for the server started here")
@@ -104,6 +117,43 @@ func benchServe(ctx context.Context, cfg Config, c bench.ServeConf, w io.Writer)
 		return srv, nil
 	}
 	return bench.Serve(ctx, c, w)
+}
+
+// benchTune runs bench.Tune with servers started from cfg and writes the
+// configuration it chose.
+func benchTune(cmd *cobra.Command, cfg Config) error {
+	f := cmd.Flags()
+	log := cfg.Log.logger()
+	dur, err := benchDuration(f)
+	if err != nil {
+		return err
+	}
+	if !f.Changed("duration") {
+		dur = 2 * time.Second
+	}
+	clients, _ := f.GetInt("tune-clients")
+	if clients < 2 || clients > 1024 {
+		return fmt.Errorf("--tune-clients %d: want 2..1024", clients)
+	}
+	c := bench.TuneConf{Clients: clients, Duration: dur}
+	c.Start = func(ctx context.Context, tc bench.TuneCase, queue int) (bench.Server, error) {
+		sc := cfg
+		sc.Server.QueueSize = max(cfg.Server.QueueSize, queue)
+		sc.Server.SkipWarmup, sc.Server.MaxBatch, sc.Server.AuthToken = false, tc.MaxBatch, ""
+		sc.ORT.IntraOpThreads, sc.ORT.Spinning = tc.IntraOpThreads, &tc.Spinning
+		return startServer(ctx, sc, log)
+	}
+	out := cmd.OutOrStdout()
+	best, all, rep, err := bench.Tune(cmd.Context(), c, out)
+	if err != nil {
+		return err
+	}
+	path, _ := f.GetString("tune-out")
+	if err := os.WriteFile(path, []byte(bench.TunedConfig(best, cfg.Model, all, clients)), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "best: %s (%.0f requests/s at %d clients); wrote %s (efferent serve --config %s)\n", best.Case, best.RPS, clients, path, path)
+	return benchWrite(cmd, func() (bench.Report, error) { return rep, nil })
 }
 
 // intList parses a comma-separated flag of integers in [lo, hi].

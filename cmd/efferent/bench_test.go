@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/efferent/efferent/bench"
+	"github.com/efferent/efferent/internal/strictyaml"
 )
 
 // bench serve against the bundled model, without batching and with up to
@@ -66,6 +67,34 @@ func TestBenchServe(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "batching: up to 4 requests per model run") {
 		t.Fatalf("no batching header:\n%s", out.String())
+	}
+}
+
+// bench serve --tune measures each configuration and writes the best as a
+// configuration file that efferent then loads.
+func TestBenchServeTune(t *testing.T) {
+	bundledConfig(t)
+	dir := t.TempDir()
+	tuned := filepath.Join(dir, "tuned.yaml")
+	cmd := benchCmd()
+	cmd.PersistentFlags().String("config", "", "")
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs([]string{"serve", "--tune", "--tune-clients", "2", "--duration", "150ms", "--tune-out", tuned, "--out", dir})
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if n := strings.Count(out.String(), "max_batch 16 "); n < 1 {
+		t.Fatalf("no max_batch 16 configuration measured:\n%s", out.String())
+	}
+	data, err := os.ReadFile(tuned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg Config
+	if err := strictyaml.Decode(data, &cfg); err != nil || cfg.ORT.IntraOpThreads < 1 || cfg.ORT.Spinning == nil || cfg.Server.MaxBatch < 1 {
+		t.Fatalf("tuned config %v: %+v %+v\n%s", err, cfg.ORT, cfg.Server, data)
 	}
 }
 

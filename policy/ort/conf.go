@@ -27,9 +27,20 @@ type Conf struct {
 	DeviceID int `yaml:"device_id"`
 	// TensorRT configures the tensorrt provider.
 	TensorRT TensorRTConf `yaml:"tensorrt"`
-	// IntraOpThreads is ONNX Runtime's intra-op thread count. Default:
-	// the number of CPUs (at most 8); 0 means default.
+	// IntraOpThreads is ONNX Runtime's intra-op thread count. Default
+	// (0): half the CPUs, at least 1 and at most 8 — the other half serve
+	// the connections, the clients or the control loop beside the model.
+	// Measured on 2 cores (docs/performance.md): serving efferent-tiny to
+	// 16 clients, 1 thread answers 1,320–1,420 requests/s and 2 threads
+	// 870–1,150; one inference alone is no faster on 2. `efferent bench
+	// serve --tune` measures it for a model and machine.
 	IntraOpThreads int `yaml:"intra_op_threads"`
+	// Spinning lets the intra-op threads spin while they wait for work
+	// (ONNX Runtime's session.intra_op.allow_spinning, which ONNX Runtime
+	// turns on). Default false: spinning threads take the cores from the
+	// connections beside the model (2 threads, 16 clients: 1,100–1,150
+	// requests/s without, 870–930 with).
+	Spinning *bool `yaml:"spinning"`
 	// Optimization is ONNX Runtime's graph optimisation level: all
 	// (default), extended, basic or disabled. A float16 export whose
 	// RMSNorm uses Pow can fail to load on the CPU at the default (ONNX
@@ -76,7 +87,11 @@ func (c Conf) WithDefaults() Conf {
 		c.Provider = "cpu"
 	}
 	if c.IntraOpThreads == 0 {
-		c.IntraOpThreads = min(runtime.NumCPU(), 8)
+		c.IntraOpThreads = max(1, min(runtime.NumCPU()/2, 8))
+	}
+	if c.Spinning == nil {
+		off := false
+		c.Spinning = &off
 	}
 	if c.TensorRT.FP16 == nil {
 		t := true

@@ -283,6 +283,11 @@ func sessionOptions(conf Conf, library string, prof *shapeProfile) (*onnx.Sessio
 	if err := opts.SetInterOpNumThreads(1); err != nil {
 		return fail(fmt.Errorf("ort: inter-op threads: %w", err))
 	}
+	if conf.Spinning != nil {
+		if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", boolOption(*conf.Spinning)); err != nil {
+			return fail(fmt.Errorf("ort: spinning: %w", err))
+		}
+	}
 	sel, err := selectProvider(conf, library)
 	if err != nil {
 		return fail(err)
