@@ -266,7 +266,7 @@ func runClients(ctx context.Context, url, token string, n int, dur time.Duration
 					p.Close()
 				}
 			}()
-			obs := liberoObservation(uint64(i))
+			obs := LiberoObservation(uint64(i))
 			var ch efferent.Chunk
 			if err := p.Infer(ctx, &obs, &ch); err != nil { // warm-up, not measured
 				fail(err)
@@ -306,9 +306,9 @@ func runClients(ctx context.Context, url, token string, n int, dur time.Duration
 	return res
 }
 
-// liberoObservation is a LIBERO-sized observation with noise images (so
+// LiberoObservation is a LIBERO-sized observation with noise images (so
 // no layer of the path can shortcut on constant input).
-func liberoObservation(seed uint64) efferent.Observation {
+func LiberoObservation(seed uint64) efferent.Observation {
 	rng := rand.New(rand.NewPCG(seed, 99))
 	im := func() efferent.Image {
 		pix := make([]byte, 224*224*3)

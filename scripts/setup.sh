@@ -31,7 +31,8 @@
 #   SETUP_TEST=1     also install what the integration tests need: Debian's
 #                    ROS 1 master, rostopic and the message packages it reads
 #                    (efferent itself needs no ROS install), and Chromium for
-#                    the viewer's headless browser test
+#                    the viewer's headless browser test, and HAProxy for
+#                    the fleet test (deploy/haproxy.cfg)
 set -euo pipefail
 
 ORT_VERSION=1.24.1
@@ -90,7 +91,7 @@ sudo_if_needed() {
 APT_PKGS=(build-essential pkg-config libopencv-dev ca-certificates)
 if [ "${SETUP_TEST:-}" = 1 ]; then
 	APT_PKGS+=(python3-rosmaster python3-rostopic python3-rosnode python3-std-msgs python3-sensor-msgs
-		python3-geometry-msgs python3-diagnostic-msgs chromium)
+		python3-geometry-msgs python3-diagnostic-msgs chromium haproxy)
 fi
 missing=()
 for p in "${APT_PKGS[@]}"; do
