@@ -41,6 +41,16 @@ type ServeConf struct {
 	// at most maxBatch requests per model run and room for at least queue
 	// waiting requests; Serve Runs it and Closes it. Required without URL.
 	Start func(ctx context.Context, maxBatch, queue int) (Server, error)
+	// Floor also measures the transport floor (StartFloor: a websocket
+	// server that answers each request with a prepared reply of
+	// FloorShape's H×D chunk) at the same client counts, and reports each
+	// table's overhead p50 against it. Default false.
+	Floor      bool
+	FloorShape [2]int
+	// Image is the cameras' size the clients send, height and width.
+	// Default 224×224 (LIBERO's, after openpi's client resizes); 480×640
+	// makes the server resize each frame.
+	Image [2]int
 	// Model, Provider, IntraOpThreads and BatchWait describe the servers
 	// Start starts, in the header of their tables.
 	Model, Provider string
@@ -71,6 +81,12 @@ func (c ServeConf) WithDefaults() ServeConf {
 	if c.Duration == 0 {
 		c.Duration = 5 * time.Second
 	}
+	if c.FloorShape[0] == 0 {
+		c.FloorShape = [2]int{10, 7}
+	}
+	if c.Image[0] == 0 {
+		c.Image = [2]int{224, 224}
+	}
 	return c
 }
 
@@ -89,7 +105,7 @@ func Serve(ctx context.Context, c ServeConf, w io.Writer) (Report, error) {
 	rep := Report{Name: "serve", Targets: []string{"server overhead (everything but queueing and the model run) < 1 ms per LIBERO-sized request"}}
 	if c.URL != "" {
 		fmt.Fprintf(w, "server: %s (batching as it is configured)\n", c.URL)
-		return rep, serveTable(ctx, c, c.URL, 0, w, &rep)
+		return rep, serveTable(ctx, c, c.URL, "-", w, &rep)
 	}
 	if c.Start == nil {
 		return rep, errors.New("bench: ServeConf.Start: required without a URL")
@@ -110,37 +126,75 @@ func Serve(ctx context.Context, c ServeConf, w io.Writer) (Report, error) {
 		}
 		fmt.Fprintf(w, "server: %s in this process, model %s, ORT %s, %d intra-op threads\nbatching: %s\n",
 			target, c.Model, c.Provider, c.IntraOpThreads, batching)
-		err = serveTable(ctx, c, target, srv.MaxBatch(), w, &rep)
+		err = serveTable(ctx, c, target, strconv.Itoa(srv.MaxBatch()), w, &rep)
 		srv.Close()
 		if err != nil {
+			return rep, err
+		}
+	}
+	if c.Floor {
+		if err := serveFloor(ctx, c, w, &rep); err != nil {
 			return rep, err
 		}
 	}
 	return rep, nil
 }
 
+// serveFloor measures the transport floor at the same client counts and
+// reports each measured table's overhead p50 against it.
+func serveFloor(ctx context.Context, c ServeConf, w io.Writer, rep *Report) error {
+	f, err := StartFloor(c.FloorShape[0], c.FloorShape[1])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "transport floor: ws://%s, a websocket server that reads each request whole and answers a prepared %dx%d reply\n",
+		f.Addr(), c.FloorShape[0], c.FloorShape[1])
+	n := len(rep.Rows)
+	err = serveTable(ctx, c, "ws://"+f.Addr().String(), floorLabel, w, rep)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	floor := map[float64]float64{}
+	for _, r := range rep.Rows[n:] {
+		floor[r.Extra["clients"]] = r.Extra["overhead_p50_ms"]
+	}
+	for _, r := range rep.Rows[:n] {
+		if fl := floor[r.Extra["clients"]]; fl > 0 {
+			ratio := r.Extra["overhead_p50_ms"] / fl
+			r.Extra["overhead_over_floor"] = ratio
+			line := fmt.Sprintf("%s: overhead p50 %.3f ms, floor %.3f ms: %.2f× the floor", r.Case, r.Extra["overhead_p50_ms"], fl, ratio)
+			fmt.Fprintln(w, line)
+			rep.Targets = append(rep.Targets, line)
+		}
+	}
+	return nil
+}
+
+// floorLabel labels the transport floor's rows.
+const floorLabel = "floor"
+
 // serveResult is one client count's measurement.
 type serveResult struct {
-	requests  int
-	errors    int
-	firstErr  error
-	elapsed   time.Duration
-	lat       []time.Duration // sorted
-	meanBatch float64         // requests per model run on the server; 0 when unknown
+	requests int
+	errors   int
+	firstErr error
+	elapsed  time.Duration
+	lat      []time.Duration // sorted
+	// over are the round trips less the model's time the server reported
+	// (policy_timing.infer_ms; the whole round trip for the floor), sorted.
+	over      []time.Duration
+	meanBatch float64 // requests per model run on the server; 0 when unknown
 }
 
 // serveTable prints one row per client count against the server at url;
-// maxBatch (0: unknown) labels the rows.
-func serveTable(ctx context.Context, c ServeConf, url string, maxBatch int, out io.Writer, rep *Report) error {
-	label := "-"
-	if maxBatch > 0 {
-		label = strconv.Itoa(maxBatch)
-	}
+// label (its max batch, "-" when unknown, or floorLabel) labels the rows.
+func serveTable(ctx context.Context, c ServeConf, url, label string, out io.Writer, rep *Report) error {
 	fmt.Fprintf(out, "%9s %8s %10s %10s %10s %10s %10s %8s   %s\n", "max_batch", "clients", "requests", "req/s", "p50 ms", "p99 ms", "mean batch", "errors",
 		"mean per request, ms: decode queue infer encode | overhead")
 	for _, n := range c.Clients {
 		before := scrapeMetrics(ctx, url, c.Token)
-		r := runClients(ctx, url, c.Token, n, c.Duration)
+		r := runClients(ctx, url, c.Token, n, c.Duration, c.Image)
 		after := scrapeMetrics(ctx, url, c.Token)
 		if after.runs > before.runs {
 			r.meanBatch = (after.requests - before.requests) / (after.runs - before.runs)
@@ -165,9 +219,14 @@ func serveTable(ctx context.Context, c ServeConf, url string, maxBatch int, out 
 		}
 		fmt.Fprintf(out, "%9s %8d %10d %10.1f %10.2f %10.2f %10s %8d   %s\n", label, n, r.requests, rps,
 			ms(eval.Percentile(r.lat, 50)), ms(eval.Percentile(r.lat, 99)), mean, r.errors, split)
-		row := durationRow(fmt.Sprintf("max_batch %s, %d clients", label, n), r.lat)
+		name := fmt.Sprintf("max_batch %s, %d clients", label, n)
+		if label == floorLabel {
+			name = fmt.Sprintf("transport floor, %d clients", n)
+		}
+		row := durationRow(name, r.lat)
 		row.Allocs = -1
-		row.Extra = map[string]float64{"req_per_s": rps, "mean_batch": r.meanBatch, "errors": float64(r.errors)}
+		row.Extra = map[string]float64{"req_per_s": rps, "mean_batch": r.meanBatch, "errors": float64(r.errors),
+			"overhead_p50_ms": ms(eval.Percentile(r.over, 50)), "clients": float64(n)}
 		for k, v := range stages {
 			row.Extra[k+"_ms"] = v
 		}
@@ -236,7 +295,7 @@ func scrapeMetrics(ctx context.Context, wsURL, token string) serverMetrics {
 
 // runClients runs n clients against url for dur (after a warm-up request
 // each) and collects every round trip.
-func runClients(ctx context.Context, url, token string, n int, dur time.Duration) serveResult {
+func runClients(ctx context.Context, url, token string, n int, dur time.Duration, image [2]int) serveResult {
 	var res serveResult
 	var mu sync.Mutex
 	var wg, warmed sync.WaitGroup
@@ -266,14 +325,14 @@ func runClients(ctx context.Context, url, token string, n int, dur time.Duration
 					p.Close()
 				}
 			}()
-			obs := LiberoObservation(uint64(i))
+			obs := cameraObservation(uint64(i), image[0], image[1])
 			var ch efferent.Chunk
 			if err := p.Infer(ctx, &obs, &ch); err != nil { // warm-up, not measured
 				fail(err)
 			}
 			warmed.Done()
 			<-ready
-			lat := make([]time.Duration, 0, 1024)
+			lat, over := make([]time.Duration, 0, 1024), make([]time.Duration, 0, 1024)
 			end := start.Add(dur)
 			for time.Now().Before(end) && ctx.Err() == nil {
 				t0 := time.Now()
@@ -287,10 +346,12 @@ func runClients(ctx context.Context, url, token string, n int, dur time.Duration
 					}
 					continue
 				}
-				lat = append(lat, time.Since(t0))
+				rtt := time.Since(t0)
+				model, _ := p.LastTiming()
+				lat, over = append(lat, rtt), append(over, rtt-time.Duration(model*float64(time.Millisecond)))
 			}
 			mu.Lock()
-			res.lat = append(res.lat, lat...)
+			res.lat, res.over = append(res.lat, lat...), append(res.over, over...)
 			mu.Unlock()
 		}()
 	}
@@ -303,19 +364,23 @@ func runClients(ctx context.Context, url, token string, n int, dur time.Duration
 	res.elapsed = time.Since(start)
 	res.requests = len(res.lat)
 	slices.Sort(res.lat)
+	slices.Sort(res.over)
 	return res
 }
 
 // LiberoObservation is a LIBERO-sized observation with noise images (so
 // no layer of the path can shortcut on constant input).
-func LiberoObservation(seed uint64) efferent.Observation {
+func LiberoObservation(seed uint64) efferent.Observation { return cameraObservation(seed, 224, 224) }
+
+// cameraObservation is LiberoObservation with h×w cameras.
+func cameraObservation(seed uint64, h, w int) efferent.Observation {
 	rng := rand.New(rand.NewPCG(seed, 99))
 	im := func() efferent.Image {
-		pix := make([]byte, 224*224*3)
+		pix := make([]byte, h*w*3)
 		for i := range pix {
 			pix[i] = byte(rng.Uint32())
 		}
-		return efferent.Image{H: 224, W: 224, C: 3, Pix: pix}
+		return efferent.Image{H: h, W: w, C: 3, Pix: pix}
 	}
 	return efferent.Observation{
 		Images: map[string]efferent.Image{"observation/image": im(), "observation/wrist_image": im()},

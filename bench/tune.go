@@ -105,8 +105,8 @@ func Tune(ctx context.Context, c TuneConf, w io.Writer) (best TuneResult, all []
 		}
 		go func() { _ = srv.Run(ctx) }()
 		url := "ws://" + srv.Addr().String()
-		one := runClients(ctx, url, "", 1, c.Duration)
-		many := runClients(ctx, url, "", c.Clients, c.Duration)
+		one := runClients(ctx, url, "", 1, c.Duration, [2]int{224, 224})
+		many := runClients(ctx, url, "", c.Clients, c.Duration, [2]int{224, 224})
 		srv.Close()
 		if one.requests == 0 || many.requests == 0 {
 			return best, all, rep, fmt.Errorf("%s: no request succeeded: %v %v", tc, one.firstErr, many.firstErr)

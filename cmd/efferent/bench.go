@@ -15,6 +15,7 @@ import (
 
 	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/bench"
+	"github.com/efferent/efferent/models"
 	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/policy/ort"
 	"github.com/efferent/efferent/tokenizer"
@@ -81,10 +82,16 @@ configuration file to --tune-out, to pass with --config.`,
 			if c.Duration, err = benchDuration(f); err != nil {
 				return err
 			}
+			c.Floor, _ = f.GetBool("floor")
+			if c.Image, err = imageSize(f); err != nil {
+				return err
+			}
 			return benchWrite(cmd, func() (bench.Report, error) { return benchServe(cmd.Context(), cfg, c, cmd.OutOrStdout()) })
 		},
 	}
 	f := cmd.Flags()
+	f.Bool("floor", true, "also measure the transport floor (a websocket server answering prepared replies) and each overhead against it")
+	f.String("image", "224x224", "the cameras' size the clients send, HEIGHTxWIDTH (480x640: the server resizes every frame)")
 	f.Bool("tune", false, "measure every serving configuration and write the best to --tune-out")
 	f.String("tune-out", "efferent-tuned.yaml", "where --tune writes the configuration it chose")
 	f.Int("tune-clients", 16, "the load --tune ranks configurations at")
@@ -105,11 +112,18 @@ configuration file to --tune-out, to pass with --config.`,
 func benchServe(ctx context.Context, cfg Config, c bench.ServeConf, w io.Writer) (bench.Report, error) {
 	log := cfg.Log.logger()
 	c.Token, c.Model, c.Provider = cfg.Server.AuthToken, cfg.Model, cfg.ORT.Provider
+	if m, err := models.Manifest(cfg.Model); err == nil {
+		c.FloorShape = [2]int{m.Action.Horizon, m.Action.Dim} // the floor's replies as large as the model's
+	}
 	c.IntraOpThreads, c.BatchWait = cfg.ORT.IntraOpThreads, cfg.Server.BatchWait
 	c.Start = func(ctx context.Context, maxBatch, queue int) (bench.Server, error) {
 		sc := cfg
 		sc.Server.QueueSize = max(cfg.Server.QueueSize, queue)
 		sc.Server.SkipWarmup, sc.Server.MaxBatch = false, maxBatch
+		// Back-to-back clients are the load measured, not abuse: the
+		// per-client pixel rate would refuse 640×480 frames at a few
+		// hundred requests/s.
+		sc.Server.MaxPixelRate = -1
 		srv, err := startServer(ctx, sc, log)
 		if err != nil {
 			return nil, err
@@ -117,6 +131,16 @@ func benchServe(ctx context.Context, cfg Config, c bench.ServeConf, w io.Writer)
 		return srv, nil
 	}
 	return bench.Serve(ctx, c, w)
+}
+
+// imageSize is the --image flag, HEIGHTxWIDTH.
+func imageSize(f *pflag.FlagSet) ([2]int, error) {
+	v, _ := f.GetString("image")
+	var h, w int
+	if n, err := fmt.Sscanf(v, "%dx%d", &h, &w); err != nil || n != 2 || h < 16 || w < 16 || h > 4096 || w > 4096 {
+		return [2]int{}, fmt.Errorf("--image %q: want HEIGHTxWIDTH, 16..4096 each, e.g. 480x640", v)
+	}
+	return [2]int{h, w}, nil
 }
 
 // benchTune runs bench.Tune with servers started from cfg and writes the

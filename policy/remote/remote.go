@@ -38,6 +38,9 @@ type Policy struct {
 	// (api.MetaRealTimeChunking); guides are sent from the first reply
 	// on, once the chunk's width is known.
 	guides bool
+	// timing is the last reply's policy_timing.infer_ms and
+	// server_timing.infer_ms (LastTiming).
+	timing [2]float64
 
 	// The reader goroutine hands each incoming message to Infer on frames
 	// and reuses its buffer only after Infer sends on ack.
@@ -298,6 +301,13 @@ func (p *Policy) write(ctx context.Context) error {
 	return nil
 }
 
+// LastTiming is what the last reply said of its request's time: the
+// model's (policy_timing.infer_ms, of the whole batch it ran in) and the
+// server's (server_timing.infer_ms, from the request's arrival to its
+// reply), in milliseconds; 0 when the server sent none. A round trip
+// less the model's time is the transport's and the server's overhead.
+func (p *Policy) LastTiming() (modelMS, serverMS float64) { return p.timing[0], p.timing[1] }
+
 // reply turns a reply frame into out.
 func (p *Policy) reply(f frame, obs *efferent.Observation, out *efferent.Chunk) error {
 	if f.typ == websocket.TextMessage {
@@ -328,6 +338,7 @@ func (p *Policy) reply(f frame, obs *efferent.Observation, out *efferent.Chunk) 
 		return fmt.Errorf("remote %s: reply: %w: actions shape (%d, %d), earlier replies (%d, %d)",
 			p.url, api.ErrBadShape, r.H, r.D, p.h, p.d)
 	}
+	p.timing = [2]float64{r.PolicyTiming["infer_ms"], r.ServerTiming["infer_ms"]}
 	out.Actions = append(out.Actions[:0], r.Actions...)
 	out.H, out.D = r.H, r.D
 	out.Tokens = out.Tokens[:0]
