@@ -22,7 +22,7 @@ import (
 func TestBenchServe(t *testing.T) {
 	cfg := bundledConfig(t)
 	var out bytes.Buffer
-	c := bench.ServeConf{Clients: []int{1, 3}, MaxBatch: []int{1, 4}, Duration: 300 * time.Millisecond}
+	c := bench.ServeConf{Clients: []int{1, 3}, MaxBatch: []int{1, 4}, Duration: 300 * time.Millisecond, Floor: true}
 	rep, err := benchServe(context.Background(), cfg, c, &out)
 	if err != nil {
 		t.Fatal(err)
@@ -59,8 +59,18 @@ func TestBenchServe(t *testing.T) {
 			t.Fatalf("row %q: want the infer time and the overhead", line)
 		}
 	}
-	if len(rep.Rows) != 4 || rep.Rows[0].Extra["infer_ms"] <= 0 {
+	// Four measured rows, then the transport floor's two, and each
+	// measured row's overhead against the floor's at its client count.
+	if len(rep.Rows) != 6 || rep.Rows[0].Extra["infer_ms"] <= 0 || rep.Rows[4].Case != "transport floor, 1 clients" {
 		t.Fatalf("JSON rows %+v", rep.Rows)
+	}
+	for _, r := range rep.Rows[:4] {
+		if r.Extra["overhead_over_floor"] <= 0 || r.Extra["overhead_p50_ms"] <= 0 {
+			t.Fatalf("row %q: no overhead against the floor: %v", r.Case, r.Extra)
+		}
+	}
+	if len(rep.Targets) != 5 || !strings.Contains(rep.Targets[1], "× the floor") {
+		t.Fatalf("targets %q", rep.Targets)
 	}
 	if len(rows) != 4 {
 		t.Fatalf("want a row for 1 and 3 clients at max_batch 1 and 4, got %v:\n%s", rows, out.String())
