@@ -7,11 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/efferent/efferent/camera/cv"
 	"github.com/efferent/efferent/internal/golden"
 	"github.com/efferent/efferent/internal/openvlafixture"
 	"github.com/efferent/efferent/policy"
-	"github.com/efferent/efferent/policy/ort"
 )
 
 // TestOpenVLAFixtureREST serves models/efferent-openvla-fixture (loaded
@@ -31,13 +29,7 @@ func TestOpenVLAFixtureREST(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vla, err := ort.Open(m, ort.Conf{IntraOpThreads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec := m.CameraSpec()
-	pol := policy.Resizing(vla, func(string) (policy.Resizer, error) { return cv.New(spec) })
-	s := start(t, Conf{}, pol)
+	s := start(t, Conf{}, resizingPolicy(t, m))
 	const exact = 1e-12 // tokens are discrete and the decoding float64 on both sides
 	for i, c := range g.Cases {
 		obs, err := c.Observation(m.Obs.ImageHeight, m.Obs.ImageWidth)

@@ -7,12 +7,6 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
-
-	"github.com/efferent/efferent/camera/cv"
-	"github.com/efferent/efferent/internal/golden"
-	"github.com/efferent/efferent/models"
-	"github.com/efferent/efferent/policy"
-	"github.com/efferent/efferent/policy/ort"
 )
 
 // TestLongLiberoInstruction: a real 17-word LIBERO instruction, one word
@@ -20,27 +14,7 @@ import (
 // client sends it (cut by the manifest's default text.truncation), and
 // each such answer is counted in /metrics.
 func TestLongLiberoInstruction(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration: needs ONNX Runtime (make setup)")
-	}
-	fsys, err := models.Embedded("efferent-tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := policy.LoadManifest(fsys, "embedded:efferent-tiny")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := golden.Load(fsys, m.Golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vla, err := ort.Open(m, ort.Conf{IntraOpThreads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec := m.CameraSpec()
-	pol := policy.Resizing(vla, func(string) (policy.Resizer, error) { return cv.New(spec) })
+	pol, m, g := embeddedPolicy(t, "efferent-tiny")
 	s := start(t, Conf{}, pol)
 	c, _ := dial(t, s)
 	obs, err := g.Cases[0].Observation(m.Obs.ImageHeight, m.Obs.ImageWidth)

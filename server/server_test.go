@@ -63,15 +63,21 @@ func dial(t *testing.T, s *Server) (*websocket.Conn, []byte) {
 }
 
 func fixturePolicy(t *testing.T) (policy.Policy, *policy.Manifest, *golden.File) {
+	return embeddedPolicy(t, "efferent-fixture")
+}
+
+// embeddedPolicy opens an embedded model under ONNX Runtime, resizing
+// other image sizes as efferent serve does.
+func embeddedPolicy(t *testing.T, name string) (policy.Policy, *policy.Manifest, *golden.File) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("integration: needs ONNX Runtime (make setup)")
 	}
-	fsys, err := models.Embedded("efferent-fixture")
+	fsys, err := models.Embedded(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := policy.LoadManifest(fsys, "embedded:efferent-fixture")
+	m, err := policy.LoadManifest(fsys, "embedded:"+name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,12 +85,19 @@ func fixturePolicy(t *testing.T) (policy.Policy, *policy.Manifest, *golden.File)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return resizingPolicy(t, m), m, g
+}
+
+// resizingPolicy opens m under ONNX Runtime on one thread, wrapped to
+// resize other image sizes with OpenCV.
+func resizingPolicy(t *testing.T, m *policy.Manifest) policy.Policy {
+	t.Helper()
 	vla, err := ort.Open(m, ort.Conf{IntraOpThreads: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	spec := m.CameraSpec()
-	return policy.Resizing(vla, func(string) (policy.Resizer, error) { return cv.New(spec) }), m, g
+	return policy.Resizing(vla, func(string) (policy.Resizer, error) { return cv.New(spec) })
 }
 
 // TestOpenpiProtocol drives the server with the bundled model over a real
