@@ -47,6 +47,14 @@ type ServeConf struct {
 	// table's overhead p50 against it. Default false.
 	Floor      bool
 	FloorShape [2]int
+	// Python, when set, also measures openpi's own Python server stack
+	// (asyncio websockets + msgpack with openpi's numpy encoding, run by
+	// this interpreter, which must import msgpack, websockets and numpy)
+	// with a policy that busy-waits as long as the model served here took
+	// per request, at the same client counts, and reports each
+	// configuration's requests/s against it. Skipped, with the reason, when
+	// the interpreter lacks them. Default "": not measured.
+	Python string
 	// Image is the cameras' size the clients send, height and width.
 	// Default 224×224 (LIBERO's, after openpi's client resizes); 480×640
 	// makes the server resize each frame.
@@ -132,13 +140,66 @@ func Serve(ctx context.Context, c ServeConf, w io.Writer) (Report, error) {
 			return rep, err
 		}
 	}
+	measured := len(rep.Rows)
 	if c.Floor {
 		if err := serveFloor(ctx, c, w, &rep); err != nil {
 			return rep, err
 		}
 	}
+	if c.Python != "" {
+		if err := serveOpenpi(ctx, c, w, &rep, measured); err != nil {
+			return rep, err
+		}
+	}
 	return rep, nil
 }
+
+// serveOpenpi measures openpi's Python stack with a policy as costly as
+// the model's mean run at one client, and reports the first measured
+// rows' requests/s against it at each client count.
+func serveOpenpi(ctx context.Context, c ServeConf, w io.Writer, rep *Report, measured int) error {
+	if why := pythonStack(c.Python); why != "" {
+		line := "openpi stack: not measured: " + why
+		fmt.Fprintln(w, line)
+		rep.Targets = append(rep.Targets, line)
+		return nil
+	}
+	cost := 0.0
+	for _, r := range rep.Rows[:measured] {
+		if r.Extra["clients"] == 1 && r.Extra["infer_ms"] > 0 {
+			cost = r.Extra["infer_ms"]
+			break
+		}
+	}
+	url, stop, err := startOpenpi(ctx, c.Python, cost, c.FloorShape)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "openpi stack: %s, Python asyncio websockets + msgpack (openpi's numpy encoding), a policy busy-waiting %.3f ms (the model's mean here)\n", url, cost)
+	n := len(rep.Rows)
+	err = serveTable(ctx, c, url, openpiLabel, w, rep)
+	stop()
+	if err != nil {
+		return err
+	}
+	py := map[float64]float64{}
+	for _, r := range rep.Rows[n:] {
+		py[r.Extra["clients"]] = r.Extra["req_per_s"]
+	}
+	for _, r := range rep.Rows[:measured] {
+		if p := py[r.Extra["clients"]]; p > 0 {
+			ratio := r.Extra["req_per_s"] / p
+			r.Extra["req_per_s_over_openpi"] = ratio
+			line := fmt.Sprintf("%s: %.0f req/s, openpi stack %.0f: %.2f×", r.Case, r.Extra["req_per_s"], p, ratio)
+			fmt.Fprintln(w, line)
+			rep.Targets = append(rep.Targets, line)
+		}
+	}
+	return nil
+}
+
+// openpiLabel labels the openpi stack's rows.
+const openpiLabel = "openpi"
 
 // serveFloor measures the transport floor at the same client counts and
 // reports each measured table's overhead p50 against it.
@@ -220,8 +281,11 @@ func serveTable(ctx context.Context, c ServeConf, url, label string, out io.Writ
 		fmt.Fprintf(out, "%9s %8d %10d %10.1f %10.2f %10.2f %10s %8d   %s\n", label, n, r.requests, rps,
 			ms(eval.Percentile(r.lat, 50)), ms(eval.Percentile(r.lat, 99)), mean, r.errors, split)
 		name := fmt.Sprintf("max_batch %s, %d clients", label, n)
-		if label == floorLabel {
+		switch label {
+		case floorLabel:
 			name = fmt.Sprintf("transport floor, %d clients", n)
+		case openpiLabel:
+			name = fmt.Sprintf("openpi stack, %d clients", n)
 		}
 		row := durationRow(name, r.lat)
 		row.Allocs = -1

@@ -83,6 +83,7 @@ configuration file to --tune-out, to pass with --config.`,
 				return err
 			}
 			c.Floor, _ = f.GetBool("floor")
+			c.Python, _ = f.GetString("python")
 			if c.Image, err = imageSize(f); err != nil {
 				return err
 			}
@@ -91,6 +92,7 @@ configuration file to --tune-out, to pass with --config.`,
 	}
 	f := cmd.Flags()
 	f.Bool("floor", true, "also measure the transport floor (a websocket server answering prepared replies) and each overhead against it")
+	f.String("python", "", "also measure openpi's Python server stack run by this interpreter (needs msgpack, websockets, numpy; e.g. /usr/bin/python3 with Debian's python3-msgpack python3-websockets)")
 	f.String("image", "224x224", "the cameras' size the clients send, HEIGHTxWIDTH (480x640: the server resizes every frame)")
 	f.Bool("tune", false, "measure every serving configuration and write the best to --tune-out")
 	f.String("tune-out", "efferent-tuned.yaml", "where --tune writes the configuration it chose")

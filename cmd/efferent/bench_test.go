@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -182,4 +183,32 @@ func bundledBenchConfig(b *testing.B) Config {
 		b.Fatal(err)
 	}
 	return cfg
+}
+
+// bench serve --python measures openpi's Python stack (where Debian's
+// python3-msgpack and python3-websockets are installed) beside efferent
+// and reports requests/s against it.
+func TestBenchServeOpenpiStack(t *testing.T) {
+	cfg := bundledConfig(t)
+	const python = "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import msgpack, websockets, numpy").Run(); err != nil {
+		t.Skipf("%s lacks msgpack/websockets (apt-get install python3-msgpack python3-websockets): %v", python, err)
+	}
+	var out bytes.Buffer
+	c := bench.ServeConf{Clients: []int{1, 2}, MaxBatch: []int{1}, Duration: 300 * time.Millisecond, Python: python}
+	rep, err := benchServe(context.Background(), cfg, c, &out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if len(rep.Rows) != 4 || rep.Rows[2].Case != "openpi stack, 1 clients" || rep.Rows[3].Extra["req_per_s"] <= 0 {
+		t.Fatalf("rows %+v\n%s", rep.Rows, out.String())
+	}
+	for _, r := range rep.Rows[:2] {
+		if r.Extra["req_per_s_over_openpi"] <= 0 {
+			t.Fatalf("row %q: no ratio against the openpi stack: %v", r.Case, r.Extra)
+		}
+	}
+	if !strings.Contains(out.String(), "a policy busy-waiting") {
+		t.Fatalf("no openpi header:\n%s", out.String())
+	}
 }
