@@ -182,20 +182,30 @@ func serveOpenpi(ctx context.Context, c ServeConf, w io.Writer, rep *Report, mea
 	if err != nil {
 		return err
 	}
-	py := map[float64]float64{}
-	for _, r := range rep.Rows[n:] {
-		py[r.Extra["clients"]] = r.Extra["req_per_s"]
+	compare(w, rep, measured, n, "req_per_s", "req_per_s_over_openpi", func(r Row, ref, ratio float64) string {
+		return fmt.Sprintf("%s: %.0f req/s, openpi stack %.0f: %.2f×", r.Case, r.Extra["req_per_s"], ref, ratio)
+	})
+	return nil
+}
+
+// compare reports key of each of the first measured rows against the
+// reference rows' (those from index from on) at the same client count:
+// the ratio goes in the row as ratioKey and, as line words it, in the
+// report's targets and to w.
+func compare(w io.Writer, rep *Report, measured, from int, key, ratioKey string, line func(r Row, ref, ratio float64) string) {
+	ref := map[float64]float64{}
+	for _, r := range rep.Rows[from:] {
+		ref[r.Extra["clients"]] = r.Extra[key]
 	}
 	for _, r := range rep.Rows[:measured] {
-		if p := py[r.Extra["clients"]]; p > 0 {
-			ratio := r.Extra["req_per_s"] / p
-			r.Extra["req_per_s_over_openpi"] = ratio
-			line := fmt.Sprintf("%s: %.0f req/s, openpi stack %.0f: %.2f×", r.Case, r.Extra["req_per_s"], p, ratio)
-			fmt.Fprintln(w, line)
-			rep.Targets = append(rep.Targets, line)
+		if v := ref[r.Extra["clients"]]; v > 0 {
+			ratio := r.Extra[key] / v
+			r.Extra[ratioKey] = ratio
+			l := line(r, v, ratio)
+			fmt.Fprintln(w, l)
+			rep.Targets = append(rep.Targets, l)
 		}
 	}
-	return nil
 }
 
 // openpiLabel labels the openpi stack's rows.
@@ -216,19 +226,9 @@ func serveFloor(ctx context.Context, c ServeConf, w io.Writer, rep *Report) erro
 	if err != nil {
 		return err
 	}
-	floor := map[float64]float64{}
-	for _, r := range rep.Rows[n:] {
-		floor[r.Extra["clients"]] = r.Extra["overhead_p50_ms"]
-	}
-	for _, r := range rep.Rows[:n] {
-		if fl := floor[r.Extra["clients"]]; fl > 0 {
-			ratio := r.Extra["overhead_p50_ms"] / fl
-			r.Extra["overhead_over_floor"] = ratio
-			line := fmt.Sprintf("%s: overhead p50 %.3f ms, floor %.3f ms: %.2f× the floor", r.Case, r.Extra["overhead_p50_ms"], fl, ratio)
-			fmt.Fprintln(w, line)
-			rep.Targets = append(rep.Targets, line)
-		}
-	}
+	compare(w, rep, n, n, "overhead_p50_ms", "overhead_over_floor", func(r Row, ref, ratio float64) string {
+		return fmt.Sprintf("%s: overhead p50 %.3f ms, floor %.3f ms: %.2f× the floor", r.Case, r.Extra["overhead_p50_ms"], ref, ratio)
+	})
 	return nil
 }
 
