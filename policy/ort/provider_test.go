@@ -256,3 +256,26 @@ func TestTensorRTOptions(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestTensorRTOptionsWithoutDefaults: NewSessionOptions' callers (model
+// inspect, the premise detector) may pass a Conf without its defaults;
+// TensorRT's engine cache then defaults too, and the error, if any, is
+// the provider's own.
+func TestTensorRTOptionsWithoutDefaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ONNX Runtime")
+	}
+	lib, err := Init("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("EFFERENT_CACHE", t.TempDir())
+	opts, err := NewSessionOptions(Conf{Provider: "tensorrt", IntraOpThreads: 1}, lib)
+	if err == nil {
+		opts.Destroy()
+		t.Skip("this machine runs TensorRT")
+	}
+	if strings.Contains(err.Error(), "engine_cache") {
+		t.Fatalf("err = %v: the engine cache default was not applied", err)
+	}
+}

@@ -349,11 +349,12 @@ func providerOptions(conf Conf, prof *shapeProfile) (map[string]string, error) {
 	if conf.Provider != "tensorrt" {
 		return o, nil
 	}
-	t := conf.TensorRT
+	// NewSessionOptions' callers may not have filled the defaults.
+	t := Conf{TensorRT: conf.TensorRT}.WithDefaults().TensorRT
 	if err := os.MkdirAll(t.EngineCache, 0o755); err != nil {
 		return nil, fmt.Errorf("ort.tensorrt.engine_cache: %w", err)
 	}
-	o["trt_fp16_enable"] = boolOption(t.FP16 == nil || *t.FP16)
+	o["trt_fp16_enable"] = boolOption(*t.FP16)
 	o["trt_engine_cache_enable"] = "1"
 	o["trt_engine_cache_path"] = t.EngineCache
 	o["trt_timing_cache_enable"] = "1"
