@@ -339,11 +339,18 @@ func memoryName(mem unsafe.Pointer) string {
 	return C.GoString(name)
 }
 
-// cpuMemoryInfo makes ONNX Runtime's CPU memory info (never released: one
-// per process).
+// cpuMem is ONNX Runtime's CPU memory info, made once and kept for the
+// process.
+var cpuMem struct {
+	once sync.Once
+	p    unsafe.Pointer
+	err  error
+}
+
+// cpuMemoryInfo is ONNX Runtime's CPU memory info.
 func cpuMemoryInfo() (unsafe.Pointer, error) {
-	var mem unsafe.Pointer
-	return mem, cError(C.ef_cpu_mem(&mem))
+	cpuMem.once.Do(func() { cpuMem.err = cError(C.ef_cpu_mem(&cpuMem.p)) })
+	return cpuMem.p, cpuMem.err
 }
 
 // sharedAllocator is the environment's allocator for mem (nil: ONNX

@@ -32,7 +32,6 @@ type device struct {
 	mem   unsafe.Pointer // OrtMemoryInfo of the device's memory
 	alloc unsafe.Pointer // OrtAllocator for it
 	name  string         // ONNX Runtime's name of the memory ("Cuda", "Cpu")
-	host  bool           // the memory is the host's (tests: residentOnHost)
 }
 
 // newDevice is the device of the provider conf selects: nil for the CPU
@@ -62,7 +61,7 @@ func newDevice(conf Conf, lib string) (*device, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: cpu allocator: %v", ErrProvider, err)
 		}
-		d.mem, d.alloc, d.name, d.host = mem, alloc, "Cpu", true
+		d.mem, d.alloc, d.name = mem, alloc, "Cpu"
 		return d, nil
 	default:
 		return nil, nil
