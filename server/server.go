@@ -131,6 +131,9 @@ func New(conf Conf, pol policy.Policy, log *slog.Logger) (*Server, error) {
 		budget:     newBudget(conf),
 		maxBatch:   min(conf.MaxBatch, policy.MaxBatch(pol)),
 	}
+	// Without a warm-up there is nothing to wait for: ready from the start
+	// (not from when the worker goroutine first runs).
+	s.ready.Store(conf.SkipWarmup)
 	if t, ok := policy.Find[policy.PromptTruncator](pol); ok {
 		s.truncator = t
 		s.metrics.countTruncations(t)
