@@ -30,6 +30,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/efferent/efferent/internal/cachedir"
 )
 
 // ErrUnavailable is wrapped when a tarball is neither cached nor fetchable
@@ -56,19 +58,13 @@ func (s Spec) TarballName() string {
 	return strings.ReplaceAll(strings.TrimPrefix(s.Package, "@"), "/", "-") + "-" + s.Version + ".tgz"
 }
 
-// CacheDir is where tarballs are kept.
+// CacheDir is where tarballs are kept: npm/ in efferent's cache.
 func CacheDir() (string, error) {
-	if d := os.Getenv("EFFERENT_CACHE"); d != "" {
-		return filepath.Join(d, "npm"), nil
-	}
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "efferent", "npm"), nil
-	}
-	h, err := os.UserHomeDir()
+	d, err := cachedir.Dir()
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(h, ".cache", "efferent", "npm"), nil
+	return filepath.Join(d, "npm"), nil
 }
 
 // Integrity is npm's sha512 integrity string of data.

@@ -11,6 +11,8 @@ import (
 	"unsafe"
 
 	onnx "github.com/yalue/onnxruntime_go"
+
+	"github.com/efferent/efferent/internal/cachedir"
 )
 
 // ErrProviderLibrary is wrapped (with ErrProvider) when a GPU provider's
@@ -171,16 +173,11 @@ func gpuLibraryHint() string {
 	return filepath.Join(cacheDir(), "onnxruntime", GPUVersion, "libonnxruntime.so.1")
 }
 
-// cacheDir is where `make setup` installs ONNX Runtime.
+// cacheDir is where `make setup` installs ONNX Runtime (cachedir.Dir; the
+// temporary folder when there is no home directory).
 func cacheDir() string {
-	if d := os.Getenv("EFFERENT_CACHE"); d != "" {
+	if d, err := cachedir.Dir(); err == nil {
 		return d
-	}
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "efferent")
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".cache", "efferent")
 	}
 	return filepath.Join(os.TempDir(), "efferent")
 }
