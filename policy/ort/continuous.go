@@ -350,6 +350,9 @@ func (c *Continuous) resident() []*slot {
 // setProfiles gives TensorRT each graph's batch range, the only
 // dimension that varies.
 func (c *Continuous) setProfiles(conf Conf) {
+	if conf.Provider != "tensorrt" {
+		return // only TensorRT reads them
+	}
 	maxB := int64(min(c.maxBatch, conf.TensorRT.MaxBatch))
 	prof := func(g *graph, ins []tensorSpec) *shapeProfile {
 		at := func(b int64) []tensorSpec {

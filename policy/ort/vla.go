@@ -177,6 +177,9 @@ func Open(m *policy.Manifest, conf Conf) (_ *VLA, err error) {
 // of 1 to conf.TensorRT.MaxBatch and, for the decoder, every past length
 // from the prefix's to the last action token's.
 func (v *VLA) setProfiles(conf Conf) {
+	if conf.Provider != "tensorrt" {
+		return // only TensorRT reads them
+	}
 	maxB := int64(min(v.maxBatch, conf.TensorRT.MaxBatch))
 	P, steps := int64(v.m.Encoder.PrefixLen), int64(v.detok.TokensPerChunk())
 	encIn := func(b int64) []tensorSpec { in, _ := v.encoderSpecs(b); return dynamicInputs(v.enc, in) }
