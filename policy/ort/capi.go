@@ -322,11 +322,6 @@ func setValuePointer(vid *onnx.ValueInternalData, p unsafe.Pointer) error {
 	return nil
 }
 
-// valuePointer is the OrtValue* of an onnxruntime_go Value.
-func valuePointer(v onnx.Value) unsafe.Pointer {
-	return reflect.ValueOf(v.GetInternals()).Elem().FieldByName("ortValue").UnsafePointer()
-}
-
 // memoryName is ONNX Runtime's name of a memory info ("Cpu", "Cuda", ...).
 func memoryName(mem unsafe.Pointer) string {
 	if mem == nil {

@@ -49,7 +49,6 @@ var gpuProviders = map[string]gpuProvider{
 type selected struct {
 	name     string // cpu, cuda, tensorrt
 	compiled bool
-	plugin   string // the plugin library's path
 	env      unsafe.Pointer
 	dev      epDevice
 }
@@ -159,7 +158,7 @@ func selectProvider(conf Conf, lib string) (*selected, error) {
 	case conf.DeviceID >= len(mine):
 		return nil, fmt.Errorf("%w: ort.device_id %d: %s offers %d device(s)", ErrProvider, conf.DeviceID, gp.ep, len(mine))
 	}
-	s := &selected{name: conf.Provider, plugin: plugin, env: env, dev: mine[conf.DeviceID]}
+	s := &selected{name: conf.Provider, env: env, dev: mine[conf.DeviceID]}
 	if providerCache.m == nil {
 		providerCache.m = map[string]*selected{}
 	}
