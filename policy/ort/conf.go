@@ -31,7 +31,7 @@ type Conf struct {
 	// (0): half the CPUs, at least 1 and at most 8 — the other half serve
 	// the connections, the clients or the control loop beside the model.
 	// Measured on 2 cores (docs/performance.md): serving efferent-tiny to
-	// 16 clients, 1 thread answers 1,320–1,420 requests/s and 2 threads
+	// 16 clients, 1 thread answers 1,170–1,420 requests/s and 2 threads
 	// 870–1,150; one inference alone is no faster on 2. `efferent bench
 	// serve --tune` measures it for a model and machine.
 	IntraOpThreads int `yaml:"intra_op_threads"`
