@@ -111,7 +111,8 @@ func (c *connection) serve() {
 			return
 		}
 		// An idle connection keeps nothing of its last request but its
-		// small buffer: the frame and the images went back to the budget.
+		// small frame buffer and its model-sized image buffers (one per
+		// camera): the frame went back to the budget.
 		c.frame, c.job.obs = nil, efferent.Observation{}
 		c.idleUntil = s.now().Add(s.conf.IdleTimeout)
 	}

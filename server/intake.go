@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -32,9 +31,20 @@ type intake struct {
 	spec api.ObsSpec // s.spec with DecodeImage = in.decodeImage
 	ctx  context.Context
 
-	small []byte // the frame buffer kept between requests (cap ≤ smallFrameBytes)
+	small []byte // the frame buffer kept between requests (cap about smallFrameBytes at most)
 	large []byte // the budget's buffer while this request holds a slot
 	slot  bool   // holds a budget slot
+	// wasLarge: the last frame was over smallFrameBytes, so the next is
+	// read straight into a budget buffer (a client's frames keep their
+	// size), not into the small one first and then copied.
+	wasLarge bool
+	// imgs are the model-sized buffers this intake's images are resized
+	// (or copied) into, written once each; a websocket connection, which
+	// has one request in flight at a time, reuses them request after
+	// request. used is how many the current request holds.
+	imgs     [][]byte
+	used     int
+	toResize []resize // scratch: this request's large images to resize
 	// pixels are this request's image pixels so far; compressed those of
 	// its compressed images (charged to rate before decoding).
 	pixels, compressed int
@@ -53,13 +63,22 @@ func (s *Server) newIntake(ctx context.Context, take func(n float64) bool) *inta
 // transport): frames up to smallFrameBytes into the intake's own buffer,
 // larger ones into a budget buffer, taking a slot first.
 func (in *intake) read(r io.Reader) ([]byte, error) {
-	in.pixels, in.compressed = 0, 0
+	in.pixels, in.compressed, in.used = 0, 0, 0
+	if in.wasLarge {
+		if err := in.acquire(); err != nil {
+			return nil, err
+		}
+		var err error
+		in.large, err = readUpTo(in.s.budget.buffer(), r, int(in.s.budget.maxFrame)+1)
+		in.wasLarge = len(in.large) > smallFrameBytes
+		return in.large, err
+	}
 	if in.small == nil {
 		in.small = make([]byte, 0, 64<<10)
 	}
 	buf, err := readUpTo(in.small[:0], r, smallFrameBytes+1)
+	in.small = buf[:0] // keeps what it grew to
 	if len(buf) <= smallFrameBytes {
-		in.small = buf
 		return buf, err
 	}
 	if err != nil {
@@ -68,6 +87,7 @@ func (in *intake) read(r io.Reader) ([]byte, error) {
 	if err := in.acquire(); err != nil {
 		return nil, err
 	}
+	in.wasLarge = true
 	in.large = append(in.s.budget.buffer(), buf...)
 	in.large, err = readUpTo(in.large, r, int(in.s.budget.maxFrame)+1)
 	return in.large, err
@@ -116,7 +136,7 @@ func (in *intake) done() {
 // forget drops the large buffer without reusing it (the worker may still
 // read it: its request timed out) and gives the slot back.
 func (in *intake) forget() {
-	in.large = nil
+	in.large, in.imgs = nil, nil
 	in.done()
 }
 
@@ -148,7 +168,7 @@ func (in *intake) decodeImage(data []byte, maxSide int) (efferent.Image, error) 
 	var im efferent.Image
 	if rerr := in.s.decoders.run(in.ctx, in.s.conf.RequestTimeout, func() {
 		if im, err = decode(data, maxSide); err == nil {
-			im, err = in.s.resized(im)
+			im, err = in.resized(im, in.buffer())
 		}
 	}); rerr != nil {
 		return efferent.Image{}, rerr
@@ -187,35 +207,87 @@ func (in *intake) prepare(obs *efferent.Observation) error {
 	if in.s.resizers == nil {
 		return nil
 	}
+	in.toResize = in.toResize[:0]
 	for k, im := range obs.Images {
 		if im.H == in.s.meta.ImageHeight && im.W == in.s.meta.ImageWidth {
-			if in.slot { // it may alias the large frame, given back below
-				im.Pix = bytes.Clone(im.Pix)
+			if in.slot && !in.owns(im) { // it may alias the large frame, given back below
+				i := in.buffer()
+				in.imgs[i] = append(in.imgs[i][:0], im.Pix...)
+				im.Pix = in.imgs[i]
 				obs.Images[k] = im
 			}
 			continue
 		}
-		var err error
 		if im.H*im.W > smallImagePixels {
-			if rerr := in.s.decoders.run(in.ctx, in.s.conf.RequestTimeout, func() { im, err = in.s.resized(im) }); rerr != nil {
-				return rerr
-			}
-		} else {
-			im, err = in.s.resized(im)
+			in.toResize = append(in.toResize, resize{key: k, im: im, buf: in.buffer()})
+			continue
 		}
+		im, err := in.resized(im, in.buffer())
 		if err != nil {
 			return fmt.Errorf("%s: %w", k, err)
 		}
 		obs.Images[k] = im
 	}
+	if len(in.toResize) > 0 {
+		// The large images are resized by the decoders, in parallel as far
+		// as decoders are free: one hand-off for the request, not one per
+		// image.
+		rs := in.toResize
+		defer clear(rs) // keep no reference to the frame
+		if err := in.s.decoders.runEach(in.ctx, in.s.conf.RequestTimeout, len(rs), func(i int) {
+			rs[i].im, rs[i].err = in.resized(rs[i].im, rs[i].buf)
+		}); err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if r.err != nil {
+				return fmt.Errorf("%s: %w", r.key, r.err)
+			}
+			obs.Images[r.key] = r.im
+		}
+	}
 	in.done()
 	return nil
 }
 
+// resize is one large image of a request, resized by a decoder into
+// in.imgs[buf].
+type resize struct {
+	key string
+	im  efferent.Image
+	buf int
+	err error
+}
+
+// buffer takes the next of the intake's model-sized image buffers for
+// this request and returns its index in in.imgs.
+func (in *intake) buffer() int {
+	if in.used == len(in.imgs) {
+		in.imgs = append(in.imgs, nil)
+	}
+	in.used++
+	return in.used - 1
+}
+
+// owns reports whether im lies in one of this request's image buffers.
+func (in *intake) owns(im efferent.Image) bool {
+	if len(im.Pix) == 0 {
+		return false
+	}
+	for _, b := range in.imgs[:in.used] {
+		if len(b) > 0 && &b[0] == &im.Pix[0] {
+			return true
+		}
+	}
+	return false
+}
+
 // resized returns im brought to the model's size with a resizer from the
-// pool, in a buffer of its own; im itself when the server does not resize
-// or im already has the size.
-func (s *Server) resized(im efferent.Image) (efferent.Image, error) {
+// server's pool, written straight into in.imgs[buf]; im itself when the
+// server does not resize or im already has the size. Resizes into
+// distinct buffers may run at once.
+func (in *intake) resized(im efferent.Image, buf int) (efferent.Image, error) {
+	s := in.s
 	md := s.meta
 	if s.resizers == nil || (im.H == md.ImageHeight && im.W == md.ImageWidth) {
 		return im, nil
@@ -224,13 +296,13 @@ func (s *Server) resized(im efferent.Image) (efferent.Image, error) {
 	if err != nil {
 		return efferent.Image{}, fmt.Errorf("resizing: %w", err)
 	}
-	var out efferent.Image
+	out := efferent.Image{Pix: in.imgs[buf]}
 	err = rz.Apply(im, &out)
 	if err != nil {
 		closeResizer(rz)
 		return efferent.Image{}, fmt.Errorf("resizing %dx%d to %dx%d: %w", im.H, im.W, md.ImageHeight, md.ImageWidth, err)
 	}
-	out.Pix = bytes.Clone(out.Pix) // rz reuses its buffer
+	in.imgs[buf] = out.Pix
 	s.resizers.put(rz)
 	return out, nil
 }

@@ -19,28 +19,21 @@ import (
 )
 
 // Preprocessor applies a camera.Spec: undistort (when SetUndistort was
-// called), rotate, centre-crop, resize (with padding), channel order. It
-// keeps its OpenCV matrices between calls: the output is written into a Mat
-// that wraps a Go buffer allocated once, through a region header cached per
-// source size, so a steady stream of same-sized frames allocates nothing
-// in Go and creates one Mat header (wrapping the source) per frame, closed
-// before Apply returns. Not safe for concurrent use; Close frees the
-// matrices.
+// called), rotate, centre-crop, resize (with padding), channel order. The
+// result is written straight into the caller's buffer (dst.Pix, through a
+// Mat header that wraps it for the call), so a resized frame is written
+// once and never copied; a steady stream of same-sized frames allocates
+// nothing in Go and creates a few Mat headers per frame (wrapping the
+// source and the destination), closed before Apply returns. Not safe for
+// concurrent use; Close frees the matrices.
 type Preprocessor struct {
 	spec    camera.Spec
 	interp  gocv.InterpolationFlags
-	buf     []byte   // H×W×3 output, wrapped by out
-	out     gocv.Mat // wraps buf
 	rotated gocv.Mat // reused rotation target
 	// The folded pipeline's maps (output pixel → raw frame) for frames of
 	// (undistW, undistH); empty when undistortion is off.
 	mapX, mapY       gocv.Mat
-	undistorted      gocv.Mat
 	undistW, undistH int
-	// region is the part of out that receives the scaled image, for the
-	// (cropped) source size (regionH, regionW).
-	region           gocv.Mat
-	regionH, regionW int
 	closed           bool
 }
 
@@ -50,8 +43,7 @@ func New(spec camera.Spec) (*Preprocessor, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	p := &Preprocessor{spec: spec, buf: make([]byte, spec.Height*spec.Width*3), rotated: gocv.NewMat(),
-		mapX: gocv.NewMat(), mapY: gocv.NewMat()}
+	p := &Preprocessor{spec: spec, rotated: gocv.NewMat(), mapX: gocv.NewMat(), mapY: gocv.NewMat()}
 	switch spec.Interpolation {
 	case "linear":
 		p.interp = gocv.InterpolationLinear
@@ -61,11 +53,6 @@ func New(spec camera.Spec) (*Preprocessor, error) {
 		p.interp = gocv.InterpolationNearestNeighbor
 	case "cubic":
 		p.interp = gocv.InterpolationCubic
-	}
-	var err error
-	if p.out, err = gocv.NewMatFromBytes(spec.Height, spec.Width, gocv.MatTypeCV8UC3, p.buf); err != nil {
-		p.Close()
-		return nil, fmt.Errorf("camera/cv: %w", err)
 	}
 	return p, nil
 }
@@ -136,8 +123,9 @@ func (p *Preprocessor) SetUndistort(in calibration.Intrinsics) error {
 	return nil
 }
 
-// Apply writes src, preprocessed, into dst (dst.Pix is reused when large
-// enough). src must be 3-channel HWC RGB.
+// Apply writes src, preprocessed, into dst: straight into dst.Pix when it
+// is large enough (it is allocated otherwise), which must not alias
+// src.Pix. src must be 3-channel HWC RGB.
 func (p *Preprocessor) Apply(src efferent.Image, dst *efferent.Image) error {
 	if p.closed {
 		return fmt.Errorf("camera/cv: preprocessor is closed")
@@ -159,7 +147,7 @@ func (p *Preprocessor) Apply(src efferent.Image, dst *efferent.Image) error {
 	plain := p.undistW == 0 && s.Rotate == 0 && s.CenterCrop == 1 && s.Color == "rgb"
 	if plain && h == s.Height && w == s.Width {
 		// Already right: copy (dst must not alias src's frame buffer).
-		copyInto(dst, s.Height, s.Width, src.Pix)
+		dst.CopyFrom(efferent.Image{H: h, W: w, C: 3, Pix: src.Pix[:h*w*3]})
 		return nil
 	}
 	if s.Resize == camera.ResizeNone && (h != s.Height || w != s.Width) {
@@ -170,9 +158,21 @@ func (p *Preprocessor) Apply(src efferent.Image, dst *efferent.Image) error {
 		return fmt.Errorf("camera/cv: %w", err)
 	}
 	defer in.Close()
+	n := s.Height * s.Width * 3
+	if cap(dst.Pix) < n {
+		dst.Pix = make([]byte, n)
+	}
+	dst.H, dst.W, dst.C, dst.Pix = s.Height, s.Width, 3, dst.Pix[:n]
+	// out wraps dst.Pix: OpenCV writes the result there, once (a
+	// destination Mat of the right size and type is never reallocated).
+	out, err := gocv.NewMatFromBytes(s.Height, s.Width, gocv.MatTypeCV8UC3, dst.Pix)
+	if err != nil {
+		return fmt.Errorf("camera/cv: %w", err)
+	}
+	defer out.Close()
 	if p.undistW != 0 {
 		// The whole pipeline in one remap, straight into the output.
-		gocv.Remap(in, &p.out, &p.mapX, &p.mapY, p.interp, gocv.BorderConstant, color.RGBA{})
+		gocv.Remap(in, &out, &p.mapX, &p.mapY, p.interp, gocv.BorderConstant, color.RGBA{})
 		p.finish(dst)
 		return nil
 	}
@@ -188,29 +188,40 @@ func (p *Preprocessor) Apply(src efferent.Image, dst *efferent.Image) error {
 		defer roi.Close()
 		img, h, w = roi, ch, cw
 	}
-	if p.region.Ptr() == nil || p.regionH != h || p.regionW != w {
-		if p.region.Ptr() != nil {
-			p.region.Close()
-		}
-		ch, cw, top, left := s.Height, s.Width, 0, 0
-		if s.Resize == camera.ResizeWithPad {
-			ch, cw, top, left = camera.PadGeometry(h, w, s.Height, s.Width)
-		}
-		if ch <= 0 || cw <= 0 {
-			return fmt.Errorf("camera/cv: %dx%d image scales to nothing at %dx%d", h, w, s.Height, s.Width)
-		}
-		clear(p.buf) // the padding stays black from here on
-		p.region = p.out.Region(image.Rect(left, top, left+cw, top+ch))
-		p.regionH, p.regionW = h, w
+	ch, cw, top, left := s.Height, s.Width, 0, 0
+	if s.Resize == camera.ResizeWithPad {
+		ch, cw, top, left = camera.PadGeometry(h, w, s.Height, s.Width)
 	}
-	gocv.Resize(img, &p.region, image.Pt(p.region.Cols(), p.region.Rows()), 0, 0, p.interp)
+	if ch <= 0 || cw <= 0 {
+		return fmt.Errorf("camera/cv: %dx%d image scales to nothing at %dx%d", h, w, s.Height, s.Width)
+	}
+	clearOutside(dst, top, left, ch, cw) // the padding is black
+	region := out.Region(image.Rect(left, top, left+cw, top+ch))
+	defer region.Close()
+	gocv.Resize(img, &region, image.Pt(cw, ch), 0, 0, p.interp)
 	p.finish(dst)
 	return nil
 }
 
-// finish copies the output buffer to dst in the model's channel order.
+// clearOutside zeroes the pixels of dst outside the ch×cw rectangle at
+// (top, left): the padding, which dst's previous contents must not show
+// through.
+func clearOutside(dst *efferent.Image, top, left, ch, cw int) {
+	row := dst.W * 3
+	clear(dst.Pix[:top*row])
+	clear(dst.Pix[(top+ch)*row:])
+	if left == 0 && cw == dst.W {
+		return
+	}
+	for y := top; y < top+ch; y++ {
+		r := dst.Pix[y*row : (y+1)*row]
+		clear(r[:left*3])
+		clear(r[(left+cw)*3:])
+	}
+}
+
+// finish puts dst, written in RGB, into the model's channel order.
 func (p *Preprocessor) finish(dst *efferent.Image) {
-	copyInto(dst, p.spec.Height, p.spec.Width, p.buf)
 	if p.spec.Color == "bgr" {
 		px := dst.Pix
 		for i := 0; i+2 < len(px); i += 3 {
@@ -219,23 +230,13 @@ func (p *Preprocessor) finish(dst *efferent.Image) {
 	}
 }
 
-func copyInto(dst *efferent.Image, h, w int, pix []byte) {
-	dst.CopyFrom(efferent.Image{H: h, W: w, C: 3, Pix: pix[:h*w*3]})
-}
-
 // Close frees the OpenCV matrices. The Preprocessor is unusable after.
 func (p *Preprocessor) Close() {
 	if p.closed {
 		return
 	}
 	p.closed = true
-	if p.region.Ptr() != nil {
-		p.region.Close()
-	}
 	p.rotated.Close()
 	p.mapX.Close()
 	p.mapY.Close()
-	if p.out.Ptr() != nil {
-		p.out.Close()
-	}
 }

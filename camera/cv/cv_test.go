@@ -212,3 +212,40 @@ func TestPadExtremeAspect(t *testing.T) {
 		}
 	}
 }
+
+// TestSequential: efferent runs OpenCV on the calling thread only (its
+// own pool would spin on the cores the model needs).
+func TestSequential(t *testing.T) {
+	if n := Threads(); n != 1 {
+		t.Fatalf("OpenCV uses %d threads per call, want 1 (sequential)", n)
+	}
+}
+
+// TestWritesIntoDst: the result is written straight into dst.Pix when it
+// is large enough (no buffer of the preprocessor's own, no copy), and a
+// dst that held something else comes out exactly as a fresh one: the
+// padding is cleared, for letterboxed (landscape) and pillarboxed
+// (portrait) frames, in RGB and BGR.
+func TestWritesIntoDst(t *testing.T) {
+	for _, spec := range []camera.Spec{{Height: 224, Width: 224}, {Height: 224, Width: 224, Color: "bgr"}} {
+		p := newP(t, spec)
+		for _, sz := range [][2]int{{480, 640}, {640, 480}} {
+			src := gradient(sz[0], sz[1])
+			var fresh efferent.Image
+			if err := p.Apply(src, &fresh); err != nil {
+				t.Fatal(err)
+			}
+			dirty := efferent.Image{Pix: bytes.Repeat([]byte{0xAB}, 224*224*3+17)}
+			buf := &dirty.Pix[0]
+			if err := p.Apply(src, &dirty); err != nil {
+				t.Fatal(err)
+			}
+			if &dirty.Pix[0] != buf {
+				t.Fatalf("%v %v: dst.Pix was replaced, not written into", spec.Color, sz)
+			}
+			if dirty.H != 224 || dirty.W != 224 || dirty.C != 3 || !bytes.Equal(dirty.Pix, fresh.Pix) {
+				t.Fatalf("%v %v: into a used buffer %dx%dx%d, differs from a fresh one", spec.Color, sz, dirty.H, dirty.W, dirty.C)
+			}
+		}
+	}
+}
