@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -19,6 +20,11 @@ import (
 // (an H×D action array, the timing maps), prepared once, without decoding
 // the request or running anything. What a real server spends beyond it is
 // its overhead. It is a Server (MaxBatch 1).
+//
+// A floor started with a wait also burns that much CPU time per request on
+// a goroutine of its own before answering, as a model worker would, and
+// reports the wait as the model's time (policy_timing.infer_ms): the same
+// transport, met by a client that has waited as long as for a model run.
 type Floor struct {
 	ln    net.Listener
 	srv   *http.Server
@@ -26,13 +32,18 @@ type Floor struct {
 	wg    sync.WaitGroup
 }
 
-// StartFloor listens on a free loopback port; replies carry an h×d chunk.
-func StartFloor(h, d int) (*Floor, error) {
+// StartFloor listens on a free loopback port; replies carry an h×d chunk,
+// after wait of busy work (none when 0).
+func StartFloor(h, d int, wait time.Duration) (*Floor, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	f := &Floor{ln: ln, reply: api.AppendResponse(nil, &api.Response{Actions: make([]float64, h*d), H: h, D: d})}
+	resp := api.Response{Actions: make([]float64, h*d), H: h, D: d}
+	if wait > 0 {
+		resp.PolicyInferMS = float64(wait) / float64(time.Millisecond)
+	}
+	f := &Floor{ln: ln, reply: api.AppendResponse(nil, &resp)}
 	up := websocket.Upgrader{ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10}
 	f.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := up.Upgrade(w, r, nil)
@@ -54,6 +65,9 @@ func StartFloor(h, d int) (*Floor, error) {
 			buf.Reset()
 			if _, err := buf.ReadFrom(rd); err != nil {
 				return
+			}
+			if wait > 0 {
+				busy(wait)
 			}
 			if c.WriteMessage(websocket.BinaryMessage, f.reply) != nil {
 				return
@@ -94,4 +108,17 @@ func (f *Floor) Close() error {
 		return nil
 	}
 	return err
+}
+
+// busy burns d of CPU time on another goroutine, as a model worker would,
+// and returns when it is done: the connection's goroutine waits for it
+// as a server's waits for its model.
+func busy(d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		for t := time.Now(); time.Since(t) < d; {
+		}
+		close(done)
+	}()
+	<-done
 }

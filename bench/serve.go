@@ -44,7 +44,9 @@ type ServeConf struct {
 	// Floor also measures the transport floor (StartFloor: a websocket
 	// server that answers each request with a prepared reply of
 	// FloorShape's H×D chunk) at the same client counts, and reports each
-	// table's overhead p50 against it. Default false.
+	// table's overhead p50 against it; and, at one client, the waiting
+	// floor (StartFloor with the model's mean run as its wait). Default
+	// false.
 	Floor      bool
 	FloorShape [2]int
 	// Python, when set, also measures openpi's own Python server stack
@@ -145,6 +147,9 @@ func Serve(ctx context.Context, c ServeConf, w io.Writer) (Report, error) {
 		if err := serveFloor(ctx, c, w, &rep); err != nil {
 			return rep, err
 		}
+		if err := serveWaitingFloor(ctx, c, w, &rep, measured); err != nil {
+			return rep, err
+		}
 	}
 	if c.Python != "" {
 		if err := serveOpenpi(ctx, c, w, &rep, measured); err != nil {
@@ -164,13 +169,7 @@ func serveOpenpi(ctx context.Context, c ServeConf, w io.Writer, rep *Report, mea
 		rep.Targets = append(rep.Targets, line)
 		return nil
 	}
-	cost := 0.0
-	for _, r := range rep.Rows[:measured] {
-		if r.Extra["clients"] == 1 && r.Extra["infer_ms"] > 0 {
-			cost = r.Extra["infer_ms"]
-			break
-		}
-	}
+	cost := modelCost(rep.Rows[:measured])
 	url, stop, err := startOpenpi(ctx, c.Python, cost, c.FloorShape)
 	if err != nil {
 		return err
@@ -214,7 +213,7 @@ const openpiLabel = "openpi"
 // serveFloor measures the transport floor at the same client counts and
 // reports each measured table's overhead p50 against it.
 func serveFloor(ctx context.Context, c ServeConf, w io.Writer, rep *Report) error {
-	f, err := StartFloor(c.FloorShape[0], c.FloorShape[1])
+	f, err := StartFloor(c.FloorShape[0], c.FloorShape[1], 0)
 	if err != nil {
 		return err
 	}
@@ -231,6 +230,51 @@ func serveFloor(ctx context.Context, c ServeConf, w io.Writer, rep *Report) erro
 	})
 	return nil
 }
+
+// serveWaitingFloor measures, at one client, the transport floor that
+// burns as much CPU time per request as the model's mean run at one client
+// before answering (StartFloor with a wait), and reports the first
+// measured rows' overhead p50 against it. The plain floor answers at once,
+// so its client never waits long enough for its caches to go cold or its
+// core to idle; this one does, as efferent's clients do, and what is left
+// between the two is the server's own work.
+func serveWaitingFloor(ctx context.Context, c ServeConf, w io.Writer, rep *Report, measured int) error {
+	cost := modelCost(rep.Rows[:measured])
+	if cost <= 0 || !slices.Contains(c.Clients, 1) {
+		return nil
+	}
+	f, err := StartFloor(c.FloorShape[0], c.FloorShape[1], time.Duration(cost*float64(time.Millisecond)))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "waiting floor: ws://%s, the transport floor answering after %.3f ms of busy work (the model's mean here), one client\n", f.Addr(), cost)
+	n := len(rep.Rows)
+	one := c
+	one.Clients = []int{1}
+	err = serveTable(ctx, one, "ws://"+f.Addr().String(), waitingFloorLabel, w, rep)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	compare(w, rep, measured, n, "overhead_p50_ms", "overhead_over_waiting_floor", func(r Row, ref, ratio float64) string {
+		return fmt.Sprintf("%s: overhead p50 %.3f ms, waiting floor %.3f ms: %.2f× the waiting floor", r.Case, r.Extra["overhead_p50_ms"], ref, ratio)
+	})
+	return nil
+}
+
+// modelCost is the model's mean run (ms) at one client in rows, 0 when
+// none was measured.
+func modelCost(rows []Row) float64 {
+	for _, r := range rows {
+		if r.Extra["clients"] == 1 && r.Extra["infer_ms"] > 0 {
+			return r.Extra["infer_ms"]
+		}
+	}
+	return 0
+}
+
+// waitingFloorLabel labels the waiting floor's rows.
+const waitingFloorLabel = "waiting"
 
 // floorLabel labels the transport floor's rows.
 const floorLabel = "floor"
@@ -286,6 +330,8 @@ func serveTable(ctx context.Context, c ServeConf, url, label string, out io.Writ
 			name = fmt.Sprintf("transport floor, %d clients", n)
 		case openpiLabel:
 			name = fmt.Sprintf("openpi stack, %d clients", n)
+		case waitingFloorLabel:
+			name = fmt.Sprintf("waiting floor, %d clients", n)
 		}
 		row := durationRow(name, r.lat)
 		row.Allocs = -1

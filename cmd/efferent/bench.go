@@ -91,7 +91,7 @@ configuration file to --tune-out, to pass with --config.`,
 		},
 	}
 	f := cmd.Flags()
-	f.Bool("floor", true, "also measure the transport floor (a websocket server answering prepared replies) and each overhead against it")
+	f.Bool("floor", true, "also measure the transport floor (a websocket server answering prepared replies) and, at one client, the same floor answering after as much busy work as the model's run (the waiting floor), and each overhead against them")
 	f.String("python", "", "also measure openpi's Python server stack run by this interpreter (needs msgpack, websockets, numpy; e.g. /usr/bin/python3 with Debian's python3-msgpack python3-websockets)")
 	f.String("image", "224x224", "the cameras' size the clients send, HEIGHTxWIDTH (480x640: the server resizes every frame)")
 	f.Bool("tune", false, "measure every serving configuration and write the best to --tune-out")

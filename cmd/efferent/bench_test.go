@@ -60,17 +60,29 @@ func TestBenchServe(t *testing.T) {
 			t.Fatalf("row %q: want the infer time and the overhead", line)
 		}
 	}
-	// Four measured rows, then the transport floor's two, and each
-	// measured row's overhead against the floor's at its client count.
-	if len(rep.Rows) != 6 || rep.Rows[0].Extra["infer_ms"] <= 0 || rep.Rows[4].Case != "transport floor, 1 clients" {
+	// Four measured rows, then the transport floor's two and the waiting
+	// floor's one (one client), and each measured row's overhead against
+	// the floor's at its client count, and against the waiting floor's at
+	// one client.
+	if len(rep.Rows) != 7 || rep.Rows[0].Extra["infer_ms"] <= 0 || rep.Rows[4].Case != "transport floor, 1 clients" ||
+		rep.Rows[6].Case != "waiting floor, 1 clients" {
 		t.Fatalf("JSON rows %+v", rep.Rows)
 	}
 	for _, r := range rep.Rows[:4] {
 		if r.Extra["overhead_over_floor"] <= 0 || r.Extra["overhead_p50_ms"] <= 0 {
 			t.Fatalf("row %q: no overhead against the floor: %v", r.Case, r.Extra)
 		}
+		if (r.Extra["clients"] == 1) != (r.Extra["overhead_over_waiting_floor"] > 0) {
+			t.Fatalf("row %q: overhead against the waiting floor %v, want it at one client only", r.Case, r.Extra["overhead_over_waiting_floor"])
+		}
 	}
-	if len(rep.Targets) != 5 || !strings.Contains(rep.Targets[1], "× the floor") {
+	// The waiting floor reports its wait as the model's time, so its
+	// overhead is its round trip less the model's mean run here.
+	w, cost := rep.Rows[6], rep.Rows[0].Extra["infer_ms"]
+	if over := w.Extra["overhead_p50_ms"]; over <= 0 || over > w.P50/1e3-0.5*cost {
+		t.Fatalf("waiting floor: overhead p50 %.3f ms, round trip p50 %.3f ms, model %.3f ms: the wait was not subtracted", over, w.P50/1e3, cost)
+	}
+	if len(rep.Targets) != 7 || !strings.Contains(rep.Targets[1], "× the floor") || !strings.Contains(rep.Targets[6], "× the waiting floor") {
 		t.Fatalf("targets %q", rep.Targets)
 	}
 	if len(rows) != 4 {
