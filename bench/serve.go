@@ -144,10 +144,7 @@ func Serve(ctx context.Context, c ServeConf, w io.Writer) (Report, error) {
 	}
 	measured := len(rep.Rows)
 	if c.Floor {
-		if err := serveFloor(ctx, c, w, &rep); err != nil {
-			return rep, err
-		}
-		if err := serveWaitingFloor(ctx, c, w, &rep, measured); err != nil {
+		if err := serveFloors(ctx, c, w, &rep, measured); err != nil {
 			return rep, err
 		}
 	}
@@ -210,54 +207,51 @@ func compare(w io.Writer, rep *Report, measured, from int, key, ratioKey string,
 // openpiLabel labels the openpi stack's rows.
 const openpiLabel = "openpi"
 
-// serveFloor measures the transport floor at the same client counts and
-// reports each measured table's overhead p50 against it.
-func serveFloor(ctx context.Context, c ServeConf, w io.Writer, rep *Report) error {
-	f, err := StartFloor(c.FloorShape[0], c.FloorShape[1], 0)
-	if err != nil {
+// serveFloors measures the transport floor at the same client counts, and
+// the waiting floor at one client, and reports the first measured rows'
+// overhead p50 against each.
+//
+// The waiting floor burns as much CPU time per request as the model's
+// mean run at one client before answering (StartFloor with a wait). The
+// plain floor answers at once, so its client never waits long enough for
+// its caches to go cold or its core to idle; this one does, as efferent's
+// clients do, and what is left between the two is the server's own work.
+func serveFloors(ctx context.Context, c ServeConf, w io.Writer, rep *Report, measured int) error {
+	if err := serveFloor(ctx, c, w, rep, measured, 0); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "transport floor: ws://%s, a websocket server that reads each request whole and answers a prepared %dx%d reply\n",
-		f.Addr(), c.FloorShape[0], c.FloorShape[1])
-	n := len(rep.Rows)
-	err = serveTable(ctx, c, "ws://"+f.Addr().String(), floorLabel, w, rep)
-	f.Close()
-	if err != nil {
-		return err
-	}
-	compare(w, rep, n, n, "overhead_p50_ms", "overhead_over_floor", func(r Row, ref, ratio float64) string {
-		return fmt.Sprintf("%s: overhead p50 %.3f ms, floor %.3f ms: %.2f× the floor", r.Case, r.Extra["overhead_p50_ms"], ref, ratio)
-	})
-	return nil
-}
-
-// serveWaitingFloor measures, at one client, the transport floor that
-// burns as much CPU time per request as the model's mean run at one client
-// before answering (StartFloor with a wait), and reports the first
-// measured rows' overhead p50 against it. The plain floor answers at once,
-// so its client never waits long enough for its caches to go cold or its
-// core to idle; this one does, as efferent's clients do, and what is left
-// between the two is the server's own work.
-func serveWaitingFloor(ctx context.Context, c ServeConf, w io.Writer, rep *Report, measured int) error {
 	cost := modelCost(rep.Rows[:measured])
 	if cost <= 0 || !slices.Contains(c.Clients, 1) {
 		return nil
 	}
-	f, err := StartFloor(c.FloorShape[0], c.FloorShape[1], time.Duration(cost*float64(time.Millisecond)))
+	one := c
+	one.Clients = []int{1}
+	return serveFloor(ctx, one, w, rep, measured, cost)
+}
+
+// serveFloor measures one floor: the transport floor when waitMS is 0, the
+// waiting floor otherwise.
+func serveFloor(ctx context.Context, c ServeConf, w io.Writer, rep *Report, measured int, waitMS float64) error {
+	f, err := StartFloor(c.FloorShape[0], c.FloorShape[1], time.Duration(waitMS*float64(time.Millisecond)))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "waiting floor: ws://%s, the transport floor answering after %.3f ms of busy work (the model's mean here), one client\n", f.Addr(), cost)
+	label, name, key := floorLabel, "floor", "overhead_over_floor"
+	desc := fmt.Sprintf("transport floor: ws://%s, a websocket server that reads each request whole and answers a prepared %dx%d reply",
+		f.Addr(), c.FloorShape[0], c.FloorShape[1])
+	if waitMS > 0 {
+		label, name, key = waitingFloorLabel, "waiting floor", "overhead_over_waiting_floor"
+		desc = fmt.Sprintf("waiting floor: ws://%s, the transport floor answering after %.3f ms of busy work (the model's mean here)", f.Addr(), waitMS)
+	}
+	fmt.Fprintln(w, desc)
 	n := len(rep.Rows)
-	one := c
-	one.Clients = []int{1}
-	err = serveTable(ctx, one, "ws://"+f.Addr().String(), waitingFloorLabel, w, rep)
+	err = serveTable(ctx, c, "ws://"+f.Addr().String(), label, w, rep)
 	f.Close()
 	if err != nil {
 		return err
 	}
-	compare(w, rep, measured, n, "overhead_p50_ms", "overhead_over_waiting_floor", func(r Row, ref, ratio float64) string {
-		return fmt.Sprintf("%s: overhead p50 %.3f ms, waiting floor %.3f ms: %.2f× the waiting floor", r.Case, r.Extra["overhead_p50_ms"], ref, ratio)
+	compare(w, rep, measured, n, "overhead_p50_ms", key, func(r Row, ref, ratio float64) string {
+		return fmt.Sprintf("%s: overhead p50 %.3f ms, %s %.3f ms: %.2f× the %s", r.Case, r.Extra["overhead_p50_ms"], name, ref, ratio, name)
 	})
 	return nil
 }
