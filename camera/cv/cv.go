@@ -2,7 +2,8 @@
 // preprocessor of a camera.Spec (with undistortion folded into one remap),
 // camera sources (V4L2 devices, video files, RTSP/HTTP streams, image
 // directories), and the PNG/JPEG decoder the server uses for compressed
-// camera frames.
+// camera frames. Importing it makes OpenCV run every call on its calling
+// thread (SetThreads).
 package cv
 
 import (

@@ -14,7 +14,8 @@ import "C"
 // connections: with it, a 640×480 request's resizes took longer under load
 // and the model ran slower (bench serve --image 480x640, docs/performance.md).
 // efferent's parallelism is its own: the server's decoders resize the
-// cameras of one request at once, each on its own thread.
+// cameras of one request at once where several are free, each on its own
+// thread.
 func init() { SetThreads(1) }
 
 // SetThreads sets how many threads OpenCV may use for one call, as
