@@ -1,9 +1,7 @@
 package sim
 
 import (
-	"bufio"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -165,19 +163,19 @@ func writeEpisode(ctx context.Context, env *Env, x *Expert, t Task, ep int, dir 
 	size := env.Conf().ImageSize
 	stored := size / ds
 	pooled := make([]byte, stored*stored*3)
-	files := [4]*npyStream{}
+	files := [4]*NPYStream{}
 	names := [4]string{"agent.npy", "wrist.npy", "state.npy", "actions.npy"}
 	tails := [4][]int{{stored, stored, 3}, {stored, stored, 3}, {StateDim}, {ActionDim}}
 	descrs := [4]string{DescrUint8, DescrUint8, DescrFloat32, DescrFloat32}
 	for i := range files {
-		if files[i], err = createNPYStream(filepath.Join(tmp, names[i]), descrs[i], tails[i]); err != nil {
+		if files[i], err = CreateNPYStream(filepath.Join(tmp, names[i]), descrs[i], tails[i]); err != nil {
 			return false, err
 		}
 	}
 	defer func() {
 		for _, f := range files {
 			if f != nil {
-				f.abort()
+				f.Abort()
 			}
 		}
 	}()
@@ -195,17 +193,17 @@ func writeEpisode(ctx context.Context, env *Env, x *Expert, t Task, ep int, dir 
 		x.Act(env.World(), act)
 		for i, b := range [][]byte{obs.Images[AgentViewKey].Pix, obs.Images[WristViewKey].Pix} {
 			if ds > 1 {
-				boxFilter(pooled, b, size, ds)
+				BoxFilter(pooled, b, size, ds)
 				b = pooled
 			}
-			if err := files[i].rowBytes(b); err != nil {
+			if err := files[i].RowBytes(b); err != nil {
 				return false, err
 			}
 		}
-		if err := files[2].rowFloats(obs.State); err != nil {
+		if err := files[2].RowFloats(obs.State); err != nil {
 			return false, err
 		}
-		if err := files[3].rowFloats(act); err != nil {
+		if err := files[3].RowFloats(act); err != nil {
 			return false, err
 		}
 		copy(exec, act)
@@ -226,7 +224,7 @@ func writeEpisode(ctx context.Context, env *Env, x *Expert, t Task, ep int, dir 
 		return false, nil
 	}
 	for i, f := range files {
-		if err := f.close(); err != nil {
+		if err := f.Close(); err != nil {
 			return false, err
 		}
 		files[i] = nil
@@ -251,101 +249,3 @@ func writeEpisode(ctx context.Context, env *Env, x *Expert, t Task, ep int, dir 
 	}
 	return true, nil
 }
-
-// boxFilter writes into dst the size/f-sided RGB image whose pixels are the
-// rounded means of f×f blocks of src (size×size RGB).
-func boxFilter(dst, src []byte, size, f int) {
-	out := size / f
-	n := f * f
-	for y := range out {
-		for x := range out {
-			for c := range 3 {
-				sum := 0
-				for dy := range f {
-					row := ((y*f+dy)*size + x*f) * 3
-					for dx := range f {
-						sum += int(src[row+dx*3+c])
-					}
-				}
-				dst[(y*out+x)*3+c] = byte((sum + n/2) / n)
-			}
-		}
-	}
-}
-
-// npyStream writes an array whose first dimension grows as rows are
-// appended: the header is written with room for any row count and
-// rewritten with the final count on close.
-type npyStream struct {
-	f     *os.File
-	w     *bufio.Writer
-	descr string
-	tail  []int
-	rows  int
-	hlen  int
-	row   int // bytes per row
-	buf   []byte
-}
-
-// reservedRows sizes the placeholder header: any real count is shorter.
-const reservedRows = math.MaxInt64
-
-func createNPYStream(path, descr string, tail []int) (*npyStream, error) {
-	shape := append([]int{reservedRows}, tail...)
-	h, err := npyHeader(descr, shape, 0)
-	if err != nil {
-		return nil, err
-	}
-	row, err := npyBytes(descr, tail, math.MaxInt64)
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, err
-	}
-	s := &npyStream{f: f, w: bufio.NewWriterSize(f, 1<<20), descr: descr, tail: tail, hlen: len(h), row: int(row)}
-	if _, err := s.w.Write(h); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return s, nil
-}
-
-func (s *npyStream) rowBytes(b []byte) error {
-	if len(b) != s.row {
-		return fmt.Errorf("sim: demo row has %d bytes, want %d", len(b), s.row)
-	}
-	s.rows++
-	_, err := s.w.Write(b)
-	return err
-}
-
-// rowFloats appends one row of float32 values (converted from float64).
-func (s *npyStream) rowFloats(v []float64) error {
-	s.buf = s.buf[:0]
-	for _, x := range v {
-		s.buf = binary.LittleEndian.AppendUint32(s.buf, math.Float32bits(float32(x)))
-	}
-	return s.rowBytes(s.buf)
-}
-
-func (s *npyStream) close() error {
-	if err := s.w.Flush(); err != nil {
-		s.f.Close()
-		return err
-	}
-	h, err := npyHeader(s.descr, append([]int{s.rows}, s.tail...), s.hlen)
-	if err == nil && len(h) != s.hlen {
-		err = fmt.Errorf("sim: npy header grew from %d to %d bytes", s.hlen, len(h))
-	}
-	if err == nil {
-		_, err = s.f.WriteAt(h, 0)
-	}
-	if cerr := s.f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func (s *npyStream) abort() { s.f.Close() }

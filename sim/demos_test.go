@@ -173,7 +173,7 @@ func TestBoxFilter(t *testing.T) {
 		src[i] = byte(i)
 	}
 	dst := make([]byte, 2*2*3)
-	boxFilter(dst, src, 4, 2)
+	BoxFilter(dst, src, 4, 2)
 	mean := func(y, x, c int) byte {
 		s := 0
 		for dy := range 2 {
