@@ -2,11 +2,9 @@ package sim
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strconv"
 
@@ -148,35 +146,19 @@ func writeEpisode(ctx context.Context, env *Env, x *Expert, t Task, ep int, dir 
 		return false, err
 	}
 	x.Reset()
-	tmp := dir + ".tmp"
-	if err := os.RemoveAll(tmp); err != nil {
-		return false, err
-	}
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
+	size := env.Conf().ImageSize
+	stored := size / ds
+	pooled := make([]byte, stored*stored*3)
+	d, err := CreateEpisodeDir(dir, []Array{
+		{"agent.npy", DescrUint8, []int{stored, stored, 3}}, {"wrist.npy", DescrUint8, []int{stored, stored, 3}},
+		{"state.npy", DescrFloat32, []int{StateDim}}, {"actions.npy", DescrFloat32, []int{ActionDim}},
+	})
+	if err != nil {
 		return false, err
 	}
 	defer func() {
 		if !kept {
-			os.RemoveAll(tmp)
-		}
-	}()
-	size := env.Conf().ImageSize
-	stored := size / ds
-	pooled := make([]byte, stored*stored*3)
-	files := [4]*NPYStream{}
-	names := [4]string{"agent.npy", "wrist.npy", "state.npy", "actions.npy"}
-	tails := [4][]int{{stored, stored, 3}, {stored, stored, 3}, {StateDim}, {ActionDim}}
-	descrs := [4]string{DescrUint8, DescrUint8, DescrFloat32, DescrFloat32}
-	for i := range files {
-		if files[i], err = CreateNPYStream(filepath.Join(tmp, names[i]), descrs[i], tails[i]); err != nil {
-			return false, err
-		}
-	}
-	defer func() {
-		for _, f := range files {
-			if f != nil {
-				f.Abort()
-			}
+			d.Abort()
 		}
 	}()
 	var obs efferent.Observation
@@ -196,14 +178,14 @@ func writeEpisode(ctx context.Context, env *Env, x *Expert, t Task, ep int, dir 
 				BoxFilter(pooled, b, size, ds)
 				b = pooled
 			}
-			if err := files[i].RowBytes(b); err != nil {
+			if err := d.Array(i).RowBytes(b); err != nil {
 				return false, err
 			}
 		}
-		if err := files[2].RowFloats(obs.State); err != nil {
+		if err := d.Array(2).RowFloats(obs.State); err != nil {
 			return false, err
 		}
-		if err := files[3].RowFloats(act); err != nil {
+		if err := d.Array(3).RowFloats(act); err != nil {
 			return false, err
 		}
 		copy(exec, act)
@@ -223,28 +205,12 @@ func writeEpisode(ctx context.Context, env *Env, x *Expert, t Task, ep int, dir 
 	if !success && !keepFailures {
 		return false, nil
 	}
-	for i, f := range files {
-		if err := f.Close(); err != nil {
-			return false, err
-		}
-		files[i] = nil
-	}
 	meta := DemoMeta{
 		Format: DemoFormat, Suite: t.Suite, TaskIndex: t.Index, TaskName: t.Name, Instruction: t.Instruction,
 		Episode: ep, InitIndex: init, Seed: t.Seed(init), Success: success, Steps: env.Steps(),
 		ImageSize: size, Downsample: ds, StepHz: env.Conf().StepHz,
 	}
-	js, err := json.MarshalIndent(meta, "", "  ")
-	if err != nil {
-		return false, err
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "meta.json"), append(js, '\n'), 0o644); err != nil {
-		return false, err
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return false, err
-	}
-	if err := os.Rename(tmp, dir); err != nil {
+	if err := d.Commit(meta); err != nil {
 		return false, err
 	}
 	return true, nil

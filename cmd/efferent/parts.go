@@ -48,7 +48,7 @@ func (c Config) openModel(ref string) (policy.Policy, *policy.Manifest, error) {
 
 // closeRenderer frees what a renderer holds (the OpenCV one, its
 // buffers); renderers that hold nothing have no Close.
-func closeRenderer(r sim.Renderer) {
+func closeRenderer(r any) {
 	if c, ok := r.(interface{ Close() }); ok {
 		c.Close()
 	}

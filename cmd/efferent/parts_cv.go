@@ -22,6 +22,7 @@ import (
 	"github.com/efferent/efferent/safety/premise"
 	premisecv "github.com/efferent/efferent/safety/premise/cv"
 	"github.com/efferent/efferent/sim"
+	"github.com/efferent/efferent/sim/legged"
 	"github.com/efferent/efferent/sim/render"
 )
 
@@ -59,6 +60,9 @@ func openCamera(uri string) (camera.Source, error) {
 
 // newRenderer is the simulator's OpenCV renderer.
 func newRenderer() (sim.Renderer, error) { return render.New(), nil }
+
+// newLeggedRenderer is the legged simulator's OpenCV renderer.
+func newLeggedRenderer() (legged.Renderer, error) { return render.NewLegged(), nil }
 
 // cvDetector is the OpenCV colour/shape detector for objects known by
 // colour and shape (rig.NewDetector).

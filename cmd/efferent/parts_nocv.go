@@ -19,6 +19,7 @@ import (
 	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/safety/premise"
 	"github.com/efferent/efferent/sim"
+	"github.com/efferent/efferent/sim/legged"
 )
 
 // errNoOpenCV is what every OpenCV part of this build returns.
@@ -52,6 +53,10 @@ func openCamera(string) (camera.Source, error) {
 
 func newRenderer() (sim.Renderer, error) {
 	return nil, needOpenCV("the simulator's renderer")
+}
+
+func newLeggedRenderer() (legged.Renderer, error) {
+	return nil, needOpenCV("the legged simulator's renderer")
 }
 
 func cvDetector([]sim.PremiseObject) (premise.Detector, error) {

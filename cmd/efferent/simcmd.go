@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -11,12 +12,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/efferent/efferent/sim"
+	"github.com/efferent/efferent/sim/legged"
 )
 
 func simCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sim",
-		Short: "The built-in tabletop simulator: list tasks, write expert demonstrations, play a ROS robot",
+		Short: "The built-in simulators (tabletop, legged base): list tasks, write expert demonstrations, play a ROS robot",
 	}
 	cmd.AddCommand(simTasksCmd(), simDemosCmd(), simROSCmd())
 	return cmd
@@ -31,6 +33,12 @@ func simTasksCmd() *cobra.Command {
 			fp, _ := cmd.Flags().GetBool("false-premise")
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SUITE\tINDEX\tMAX STEPS\tINSTRUCTION")
+			row := func(suite string, index, maxSteps int, instruction, missing string) {
+				if missing != "" {
+					instruction += "  (missing: " + missing + ")"
+				}
+				fmt.Fprintf(tw, "%s\t%d\t%d\t%s\n", suite, index, maxSteps, instruction)
+			}
 			for _, s := range sim.Suites() {
 				ts, err := sim.Tasks(s)
 				if fp {
@@ -40,11 +48,19 @@ func simTasksCmd() *cobra.Command {
 					return err
 				}
 				for _, t := range ts {
-					extra := ""
-					if t.FalsePremise {
-						extra = "  (missing: " + t.Missing + ")"
-					}
-					fmt.Fprintf(tw, "%s\t%d\t%d\t%s%s\n", t.Suite, t.Index, t.MaxSteps, t.Instruction, extra)
+					row(t.Suite, t.Index, t.MaxSteps, t.Instruction, t.Missing)
+				}
+			}
+			for _, s := range legged.Suites() {
+				ts, err := legged.Tasks(s)
+				if fp {
+					ts, err = legged.FalsePremiseTasks(s)
+				}
+				if err != nil {
+					return err
+				}
+				for _, t := range ts {
+					row(t.Suite, t.Index, t.MaxSteps, t.Instruction, t.Missing)
 				}
 			}
 			return tw.Flush()
@@ -62,7 +78,14 @@ func simDemosCmd() *cobra.Command {
 successful episode to OUT/<suite>/<task>_<episode>/: agent.npy and wrist.npy
 (uint8 [T,H,W,3]), state.npy (float32 [T,8]), actions.npy (float32 [T,7]) and
 meta.json; readable with numpy alone (np.load). Demonstrations start from
-initial states 1000+e, never from the evaluation states 0..49.`,
+initial states 1000+e, never from the evaluation states 0..49.
+
+The legged simulator's suites (quadruped-goto, quadruped-obstacle,
+quadruped-posture; quadruped for all three) write ego.npy (the egocentric
+camera, uint8 [T,H,W,3]), state.npy (float32 [T,7]: odometry x, y, yaw,
+body velocities vx, vy, wz, height), commands.npy (float32 [T,7]: the
+expert's command vector at 50 Hz) and meta.json; --action-noise does not
+apply to them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
@@ -74,11 +97,34 @@ initial states 1000+e, never from the evaluation states 0..49.`,
 			ds, _ := f.GetInt("downsample")
 			noise, _ := f.GetFloat64("action-noise")
 			suites := []string{suite}
-			if suite == "all" {
+			switch {
+			case suite == "all":
 				suites = sim.Suites()
+			case suite == "quadruped":
+				suites = legged.Suites()
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if slices.Contains(legged.Suites(), suites[0]) {
+				if noise != 0 {
+					return fmt.Errorf("sim demos: --action-noise applies to the tabletop suites only")
+				}
+				r, err := newLeggedRenderer()
+				if err != nil {
+					return fmt.Errorf("sim demos: %w", err)
+				}
+				defer closeRenderer(r)
+				for _, s := range suites {
+					n, err := legged.WriteDemos(ctx, legged.DemoConf{Suite: s, EpisodesPerTask: episodes, Out: out, ImageSize: size, Downsample: ds, KeepFailures: keep}, r,
+						func(done, total int) { fmt.Fprintf(os.Stderr, "\r%s: %d/%d episodes", s, done, total) })
+					fmt.Fprintln(os.Stderr)
+					if err != nil {
+						return err
+					}
+					fmt.Printf("%s: wrote %d episodes under %s\n", s, n, out)
+				}
+				return nil
+			}
 			r, err := newRenderer()
 			if err != nil {
 				return fmt.Errorf("sim demos: %w", err)
@@ -97,7 +143,7 @@ initial states 1000+e, never from the evaluation states 0..49.`,
 		},
 	}
 	f := cmd.Flags()
-	f.String("suite", sim.SuiteSpatial, "task suite: "+strings.Join(sim.Suites(), ", ")+" or all")
+	f.String("suite", sim.SuiteSpatial, "task suite: "+strings.Join(sim.Suites(), ", ")+" or all (the tabletop's); "+strings.Join(legged.Suites(), ", ")+" or quadruped (the legged base's)")
 	f.Int("episodes", 10, "episodes per task")
 	f.String("out", "demos", "output directory")
 	f.Int("image-size", 224, "side of the square camera images")

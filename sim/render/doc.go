@@ -12,4 +12,9 @@
 //
 // Rendering is deterministic: the same world and camera give byte-identical
 // images. Images are upright RGB (no 180° flip as raw LIBERO needs).
+//
+// Legged draws the legged-base simulator's scenes (sim/legged) with the
+// same primitives: the arena's floor and grid, its walls, balls, boxes,
+// cones, doors and bars, and, except from its own egocentric camera, the
+// quadruped, its legs stepping with the gait's phase.
 package render
