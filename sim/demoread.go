@@ -62,8 +62,12 @@ func readDemo(dir string, all bool) (*Demo, error) {
 	if err := json.Unmarshal(mb, &d.Meta); err != nil {
 		return nil, fmt.Errorf("%s: %w", mp, err)
 	}
-	if d.Meta.Format != DemoFormat {
-		return nil, fmt.Errorf("%s: format %q, want %q", mp, d.Meta.Format, DemoFormat)
+	if d.Meta.Format != DemoFormat && (all || d.Meta.Format != LeggedDemoFormat) {
+		want := fmt.Sprintf("%q", DemoFormat)
+		if !all {
+			want += fmt.Sprintf(" or %q", LeggedDemoFormat)
+		}
+		return nil, fmt.Errorf("%s: format %q, want %s", mp, d.Meta.Format, want)
 	}
 	ap := filepath.Join(dir, "actions.npy")
 	ac, err := readNPYFile(ap, MaxDemoActions)

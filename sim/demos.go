@@ -14,6 +14,12 @@ import (
 // DemoFormat is the format version recorded in every demo's meta.json.
 const DemoFormat = "efferent-demo/1"
 
+// LeggedDemoFormat is the legged simulator's (sim/legged): ego.npy,
+// state.npy [T,7], actions.npy [T,7] (its command vectors) and the same
+// meta.json. ReadDemoActions reads both formats' actions; ReadDemo, the
+// tabletop's cameras, only DemoFormat.
+const LeggedDemoFormat = "efferent-legged-demo/1"
+
 // DemoInitBase is the init index of a task's first demonstration episode:
 // episode e uses init DemoInitBase+e, so demonstrations never share an
 // initial state with an evaluation (inits 0 … NumInitStates−1).

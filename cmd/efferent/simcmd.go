@@ -83,8 +83,8 @@ initial states 1000+e, never from the evaluation states 0..49.
 The legged simulator's suites (quadruped-goto, quadruped-obstacle,
 quadruped-posture; quadruped for all three) write ego.npy (the egocentric
 camera, uint8 [T,H,W,3]), state.npy (float32 [T,7]: odometry x, y, yaw,
-body velocities vx, vy, wz, height), commands.npy (float32 [T,7]: the
-expert's command vector at 50 Hz) and meta.json; --action-noise does not
+body velocities vx, vy, wz, height), actions.npy (float32 [T,7]: the
+expert's command vectors at 50 Hz) and meta.json; --action-noise does not
 apply to them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

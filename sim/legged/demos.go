@@ -13,7 +13,7 @@ import (
 
 // DemoFormat is the format recorded in every legged demonstration's
 // meta.json (the fields of sim.DemoMeta; the arrays below).
-const DemoFormat = "efferent-legged-demo/1"
+const DemoFormat = sim.LeggedDemoFormat
 
 // DemoConf configures WriteDemos. Zero values mean the documented
 // defaults.
@@ -41,9 +41,10 @@ type DemoConf struct {
 // times each, rendering the egocentric camera with r, and writes each
 // successful episode (every one with KeepFailures) as a directory
 // Out/<suite>/<task index>_<episode>/ holding ego.npy (uint8 [T,S,S,3]),
-// state.npy (float32 [T,StateDim]), commands.npy (float32
-// [T,CommandDim]: the expert's command at each observation) and
-// meta.json. progress, if not nil, is called after every episode. It
+// state.npy (float32 [T,StateDim]), actions.npy (float32
+// [T,CommandDim]: the expert's command vector at each observation, the
+// robot's actions; sim.ReadDemoActions and efferent tokenizer fit read
+// them) and meta.json. progress, if not nil, is called after every episode. It
 // returns the number of episodes written; on cancellation ctx's error
 // with the count so far.
 func WriteDemos(ctx context.Context, c DemoConf, r Renderer, progress func(done, total int)) (written int, err error) {
@@ -109,7 +110,7 @@ func writeEpisode(ctx context.Context, env *Env, x *Expert, t Task, ep int, dir 
 	d, err := sim.CreateEpisodeDir(dir, []sim.Array{
 		{Name: "ego.npy", Descr: sim.DescrUint8, Tail: []int{stored, stored, 3}},
 		{Name: "state.npy", Descr: sim.DescrFloat32, Tail: []int{StateDim}},
-		{Name: "commands.npy", Descr: sim.DescrFloat32, Tail: []int{CommandDim}},
+		{Name: "actions.npy", Descr: sim.DescrFloat32, Tail: []int{CommandDim}},
 	})
 	if err != nil {
 		return false, err

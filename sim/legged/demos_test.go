@@ -49,7 +49,7 @@ func TestWriteDemos(t *testing.T) {
 			}
 			return a
 		}
-		ego, st, cmd := read("ego.npy"), read("state.npy"), read("commands.npy")
+		ego, st, cmd := read("ego.npy"), read("state.npy"), read("actions.npy")
 		if fmt.Sprint(ego.Shape) != fmt.Sprint([]int{m.Steps, 8, 8, 3}) || fmt.Sprint(st.Shape) != fmt.Sprint([]int{m.Steps, StateDim}) ||
 			fmt.Sprint(cmd.Shape) != fmt.Sprint([]int{m.Steps, CommandDim}) {
 			t.Fatalf("task %d shapes %v %v %v for %d steps", i, ego.Shape, st.Shape, cmd.Shape, m.Steps)
@@ -61,6 +61,10 @@ func TestWriteDemos(t *testing.T) {
 		if last := c[len(c)-CommandDim:]; last[CmdStop] < StopFlag && (abs(float64(last[CmdVX])) > 0.2 || abs(float64(last[CmdWZ])) > 0.2) {
 			t.Errorf("task %d: the last command %v neither stops nor slows", i, last)
 		}
+	}
+	// The actions are the tabletop's format's, for tokenizer fit.
+	if a, err := sim.ReadDemoActions(filepath.Join(out, SuiteGoto, "0_0")); err != nil || a.T < 10 {
+		t.Fatalf("sim.ReadDemoActions: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(out, SuiteGoto, "0_0.tmp")); !os.IsNotExist(err) {
 		t.Errorf("a .tmp directory was left: %v", err)
