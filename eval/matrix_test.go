@@ -15,6 +15,7 @@ import (
 	"github.com/efferent/efferent/control"
 	"github.com/efferent/efferent/rig"
 	"github.com/efferent/efferent/sim"
+	"github.com/efferent/efferent/sim/legged"
 )
 
 func TestParseLatencies(t *testing.T) {
@@ -59,6 +60,8 @@ func TestParseSuitesLists(t *testing.T) {
 		"spatial,object":         {"spatial", "object"},
 		"object, spatial,object": {"object", "spatial"},
 		"long,all":               {"long", "spatial", "object", "goal"},
+		"quadruped":              legged.Suites(),
+		"quadruped-posture":      {"quadruped-posture"},
 	} {
 		got, err := ParseSuites(in)
 		if err != nil || !slices.Equal(got, want) {
@@ -70,6 +73,16 @@ func TestParseSuitesLists(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), strings.Join(sim.Suites(), ", ")) {
 			t.Errorf("ParseSuites(%q): %v, want an error naming %s and listing the suites", in, err, bad)
 		}
+	}
+	// One policy drives one robot: the two simulators' suites do not mix.
+	if _, err := ParseSuites("spatial,quadruped-goto"); err == nil || !strings.Contains(err.Error(), "separately") {
+		t.Errorf("a tabletop and a legged suite together: %v, want refused", err)
+	}
+	if s, _ := ParseSuites("quadruped"); !Legged(s) {
+		t.Error("Legged(quadruped) is false")
+	}
+	if s, _ := ParseSuites("all"); Legged(s) {
+		t.Error("Legged(all) is true")
 	}
 }
 

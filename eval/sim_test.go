@@ -26,8 +26,8 @@ func expertConf(noRender bool) eval.SimConf {
 	return eval.SimConf{
 		Sim:         sim.Conf{NoRender: noRender},
 		NewRenderer: func() (sim.Renderer, error) { return render.New(), nil },
-		NewPolicy: func(_ int, env *sim.Env) (policy.Policy, error) {
-			return rig.ExpertPolicy(env), nil
+		NewPolicy: func(_ int, env rig.Simulator) (policy.Policy, error) {
+			return rig.ExpertPolicy(env.(*sim.Env)), nil
 		},
 	}
 }
@@ -159,7 +159,7 @@ func TestDefaultModelSolvesTasks(t *testing.T) {
 			t.Fatal(err)
 		}
 		conf := expertConf(false)
-		conf.NewPolicy = func(int, *sim.Env) (policy.Policy, error) { return openEmbedded(t, models.Default), nil }
+		conf.NewPolicy = func(int, rig.Simulator) (policy.Policy, error) { return openEmbedded(t, models.Default), nil }
 		rep := runSim(t, conf, tasks, refs, 2, 1)
 		for _, tr := range rep.Tasks {
 			if tr.ErrorCount > 0 {
@@ -383,7 +383,7 @@ func spatialCell(t *testing.T, model string, refs []eval.TaskRef, tasks []sim.Ta
 	latency time.Duration, name string, min int) eval.GroupReport {
 	t.Helper()
 	conf := expertConf(false)
-	conf.NewPolicy = func(int, *sim.Env) (policy.Policy, error) { return openEmbedded(t, model), nil }
+	conf.NewPolicy = func(int, rig.Simulator) (policy.Policy, error) { return openEmbedded(t, model), nil }
 	conf.Scheduler, conf.InferLatency = sched, latency
 	o := runSim(t, conf, tasks, refs, 2, 2).Overall
 	t.Logf("%s: %d/%d, expired %d, dropped %d, held %d (%d between chunks)", name, o.Successes, o.Episodes,

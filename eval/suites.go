@@ -13,13 +13,18 @@ import (
 	"github.com/efferent/efferent/control"
 	"github.com/efferent/efferent/rig"
 	"github.com/efferent/efferent/sim"
+	"github.com/efferent/efferent/sim/legged"
 )
 
-// ParseSuites turns --suite into suite names: a suite's name, "all", or a
-// comma-separated list of them ("spatial,object"), duplicates removed,
-// order kept. An unknown name is an error that lists the valid ones.
+// ParseSuites turns --suite into suite names: a suite's name, "all" (the
+// tabletop's), "quadruped" (the legged base's), or a comma-separated list
+// of them ("spatial,object"), duplicates removed, order kept. An unknown
+// name is an error that lists the valid ones; so is a list that mixes the
+// two simulators, whose robots no one policy drives.
 func ParseSuites(suite string) ([]string, error) {
 	all := sim.Suites()
+	known := SuiteNames()
+	want := fmt.Sprintf("want one of %s, all or quadruped (comma-separated for several)", strings.Join(known, ", "))
 	var out []string
 	for el := range strings.SplitSeq(suite, ",") {
 		name := strings.TrimSpace(el)
@@ -27,11 +32,13 @@ func ParseSuites(suite string) ([]string, error) {
 		switch {
 		case name == "all":
 			add = all
-		case !slices.Contains(all, name):
+		case name == "quadruped":
+			add = legged.Suites()
+		case !slices.Contains(known, name):
 			if name == suite {
-				return nil, fmt.Errorf("--suite %q: want one of %s or all (comma-separated for several)", suite, strings.Join(all, ", "))
+				return nil, fmt.Errorf("--suite %q: %s", suite, want)
 			}
-			return nil, fmt.Errorf("--suite %q: unknown suite %q: want one of %s or all (comma-separated for several)", suite, name, strings.Join(all, ", "))
+			return nil, fmt.Errorf("--suite %q: unknown suite %q: %s", suite, name, want)
 		}
 		for _, s := range add {
 			if !slices.Contains(out, s) {
@@ -39,7 +46,24 @@ func ParseSuites(suite string) ([]string, error) {
 			}
 		}
 	}
+	if n := countLegged(out); n != 0 && n != len(out) {
+		return nil, fmt.Errorf("--suite %q: the tabletop's and the legged base's suites need different robots; evaluate them separately", suite)
+	}
 	return out, nil
+}
+
+// Legged reports whether suites (from ParseSuites) are the legged
+// simulator's.
+func Legged(suites []string) bool { return len(suites) > 0 && countLegged(suites) == len(suites) }
+
+func countLegged(suites []string) int {
+	n := 0
+	for _, s := range suites {
+		if slices.Contains(legged.Suites(), s) {
+			n++
+		}
+	}
+	return n
 }
 
 // SuiteConf configures RunSuites: a policy evaluated closed loop on
@@ -57,8 +81,10 @@ type SuiteConf struct {
 	Policies rig.Policies
 	// NoRender skips the cameras (only for the expert).
 	NoRender bool
-	// NewRenderer gives each worker its renderer.
-	NewRenderer func() (sim.Renderer, error)
+	// NewRenderer gives each worker its renderer; NewLeggedRenderer
+	// for the legged simulator's suites.
+	NewRenderer       func() (sim.Renderer, error)
+	NewLeggedRenderer func() (legged.Renderer, error)
 	// Scheduler and InferLatency: as rig.EpisodeConf's (virtual time).
 	Scheduler    control.SchedulerConf
 	InferLatency time.Duration
@@ -87,22 +113,38 @@ func RunSuites(ctx context.Context, c SuiteConf) (*Report, error) {
 	if c.NoRender && !c.Policies.Expert {
 		return nil, errors.New("--no-render: only the expert can run without camera images")
 	}
-	var refs []TaskRef
-	var tasks []sim.Task
-	for _, s := range suites {
-		r, t, err := SimTasks(s)
-		if err != nil {
-			return nil, err
-		}
-		refs, tasks = append(refs, r...), append(tasks, t...)
+	sc := SimConf{
+		NewPolicy:         c.Policies.OpenSim,
+		Sim:               sim.Conf{NoRender: c.NoRender},
+		NewRenderer:       c.NewRenderer,
+		NewLeggedRenderer: c.NewLeggedRenderer,
+		Scheduler:         c.Scheduler,
+		InferLatency:      c.InferLatency,
 	}
-	run, closeAll := SimEpisodes(SimConf{
-		NewPolicy:    c.Policies.OpenSim,
-		Sim:          sim.Conf{NoRender: c.NoRender},
-		NewRenderer:  c.NewRenderer,
-		Scheduler:    c.Scheduler,
-		InferLatency: c.InferLatency,
-	}, tasks)
+	var refs []TaskRef
+	var run EpisodeFunc
+	var closeAll func() error
+	if Legged(suites) {
+		var tasks []legged.Task
+		for _, s := range suites {
+			r, t, err := LeggedTasks(s)
+			if err != nil {
+				return nil, err
+			}
+			refs, tasks = append(refs, r...), append(tasks, t...)
+		}
+		run, closeAll = LeggedEpisodes(sc, tasks)
+	} else {
+		var tasks []sim.Task
+		for _, s := range suites {
+			r, t, err := SimTasks(s)
+			if err != nil {
+				return nil, err
+			}
+			refs, tasks = append(refs, r...), append(tasks, t...)
+		}
+		run, closeAll = SimEpisodes(sc, tasks)
+	}
 	c.Log.Info("evaluating", "policy", c.Policies.Name, "suites", strings.Join(suites, ","), "tasks", len(refs), "episodes_per_task", c.Episodes, "out", c.Out)
 	rep, err := Run(ctx, Conf{Workers: c.Workers, Episodes: c.Episodes, Out: c.Out, Progress: c.Progress}, refs, run)
 	if cerr := closeAll(); err == nil && cerr != nil {
@@ -132,8 +174,9 @@ func episodeErrors(rep *Report) error {
 // DefaultSuite is the suite efferent eval runs by default.
 const DefaultSuite = sim.SuiteSpatial
 
-// SuiteNames are the simulator's task suites.
-func SuiteNames() []string { return sim.Suites() }
+// SuiteNames are the simulators' task suites: the tabletop's, then the
+// legged base's.
+func SuiteNames() []string { return append(sim.Suites(), legged.Suites()...) }
 
 // InitStates is how many fixed initial states each task has.
 const InitStates = sim.NumInitStates

@@ -11,6 +11,7 @@ import (
 	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/policy/remote"
 	"github.com/efferent/efferent/sim"
+	"github.com/efferent/efferent/sim/legged"
 )
 
 // PolicyHelp documents a policy reference (efferent run and eval's
@@ -45,7 +46,7 @@ type PolicyConf struct {
 type Policies struct {
 	// Name is the policy's name: the model's, "expert" or the URL.
 	Name string
-	open func(worker int, env *sim.Env) (policy.Policy, error)
+	open func(worker int, env Simulator) (policy.Policy, error)
 	// Expert: the scripted expert, which needs the simulator's state.
 	Expert bool
 }
@@ -60,7 +61,7 @@ func (p Policies) Open(worker int) (policy.Policy, error) {
 
 // OpenSim opens worker's policy for the simulator env (the expert reads
 // its privileged state).
-func (p Policies) OpenSim(worker int, env *sim.Env) (policy.Policy, error) {
+func (p Policies) OpenSim(worker int, env Simulator) (policy.Policy, error) {
 	return p.open(worker, env)
 }
 
@@ -93,7 +94,7 @@ func ResolvePolicy(ctx context.Context, ref string, c PolicyConf) (Policies, err
 	case ref == "expert":
 		return expertPolicies(), nil
 	case strings.HasPrefix(ref, "ws://") || strings.HasPrefix(ref, "wss://"):
-		return Policies{Name: ref, open: func(int, *sim.Env) (policy.Policy, error) {
+		return Policies{Name: ref, open: func(int, Simulator) (policy.Policy, error) {
 			// A Client reconnects when the server restarts or the network
 			// drops; the control loop holds meanwhile.
 			p, err := remote.Connect(ctx, ref, remote.Conf{Token: c.Token})
@@ -114,7 +115,7 @@ func ResolvePolicy(ctx context.Context, ref string, c PolicyConf) (Policies, err
 			c.Log.Warn("this model has RANDOM weights: expect no successes", "model", m.Name)
 		}
 		first := pol
-		return Policies{Name: m.Name, open: func(worker int, _ *sim.Env) (policy.Policy, error) {
+		return Policies{Name: m.Name, open: func(worker int, _ Simulator) (policy.Policy, error) {
 			if worker == 0 && first != nil {
 				p := first
 				first = nil
@@ -127,10 +128,13 @@ func ResolvePolicy(ctx context.Context, ref string, c PolicyConf) (Policies, err
 }
 
 func expertPolicies() Policies {
-	return Policies{Name: "expert", Expert: true, open: func(_ int, env *sim.Env) (policy.Policy, error) {
-		if env == nil {
-			return nil, errors.New("--policy expert: the scripted expert exists only in the simulator")
+	return Policies{Name: "expert", Expert: true, open: func(_ int, env Simulator) (policy.Policy, error) {
+		switch env := env.(type) {
+		case *sim.Env:
+			return ExpertPolicy(env), nil
+		case *legged.Env:
+			return LeggedExpertPolicy(env), nil
 		}
-		return ExpertPolicy(env), nil
+		return nil, errors.New("--policy expert: the scripted expert exists only in the simulators")
 	}}
 }

@@ -9,14 +9,26 @@ import (
 	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/control"
 	"github.com/efferent/efferent/policy"
+	"github.com/efferent/efferent/safety"
 	"github.com/efferent/efferent/sim"
+	"github.com/efferent/efferent/sim/legged"
 )
 
 func simEpoch() time.Time { return sim.SimEpoch }
 
-// SimRobot adapts a simulator Env to control.Robot: the loop's setpoints
-// are the sim's actions, one per step.
-type SimRobot struct{ Env *sim.Env }
+// Simulator is one episode of a built-in simulator as the control loop
+// drives it: the tabletop's *sim.Env or the legged base's *legged.Env.
+type Simulator interface {
+	Observe(obs *efferent.Observation) error
+	Step(action []float64) error
+	Done() bool
+	Success() bool
+	Steps() int
+}
+
+// SimRobot adapts a simulator to control.Robot: the loop's setpoints are
+// the simulator's actions, one per step.
+type SimRobot struct{ Env Simulator }
 
 // Observe fills obs from the simulator. The sim's virtual timestamps are
 // dropped so the loop stamps observations with its own clock (the same
@@ -37,8 +49,10 @@ func (r SimRobot) Done() bool { return r.Env.Done() }
 
 // EpisodeConf configures one closed-loop episode in the simulator.
 type EpisodeConf struct {
-	// Env must be Reset to the episode's task and initial state already.
-	Env *sim.Env
+	// Env must be Reset to the episode's task and initial state already:
+	// a *sim.Env (LIBERO's action space and limits) or a *legged.Env (the
+	// quadruped's command vector and its envelope).
+	Env Simulator
 	// Policy drives it (required).
 	Policy policy.Policy
 	// Scheduler: Kinds default to LIBERO's; Mode defaults to replan with
@@ -102,7 +116,7 @@ func Episode(ctx context.Context, c EpisodeConf) EpisodeResult {
 	if c.Env == nil || c.Policy == nil {
 		return EpisodeResult{Err: errors.New("rig: EpisodeConf needs Env and Policy")}
 	}
-	limits, err := SimLimits()
+	space, limits, err := simSpace(c.Env)
 	if err != nil {
 		return EpisodeResult{Err: err}
 	}
@@ -111,7 +125,7 @@ func Episode(ctx context.Context, c EpisodeConf) EpisodeResult {
 	timed := &timedPolicy{Policy: c.Policy}
 	var res EpisodeResult
 	lc := LoopConf{
-		Robot: SimRobot{c.Env}, Policy: timed, Space: LIBERO(), Gates: gates, Scheduler: c.Scheduler,
+		Robot: SimRobot{c.Env}, Policy: timed, Space: space, Gates: gates, Scheduler: c.Scheduler,
 		Clock: c.Clock, Virtual: c.Virtual || c.SyncInference,
 		OnTick: func(sp *efferent.Setpoint, v efferent.Verdict) {
 			if c.Trace {
@@ -157,4 +171,15 @@ func Episode(ctx context.Context, c EpisodeConf) EpisodeResult {
 			st.Chunks.Expired)
 	}
 	return res
+}
+
+// simSpace is a simulator's action space and the limits of its actions:
+// the one place that tells the two simulators apart.
+func simSpace(env Simulator) (Space, *safety.LimitGate, error) {
+	if _, ok := env.(*legged.Env); ok {
+		g, err := LeggedLimits()
+		return Quadruped(), g, err
+	}
+	g, err := SimLimits()
+	return LIBERO(), g, err
 }

@@ -21,7 +21,9 @@ func evalCmd() *cobra.Command {
 		Long: `eval runs every task of a suite for --episodes episodes (episode e starts
 from the task's fixed initial state e, as LIBERO does) in parallel workers, in
 virtual time, and writes report.json, report.txt, success.png and actions.png
-to --out. Suites: ` + strings.Join(eval.SuiteNames(), ", ") + `, "all", or a comma-separated list.
+to --out. Suites: ` + strings.Join(eval.SuiteNames(), ", ") + `, "all" (the
+tabletop's four), "quadruped" (the legged base's three), or a comma-separated
+list of one simulator's suites.
 
 Latency matrix: with several --mode or --latency values (comma-separated,
 e.g. --mode replan,async --latency 0,50,150,300ms) eval runs the same
@@ -38,7 +40,7 @@ matrix.png into --out, and prints matrix.txt.`,
 		},
 	}
 	f := cmd.Flags()
-	f.String("suite", eval.DefaultSuite, "task suite: "+strings.Join(eval.SuiteNames(), ", ")+" or all")
+	f.String("suite", eval.DefaultSuite, "task suite: "+strings.Join(eval.SuiteNames(), ", ")+", all or quadruped")
 	f.Int("episodes", 10, "episodes per task (LIBERO's protocol uses 50)")
 	f.String("policy", "auto", rig.PolicyHelp)
 	f.String("token", "", "the bearer token of a --policy ws:// server started with one (default $EFFERENT_TOKEN)")
@@ -101,7 +103,7 @@ func runEval(cmd *cobra.Command, cfg Config) error {
 	sched := cfg.Run.Scheduler
 	sched.Mode = modes[0]
 	conf := eval.SuiteConf{Suite: suite, Episodes: episodes, Workers: workers, Out: out, Policies: pols,
-		NoRender: noRender, NewRenderer: newRenderer, Scheduler: sched, InferLatency: latencies[0], Progress: os.Stderr, Log: log}
+		NoRender: noRender, NewRenderer: newRenderer, NewLeggedRenderer: newLeggedRenderer, Scheduler: sched, InferLatency: latencies[0], Progress: os.Stderr, Log: log}
 	if matrix {
 		m, err := eval.RunMatrix(ctx, eval.MatrixConf{SuiteConf: conf, Modes: modes, Latencies: latencies})
 		if m != nil {

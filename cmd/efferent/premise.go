@@ -15,6 +15,7 @@ import (
 
 	"github.com/efferent/efferent/eval"
 	"github.com/efferent/efferent/rig"
+	"github.com/efferent/efferent/sim"
 )
 
 func evalPremiseCmd() *cobra.Command {
@@ -39,7 +40,7 @@ clarify counts, per suite, as report.json and report.txt in --out.`,
 		},
 	}
 	f := cmd.Flags()
-	f.String("suite", "all", "task suite: "+strings.Join(eval.SuiteNames(), ", ")+" or all")
+	f.String("suite", "all", "task suite: "+strings.Join(sim.Suites(), ", ")+" or all")
 	f.Int("episodes", 10, fmt.Sprintf("initial states per task (1..%d)", eval.InitStates))
 	f.Int("frames", rig.PremiseFrames, "consecutive frames the checker decides over")
 	f.Int("workers", 0, "parallel samples (default min(CPUs, 4))")
@@ -65,6 +66,9 @@ func runEvalPremise(cmd *cobra.Command, cfg Config) error {
 	suites, err := eval.ParseSuites(suite)
 	if err != nil {
 		return err
+	}
+	if eval.Legged(suites) {
+		return fmt.Errorf("eval premise --suite %s: the false-premise check is measured on the tabletop's suites only (its detector knows their objects); the legged suites' false-premise variants are in efferent sim tasks --false-premise", suite)
 	}
 	if frames < 1 {
 		return fmt.Errorf("--frames %d: want at least 1", frames)
