@@ -42,3 +42,18 @@ func seedOf(parts ...string) uint64 {
 func (t Task) Seed(init int) uint64 {
 	return seedOf(t.Suite, strconv.Itoa(t.Index), strconv.Itoa(init))
 }
+
+// RNG is the simulators' random source, SplitMix64 as rng: what an initial
+// state draws depends on nothing but its seed. The legged simulator
+// (sim/legged) draws its layouts from it too.
+type RNG struct{ r rng }
+
+// NewRNG returns an RNG seeded with seed.
+func NewRNG(seed uint64) *RNG { return &RNG{rng{s: seed}} }
+
+// Uniform returns a uniform number in [lo, hi).
+func (g *RNG) Uniform(lo, hi float64) float64 { return g.r.uniform(lo, hi) }
+
+// SeedOf hashes its parts (FNV-1a, parts separated by a zero byte): the
+// seed of a task's initial state from its suite, index and init.
+func SeedOf(parts ...string) uint64 { return seedOf(parts...) }

@@ -3,6 +3,8 @@ package legged
 import (
 	"math"
 	"testing"
+
+	"github.com/efferent/efferent/sim"
 )
 
 // minClearance returns the smallest clearance between the base and any
@@ -99,7 +101,7 @@ func TestBar(t *testing.T) {
 // task's initial states and checks the base never overlaps anything.
 func TestNeverPenetrates(t *testing.T) {
 	e, _ := New(Conf{NoRender: true}, nil)
-	r := rng{s: 42}
+	r := sim.NewRNG(42)
 	inits := 5
 	if testing.Short() {
 		inits = 2
@@ -116,12 +118,12 @@ func TestNeverPenetrates(t *testing.T) {
 				for s := range 1500 {
 					if s%25 == 0 {
 						for k := range c {
-							c[k] = r.uniform(-1.5, 1.5)
+							c[k] = r.Uniform(-1.5, 1.5)
 						}
-						c[CmdVX] = r.uniform(-0.2, 1.5) // mostly forward, to reach things
-						c[CmdHeight] = r.uniform(0.1, 0.35)
-						c[CmdGaitHz] = r.uniform(0, 5)
-						c[CmdStop] = r.uniform(-4, 1)
+						c[CmdVX] = r.Uniform(-0.2, 1.5) // mostly forward, to reach things
+						c[CmdHeight] = r.Uniform(0.1, 0.35)
+						c[CmdGaitHz] = r.Uniform(0, 5)
+						c[CmdStop] = r.Uniform(-4, 1)
 					}
 					_ = e.Step(c)
 					if g := minClearance(&e.w); g < 0 {

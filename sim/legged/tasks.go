@@ -465,16 +465,16 @@ func (t Task) layout(init int) ([]Object, [3]float64) {
 			base = bt
 		}
 	}
-	r := rng{s: t.Seed(init)}
+	r := sim.NewRNG(t.Seed(init))
 	start := [3]float64{
-		base.Start[0] + r.uniform(-StartJitter, StartJitter),
-		base.Start[1] + r.uniform(-StartJitter, StartJitter),
-		base.Start[2] + r.uniform(-StartYawJitter, StartYawJitter),
+		base.Start[0] + r.Uniform(-StartJitter, StartJitter),
+		base.Start[1] + r.Uniform(-StartJitter, StartJitter),
+		base.Start[2] + r.Uniform(-StartYawJitter, StartYawJitter),
 	}
 	groups := map[int][2]float64{}
 	var objs []Object
 	for _, p := range base.Scene {
-		d := [2]float64{r.uniform(-ObjectJitter, ObjectJitter), r.uniform(-ObjectJitter, ObjectJitter)}
+		d := [2]float64{r.Uniform(-ObjectJitter, ObjectJitter), r.Uniform(-ObjectJitter, ObjectJitter)}
 		if p.Group != 0 {
 			if g, ok := groups[p.Group]; ok {
 				d = g

@@ -1,8 +1,6 @@
 package render
 
 import (
-	"errors"
-	"fmt"
 	"math"
 	"slices"
 
@@ -51,23 +49,10 @@ func (l *Legged) Close() { l.r.Close() }
 // unless cam is its own egocentric camera.
 func (l *Legged) Render(w *legged.World, cam sim.Camera, dst *efferent.Image) error {
 	r := l.r
-	if r.closed {
-		return errors.New("render: renderer is closed")
-	}
-	if cam.W <= 0 || cam.H <= 0 || cam.W > 8192 || cam.H > 8192 {
-		return fmt.Errorf("render: camera size %dx%d out of range", cam.W, cam.H)
-	}
-	n := cam.H * cam.W * 3
-	if cap(dst.Pix) < n {
-		dst.Pix = make([]byte, n)
-	}
-	dst.Pix = dst.Pix[:n]
-	dst.H, dst.W, dst.C = cam.H, cam.W, 3
-	m, err := r.matFor(dst.Pix, cam.H, cam.W)
+	m, err := r.begin(cam, dst)
 	if err != nil {
 		return err
 	}
-	r.cam, r.mat = cam, m
 	defer func() { r.mat = nil }()
 
 	m.SetTo(gocv.NewScalar(float64(skyColor[0]), float64(skyColor[1]), float64(skyColor[2]), 0))

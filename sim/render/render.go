@@ -88,23 +88,10 @@ func (r *Renderer) Close() {
 // Render draws w as seen by cam into dst (cam.H × cam.W × 3, RGB),
 // reusing dst.Pix when its capacity suffices.
 func (r *Renderer) Render(w *sim.World, cam sim.Camera, dst *efferent.Image) error {
-	if r.closed {
-		return errors.New("render: renderer is closed")
-	}
-	if cam.W <= 0 || cam.H <= 0 || cam.W > 8192 || cam.H > 8192 {
-		return fmt.Errorf("render: camera size %dx%d out of range", cam.W, cam.H)
-	}
-	n := cam.H * cam.W * 3
-	if cap(dst.Pix) < n {
-		dst.Pix = make([]byte, n)
-	}
-	dst.Pix = dst.Pix[:n]
-	dst.H, dst.W, dst.C = cam.H, cam.W, 3
-	m, err := r.matFor(dst.Pix, cam.H, cam.W)
+	m, err := r.begin(cam, dst)
 	if err != nil {
 		return err
 	}
-	r.cam, r.mat = cam, m
 	defer func() { r.mat = nil }()
 
 	m.SetTo(gocv.NewScalar(float64(floorColor[0]), float64(floorColor[1]), float64(floorColor[2]), 0))
@@ -134,6 +121,30 @@ func (r *Renderer) Render(w *sim.World, cam sim.Camera, dst *efferent.Image) err
 		}
 	}
 	return nil
+}
+
+// begin checks cam, sizes dst for it (reusing dst.Pix when its capacity
+// suffices) and points the drawing primitives at dst through cam; the
+// caller sets r.mat back to nil when done.
+func (r *Renderer) begin(cam sim.Camera, dst *efferent.Image) (*gocv.Mat, error) {
+	if r.closed {
+		return nil, errors.New("render: renderer is closed")
+	}
+	if cam.W <= 0 || cam.H <= 0 || cam.W > 8192 || cam.H > 8192 {
+		return nil, fmt.Errorf("render: camera size %dx%d out of range", cam.W, cam.H)
+	}
+	n := cam.H * cam.W * 3
+	if cap(dst.Pix) < n {
+		dst.Pix = make([]byte, n)
+	}
+	dst.Pix = dst.Pix[:n]
+	dst.H, dst.W, dst.C = cam.H, cam.W, 3
+	m, err := r.matFor(dst.Pix, cam.H, cam.W)
+	if err != nil {
+		return nil, err
+	}
+	r.cam, r.mat = cam, m
+	return m, nil
 }
 
 func farFirst(a, b drawItem) int {
