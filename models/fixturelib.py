@@ -701,12 +701,14 @@ def decoder_section(layers, heads, head_dim, vocab, start_token, position_ids=Tr
 """
 
 
-def action_section(dim, horizon, step_hz, body, model_dim=None, robot_dims=None):
-    """action: the chunk's geometry, then body (its tokenizer:, normalization: ...)."""
+def action_section(dim, horizon, step_hz, body, model_dim=None, robot_dims=None, space=None):
+    """action: the chunk's geometry, what the actions mean (space: libero,
+    quadruped_command), then body (its tokenizer:, normalization: ...)."""
     return (f"action:\n  dim: {dim}\n"
             + (f"  model_dim: {model_dim}\n" if model_dim is not None else "")
             + (f"  robot_dims: {fmt_list(robot_dims)}\n" if robot_dims is not None else "")
-            + f"  horizon: {horizon}\n  step_hz: {step_hz}\n" + body)
+            + f"  horizon: {horizon}\n  step_hz: {step_hz}\n"
+            + (f"  space: {space}\n" if space is not None else "") + body)
 
 
 def vq_tokenizer_section(token_base, latent_decoder=None):

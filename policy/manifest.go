@@ -220,6 +220,14 @@ type ActionSpec struct {
 	Horizon   int   `yaml:"horizon"`
 	// StepHz is the rate the actions were recorded at (LIBERO: 20).
 	StepHz float64 `yaml:"step_hz"`
+	// Space says what the actions mean, where a robot profile needs to
+	// know (optional): SpaceLIBERO, LIBERO's end-effector deltas and
+	// gripper, or SpaceQuadrupedCommand, the QUART-style command vector
+	// (vx, vy, wz, body height, gait frequency, foot swing height, stop
+	// flag), which a twist profile drives with its first three dims.
+	// Default: unspecified (the profile's own dims and action.policy_dims
+	// decide).
+	Space string `yaml:"space"`
 	// Tokenizer is the autoregressive layout's action detokenizer.
 	Tokenizer     ActionTokenizer   `yaml:"tokenizer"`
 	Normalization NormalizationSpec `yaml:"normalization"`
@@ -597,6 +605,15 @@ func (m *Manifest) validateAction() error {
 	if !(a.StepHz > 0 && a.StepHz <= 10000) {
 		return fieldErr("action.step_hz", "is %v, want (0, 10000]", a.StepHz)
 	}
+	switch a.Space {
+	case "", SpaceLIBERO:
+	case SpaceQuadrupedCommand:
+		if a.Dim != 7 {
+			return fieldErr("action.space", "is %s with action.dim %d, want 7 (vx, vy, wz, height, gait_hz, swing, stop)", a.Space, a.Dim)
+		}
+	default:
+		return fieldErr("action.space", "is %q, want %s, %s or nothing", a.Space, SpaceLIBERO, SpaceQuadrupedCommand)
+	}
 	if m.LayoutName() != LayoutAutoregressive && a.Tokenizer != (ActionTokenizer{}) {
 		return fieldErr("action.tokenizer", "belongs to the autoregressive layout; %s outputs actions", m.LayoutName())
 	}
@@ -716,7 +733,7 @@ func (m *Manifest) Metadata() Metadata {
 		ImageKeys: keys, ImageHeight: m.Obs.ImageHeight, ImageWidth: m.Obs.ImageWidth, Resize: m.Obs.Resize,
 		StateKey: m.Obs.State.Key, StateDim: m.Obs.State.Dim, RobotBase: m.Obs.State.RobotBase,
 		PromptKey: m.Obs.Prompt.Key, PromptRequired: m.Obs.Prompt.Required, MaxPromptBytes: m.Obs.Prompt.MaxBytes,
-		Horizon: m.Action.Horizon, Dim: m.Action.Dim, StepPeriod: m.Action.StepPeriod(),
+		Horizon: m.Action.Horizon, Dim: m.Action.Dim, StepPeriod: m.Action.StepPeriod(), ActionSpace: m.Action.Space,
 		TokenizerKind: m.Action.Tokenizer.Kind, CameraSizes: m.cameraSizes(),
 	}
 }

@@ -7,6 +7,12 @@ import (
 	"github.com/efferent/efferent"
 )
 
+// Action spaces a manifest may declare (action.space).
+const (
+	SpaceLIBERO           = "libero"
+	SpaceQuadrupedCommand = "quadruped_command"
+)
+
 // Policy maps one observation to one chunk of actions.
 //
 // Implementations are not safe for concurrent use: one goroutine owns a
@@ -58,6 +64,9 @@ type Metadata struct {
 	Horizon, Dim int
 	// StepPeriod is the time between actions the model was trained at.
 	StepPeriod time.Duration
+	// ActionSpace is the manifest's action.space: what the actions mean
+	// (SpaceLIBERO, SpaceQuadrupedCommand; "" when not declared).
+	ActionSpace string
 	// Guides says the policy reads Observation.Guide: it can do
 	// real-time chunking (control.ModeRTC). Only the flow layout's prefix
 	// + step graphs can (policy/ort: guide.go).

@@ -16,7 +16,7 @@ import (
 )
 
 // DefaultTask is the simulator task a run drives when none is given.
-const DefaultTask = "put the red block in the blue bowl"
+const DefaultTask = sim.DefaultTask
 
 // Conf configures a run (efferent run): the config file's run section and
 // the flags over it. Zero values mean the documented defaults, except

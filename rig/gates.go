@@ -98,6 +98,8 @@ func ProfileLimits(p *robot.Profile, stepPeriod time.Duration) (*safety.LimitGat
 			if i < 3 {
 				lo[i], hi[i] = -caps[i], caps[i]
 			}
+		case robot.MappingCommandVector:
+			lo[i], hi[i] = l.CommandMin[i], l.CommandMax[i]
 		}
 	}
 	return safety.NewLimits(safety.LimitsConf{Min: lo, Max: hi, MaxStep: step, Kinds: ProfileSpace(p).Kinds})

@@ -82,8 +82,20 @@ func rosPolicy(ctx context.Context, c *Conf, p *Parts, prof *robot.Profile) (pol
 	// A model trained in another frame (the simulator's world) sees the
 	// measured pose moved into it (observation.state.robot_base).
 	pol = withRobotBase(pol)
-	if dims := prof.Action.PolicyDims; len(dims) > 0 {
-		// The profile says which of the policy's dims drive its own.
+	dims := prof.Action.PolicyDims
+	if err := spaceFits(pol.Metadata().ActionSpace, prof); err != nil {
+		pol.Close()
+		return nil, "", fmt.Errorf("policy %s on robot profile %s: %w", pols.Name, prof.Name, err)
+	}
+	if len(dims) == 0 && prof.Action.Mapping == robot.MappingTwist && pol.Metadata().ActionSpace == policy.SpaceQuadrupedCommand {
+		// A command vector's first three dims are the twist; a robot that
+		// takes only velocities keeps its gait controller's own height and
+		// gait.
+		dims = []int{0, 1, 2}
+	}
+	if len(dims) > 0 {
+		// The profile (or the policy's declared command vector) says which
+		// of the policy's dims drive the robot's.
 		sel, err := policy.SelectDims(pol, dims)
 		if err != nil {
 			pol.Close()
@@ -366,4 +378,18 @@ func waitPremise(ctx context.Context, bridge *ros.Bridge, view *robotViewer, ins
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// spaceFits refuses a policy whose declared action space (action.space)
+// means something else than the profile's actions, even where the dims
+// agree: LIBERO's 7 end-effector deltas are not a quadruped's 7-d command
+// vector.
+func spaceFits(space string, prof *robot.Profile) error {
+	switch {
+	case space == policy.SpaceLIBERO && prof.Action.Mapping != robot.MappingEEDelta:
+		return fmt.Errorf("its actions are LIBERO's end-effector deltas, the robot takes %s", prof.Action.Mapping)
+	case space == policy.SpaceQuadrupedCommand && prof.Action.Mapping != robot.MappingTwist && prof.Action.Mapping != robot.MappingCommandVector:
+		return fmt.Errorf("its actions are a quadruped's command vector, the robot takes %s", prof.Action.Mapping)
+	}
+	return nil
 }

@@ -120,6 +120,9 @@ func Episode(ctx context.Context, c EpisodeConf) EpisodeResult {
 	if err != nil {
 		return EpisodeResult{Err: err}
 	}
+	if err := simSpaceFits(c.Policy.Metadata().ActionSpace, c.Env); err != nil {
+		return EpisodeResult{Err: err}
+	}
 	gates := c.Gates
 	gates.Limits = limits
 	timed := &timedPolicy{Policy: c.Policy}
@@ -182,4 +185,17 @@ func simSpace(env Simulator) (Space, *safety.LimitGate, error) {
 	}
 	g, err := SimLimits()
 	return LIBERO(), g, err
+}
+
+// simSpaceFits refuses a policy whose declared action space is the other
+// simulator's robot's.
+func simSpaceFits(space string, env Simulator) error {
+	_, leg := env.(*legged.Env)
+	switch {
+	case leg && space == policy.SpaceLIBERO:
+		return errors.New("the policy's actions are LIBERO's end-effector deltas: it drives the tabletop, not the legged base")
+	case !leg && space == policy.SpaceQuadrupedCommand:
+		return errors.New("the policy's actions are a quadruped's command vector: it drives the legged base, not the tabletop")
+	}
+	return nil
 }

@@ -121,6 +121,12 @@ type Command struct {
 	// JointNames name the joints of JointTrajectory commands. Default
 	// joint1 … jointN.
 	JointNames []string `yaml:"joint_names"`
+	// Hold (command_vector) is the command vector that holds the robot
+	// still, sent on stale inputs, the watchdog and e-stop: for a QUART
+	// quadruped, zero velocities at a standing height and gait with the
+	// stop flag set. Default all zeros. It must lie within
+	// limits.command_min/max.
+	Hold []float64 `yaml:"hold"`
 }
 
 // State names the state topics ("" = not used).
@@ -282,6 +288,11 @@ type Limits struct {
 	JointMin      []float64 `yaml:"joint_min"`
 	JointMax      []float64 `yaml:"joint_max"`
 	JointVelocity []float64 `yaml:"joint_velocity"`
+	// CommandMin/Max (command_vector) bound each dim of the command
+	// vector (required for that mapping): the high-level controller's
+	// envelope.
+	CommandMin []float64 `yaml:"command_min"`
+	CommandMax []float64 `yaml:"command_max"`
 	// MaxVx, MaxVy (m/s) and MaxWz (rad/s) bound a twist.
 	MaxVx float64 `yaml:"max_vx"`
 	MaxVy float64 `yaml:"max_vy"`
@@ -535,6 +546,24 @@ func (p *Profile) Validate() error {
 		if p.State.JointStates == "" {
 			return errors.New("state.joint_states: required for joint_position (the hold pose is the measured one)")
 		}
+	case MappingCommandVector:
+		n := p.Action.Dim
+		if len(l.CommandMin) != n || len(l.CommandMax) != n {
+			return fmt.Errorf("limits.command_min/command_max: want %d values each (action.dim)", n)
+		}
+		if h := p.Command.Hold; len(h) != 0 && len(h) != n {
+			return fmt.Errorf("command.hold: %d values, want %d (action.dim) or none", len(h), n)
+		}
+		for i := range n {
+			if !(l.CommandMin[i] <= l.CommandMax[i]) || math.IsInf(l.CommandMin[i], 0) || math.IsInf(l.CommandMax[i], 0) {
+				return fmt.Errorf("limits: command dim %d: min %g, max %g: want finite min ≤ max", i, l.CommandMin[i], l.CommandMax[i])
+			}
+		}
+		for i, h := range p.CommandHold() {
+			if !(h >= l.CommandMin[i] && h <= l.CommandMax[i]) {
+				return fmt.Errorf("command.hold[%d]: %g, outside limits.command_min/max [%g, %g]", i, h, l.CommandMin[i], l.CommandMax[i])
+			}
+		}
 	case MappingTwist:
 		if p.Action.Dim < 3 {
 			return fmt.Errorf("action.dim: %d, twist needs 3 (vx, vy, wz)", p.Action.Dim)
@@ -634,4 +663,13 @@ func allPositive(kvs ...keyVal) error {
 		}
 	}
 	return nil
+}
+
+// CommandHold is the command vector that holds a command_vector robot
+// still (command.hold, default zeros).
+func (p *Profile) CommandHold() []float64 {
+	if len(p.Command.Hold) == p.Action.Dim {
+		return p.Command.Hold
+	}
+	return make([]float64, p.Action.Dim)
 }

@@ -10,7 +10,7 @@ import (
 )
 
 func TestShippedProfilesLoad(t *testing.T) {
-	want := map[string]float64{"franka": 1000, "quadruped": 50, "sim": 20}
+	want := map[string]float64{"franka": 1000, "quadruped": 50, "quadruped-command": 50, "sim": 20}
 	for _, name := range Names() {
 		p, err := Load(name)
 		if err != nil {
@@ -26,6 +26,28 @@ func TestShippedProfilesLoad(t *testing.T) {
 	q, _ := Load("quadruped")
 	if q.Command.Watchdog != 40*time.Millisecond || q.Status.Period != 500*time.Millisecond {
 		t.Fatalf("quadruped defaults: watchdog %v status %v", q.Command.Watchdog, q.Status.Period)
+	}
+	c, _ := Load("quadruped-command")
+	if h := c.CommandHold(); len(h) != 7 || h[6] != 1 || h[3] != 0.28 {
+		t.Fatalf("quadruped-command's hold %v: want standing with the stop flag", h)
+	}
+}
+
+// A command_vector profile bounds every dim, and its hold command lies
+// within the bounds.
+func TestCommandVectorLimits(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ yaml, want string }{
+		{"limits: {command_min: [0, 0], command_max: [1, 1]}", "want 7 values"},
+		{"limits: {command_min: [0, 0, 0, 0, 0, 0, 2], command_max: [1, 1, 1, 1, 1, 1, 1]}", "want finite min ≤ max"},
+		{"command: {hold: [0, 0, 0, 0, 0, 0, 0]}", "command.hold[3]: 0, outside"},
+		{"command: {hold: [1, 2]}", "want 7 (action.dim)"},
+	} {
+		f := filepath.Join(dir, "p.yaml")
+		os.WriteFile(f, []byte("base: quadruped-command\n"+tc.yaml+"\n"), 0o644)
+		if _, err := Load(f); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", tc.yaml, err, tc.want)
+		}
 	}
 }
 

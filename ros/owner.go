@@ -390,7 +390,7 @@ func (b *Bridge) command(v []float64, hold bool, now time.Time) {
 // holdJoints is the measured joint state (the pose to hold), or nil.
 func (b *Bridge) holdJoints() []float64 {
 	if b.prof.Action.Mapping == robot.MappingCommandVector {
-		return make([]float64, b.prof.Action.Dim) // a zero command vector stands still
+		return append([]float64(nil), b.prof.CommandHold()...) // the profile's standing command
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -407,8 +407,11 @@ func clampJoints(p *robot.Profile, v []float64) []float64 {
 	out := make([]float64, n)
 	for i := range n {
 		out[i] = v[i]
-		if p.Action.Mapping == robot.MappingJointPosition {
+		switch p.Action.Mapping {
+		case robot.MappingJointPosition:
 			out[i] = min(max(v[i], p.Limits.JointMin[i]), p.Limits.JointMax[i])
+		case robot.MappingCommandVector:
+			out[i] = min(max(v[i], p.Limits.CommandMin[i]), p.Limits.CommandMax[i])
 		}
 	}
 	return out

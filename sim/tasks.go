@@ -84,6 +84,9 @@ type Task struct {
 // MaxSteps per suite, LIBERO's as used by openpi's client.
 var maxSteps = map[string]int{SuiteSpatial: 220, SuiteObject: 280, SuiteGoal: 300, SuiteLong: 520}
 
+// DefaultTask is the task efferent runs when none is named.
+const DefaultTask = "put the red block in the blue bowl"
+
 // Suites returns the suite names in a fixed order.
 func Suites() []string { return []string{SuiteSpatial, SuiteObject, SuiteGoal, SuiteLong} }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/efferent/efferent/ros/simrobot"
 	"github.com/efferent/efferent/sim"
+	"github.com/efferent/efferent/sim/legged"
 )
 
 func simROSCmd() *cobra.Command {
@@ -28,9 +29,14 @@ cameras as rgb8 sensor_msgs/Image on ` + simrobot.AgentTopic + ` and
 ` + simrobot.WristTopic + `; it follows the Cartesian impedance
 controller's equilibrium pose with a first-order lag (--lag) at Franka's
 speed bounds, and franka_gripper move goals.
-quadruped: a planar base integrates /cmd_vel Twists and publishes its x, y
-and yaw as the joints base_x, base_y, base_yaw on /joint_states; the
-agent-view camera rides on it.
+quadruped: the legged simulator (efferent sim tasks: the quadruped-*
+suites) takes /cmd_vel Twists (velocities at the nominal height and gait;
+a command_vector profile's 7-d command vectors instead) at its 50 Hz,
+publishes its state as the joints base_x, base_y, base_yaw, base_vx,
+base_vy, base_wz, base_height on /joint_states (odometry since the
+episode's start, measured body velocities, height) and its egocentric
+camera on ` + simrobot.AgentTopic + `. Without a fresh command (0.5 s)
+it stands still.
 
 Episodes: each resets the task's next initial state (from --init), holds the
 arm for --reset-hold, then runs until the task succeeds or --episode-timeout
@@ -50,7 +56,7 @@ camera:agent, camera:wrist, cameras, state, gripper. They start after
 	f := cmd.Flags()
 	f.String("robot", "franka", "robot profile to play: franka or quadruped (or a profile YAML)")
 	f.String("ros-master", "", "ROS master host:port (default: $ROS_MASTER_URI, else 127.0.0.1:11311)")
-	f.String("task", defaultTask, "simulator task: its instruction or name (see `efferent sim tasks`)")
+	f.String("task", "", "simulator task: its instruction or name (see `efferent sim tasks`; default "+fmt.Sprintf("%q, the quadruped's %q", sim.DefaultTask, legged.DefaultTask)+")")
 	f.String("suite", "", "with --task as an instruction, the suite to look it up in (default: the first suite that has it)")
 	f.Int("episodes", 10, "episodes to run; 0 runs until interrupted")
 	f.Int("init", 0, "initial state of the first episode (episode e uses init+e, mod 50)")
@@ -77,6 +83,11 @@ func runSimROS(cmd *cobra.Command, _ []string) error {
 		return fmt.Errorf("sim ros: %w", err)
 	}
 	defer closeRenderer(r)
+	lr, err := newLeggedRenderer()
+	if err != nil {
+		return fmt.Errorf("sim ros: %w", err)
+	}
+	defer closeRenderer(lr)
 	f := cmd.Flags()
 	level, _ := f.GetString("log-level")
 	lc := LogConf{Level: level, Format: "text"}
@@ -114,7 +125,7 @@ func runSimROS(cmd *cobra.Command, _ []string) error {
 	signal.Notify(usr, syscall.SIGUSR1)
 	defer signal.Stop(usr)
 	c.Toggle, c.Out = usr, cmd.OutOrStdout()
-	n.Renderer = r
+	n.Renderer, n.LeggedRenderer = r, lr
 	_, err = simrobot.Play(ctx, c)
 	return err
 }

@@ -451,7 +451,7 @@ def export(core, cb, stats, vocab, history, args, n_eps, n_samples):
         FL.encoder_section(PREFIX),
         FL.decoder_section(LAYERS, HEADS, HEAD_DIM, VOCAB, START_TOKEN),
         FL.action_section(D, H, 20, FL.vq_tokenizer_section(TOKEN_BASE)
-                          + FL.normalization_section(stats["q01"], stats["q99"], stats["mask"], floats=True)),
+                          + FL.normalization_section(stats["q01"], stats["q99"], stats["mask"], floats=True), space="libero"),
         "golden: golden.json\n"])
     FL.write_trained(OUT, manifest, args, n_eps, n_samples, history)
 

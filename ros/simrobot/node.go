@@ -117,11 +117,15 @@ func (r *rosSide) connect() error {
 				return err
 			}
 		}
-	case robot.MappingTwist:
+	case robot.MappingTwist, robot.MappingCommandVector:
 		if err := pub(&r.joints, p.State.JointStates, &sensor_msgs.JointState{}, false); err != nil {
 			return err
 		}
-		if err := sub(p.Command.Topic, r.n.onTwist); err != nil {
+		cb := any(r.n.onTwist)
+		if p.Action.Mapping == robot.MappingCommandVector {
+			cb = r.n.onCommandVector
+		}
+		if err := sub(p.Command.Topic, cb); err != nil {
 			return err
 		}
 	}
@@ -255,11 +259,8 @@ var armJoints = []string{"panda_joint1", "panda_joint2", "panda_joint3", "panda_
 // publishState sends the state topics (Run's goroutine), applying faults.
 func (n *Node) publishState(now time.Time) {
 	r := &n.ros
-	if n.prof.Action.Mapping == robot.MappingTwist {
-		n.emit(StreamState, 1, &r.joints, now, func() any {
-			return &sensor_msgs.JointState{Header: std_msgs.Header{Stamp: now},
-				Name: []string{"base_x", "base_y", "base_yaw"}, Position: []float64{n.base[0], n.base[1], n.base[2]}}
-		})
+	if n.legs != nil {
+		n.emit(StreamState, 1, &r.joints, now, func() any { return n.legsState(now) })
 		return
 	}
 	g := n.env.World().Gripper

@@ -4,7 +4,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/efferent/efferent/robot"
 	"github.com/efferent/efferent/sim"
 )
 
@@ -19,14 +18,14 @@ func (a *armState) reset(w *sim.World) {
 	a.target = armPose{p: w.Gripper.Pos, q: w.Gripper.Quat}
 }
 
-// physics advances the simulation by dt seconds: the arm toward the
+// physics advances the simulation by step: the arm toward the
 // equilibrium pose (when tracking; otherwise it holds where it is), the
-// fingers toward the move goal, or the quadruped's base by its Twist.
-func (n *Node) physics(dt float64, tracking bool, now time.Time) error {
-	if n.prof.Action.Mapping == robot.MappingTwist {
-		n.moveBase(dt, tracking, now)
-		return nil
+// fingers toward the move goal, or the quadruped by its commands.
+func (n *Node) physics(tick time.Duration, tracking bool, now time.Time) error {
+	if n.legs != nil {
+		return n.legsPhysics(tick, tracking, now)
 	}
+	dt := tick.Seconds()
 	w := n.env.World()
 	g := &w.Gripper
 	n.mu.Lock()
@@ -88,21 +87,6 @@ func (n *Node) physics(dt float64, tracking bool, now time.Time) error {
 	next := g.Finger + math.Min(math.Max(target-g.Finger, -fs*dt), fs*dt)
 	a[6] = 1 - 2*next/sim.FingerOpen
 	return n.env.Step(a[:])
-}
-
-// moveBase integrates the quadruped's body velocity (zero while holding
-// or once the last Twist is older than TwistTimeout).
-func (n *Node) moveBase(dt float64, tracking bool, now time.Time) {
-	n.mu.Lock()
-	tw, at := n.twist, n.twistAt
-	n.mu.Unlock()
-	if !tracking || at.IsZero() || now.Sub(at) > TwistTimeout {
-		return
-	}
-	s, c := math.Sincos(n.base[2])
-	n.base[0] += (c*tw[0] - s*tw[1]) * dt
-	n.base[1] += (s*tw[0] + c*tw[1]) * dt
-	n.base[2] = math.Remainder(n.base[2]+tw[2]*dt, 2*math.Pi)
 }
 
 // columnMajor is the 4×4 homogeneous transform of (p, q), column by

@@ -9,6 +9,7 @@ import (
 	"github.com/efferent/efferent/robot"
 	"github.com/efferent/efferent/ros"
 	"github.com/efferent/efferent/sim"
+	"github.com/efferent/efferent/sim/legged"
 )
 
 // Play is `efferent sim ros` without its flags: it resolves the robot
@@ -27,7 +28,9 @@ type PlayConf struct {
 	// quadruped) or a profile YAML (--robot).
 	Robot string
 	// Task is a simulator task's instruction or name (--task), looked up
-	// in Suite when that is set (--suite), else by sim.FindTask.
+	// in Suite when that is set (--suite), else by sim.FindTask (the
+	// Franka) or legged.FindTask (the quadruped). Default: sim.DefaultTask
+	// or legged.DefaultTask.
 	Task, Suite string
 	// Idle keeps the node up after the last episode until ctx ends
 	// (--idle).
@@ -53,9 +56,27 @@ func Play(ctx context.Context, c PlayConf) ([]EpisodeResult, error) {
 			return nil, err
 		}
 	}
-	task, err := findTask(c.Task, c.Suite)
-	if err != nil {
-		return nil, err
+	conf := c.Node
+	conf.Profile = prof
+	var instruction, suite string
+	if c.Task == "" {
+		c.Task = sim.DefaultTask
+		if quadruped(prof) {
+			c.Task = legged.DefaultTask
+		}
+	}
+	if quadruped(prof) {
+		t, err := findLeggedTask(c.Task, c.Suite)
+		if err != nil {
+			return nil, err
+		}
+		conf.Legged, instruction, suite = t, t.Instruction, t.Suite
+	} else {
+		t, err := findTask(c.Task, c.Suite)
+		if err != nil {
+			return nil, err
+		}
+		conf.Task, instruction, suite = t, t.Instruction, t.Suite
 	}
 	if c.Node.Episodes < 0 || c.Node.FirstInit < 0 || c.Node.FirstInit >= sim.NumInitStates {
 		return nil, fmt.Errorf("--episodes %d / --init %d: want episodes ≥ 0 and init in 0..%d", c.Node.Episodes, c.Node.FirstInit, sim.NumInitStates-1)
@@ -63,8 +84,6 @@ func Play(ctx context.Context, c PlayConf) ([]EpisodeResult, error) {
 	if c.Out == nil {
 		c.Out = io.Discard
 	}
-	conf := c.Node
-	conf.Profile, conf.Task = prof, task
 	node, err := New(conf)
 	if err != nil {
 		return nil, err
@@ -85,7 +104,7 @@ func Play(ctx context.Context, c PlayConf) ([]EpisodeResult, error) {
 			}
 		}()
 	}
-	conf.Log.Info("simulated robot up", "robot", prof.Name, "task", task.Instruction, "suite", task.Suite, "episodes", conf.Episodes,
+	conf.Log.Info("simulated robot up", "robot", prof.Name, "task", instruction, "suite", suite, "episodes", conf.Episodes,
 		"init", conf.FirstInit, "pid", os.Getpid())
 	results, err := node.Run(ctx)
 	if err != nil {
@@ -125,6 +144,27 @@ func findTask(query, suite string) (sim.Task, error) {
 	t, ok := sim.FindTask(query)
 	if !ok {
 		return sim.Task{}, fmt.Errorf("--task %q: no such simulator task (list them with `efferent sim tasks`)", query)
+	}
+	return t, nil
+}
+
+// findLeggedTask is findTask for the legged simulator's tasks.
+func findLeggedTask(query, suite string) (legged.Task, error) {
+	if suite != "" {
+		ts, err := legged.Tasks(suite)
+		if err != nil {
+			return legged.Task{}, fmt.Errorf("--suite: %w", err)
+		}
+		for _, t := range ts {
+			if t.Instruction == query || t.Name == query {
+				return t, nil
+			}
+		}
+		return legged.Task{}, fmt.Errorf("--task %q: not in suite %s (list them with `efferent sim tasks`)", query, suite)
+	}
+	t, ok := legged.FindTask(query)
+	if !ok {
+		return legged.Task{}, fmt.Errorf("--task %q: no such legged simulator task (list them with `efferent sim tasks`)", query)
 	}
 	return t, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/robot"
 	"github.com/efferent/efferent/sim"
+	"github.com/efferent/efferent/sim/legged"
 )
 
 // Default topics of the simulated cameras and the episode results.
@@ -43,9 +44,10 @@ const physicsHz = 1000
 // Conf configures a Node. Zero values mean the documented defaults.
 type Conf struct {
 	// Profile is the robot the node plays (required): an ee_delta profile
-	// with a PoseStamped command and a FrankaState topic (franka.yaml), or
-	// a twist profile (quadruped.yaml). Topics, home joints, gripper and
-	// speed bounds come from it.
+	// with a PoseStamped command and a FrankaState topic (franka.yaml),
+	// played by the tabletop simulator, or a twist or command_vector
+	// profile (quadruped.yaml), played by the legged simulator. Topics,
+	// home joints, gripper and speed bounds come from it.
 	Profile *robot.Profile
 	// Master is the ROS master's host:port (default 127.0.0.1:11311; the
 	// command resolves $ROS_MASTER_URI first).
@@ -55,21 +57,27 @@ type Conf struct {
 	// Host is the address peers reach this node at: default 127.0.0.1
 	// for a loopback master, else goroslib's choice.
 	Host string
-	// Renderer draws the cameras (sim/render); nil publishes no images.
-	Renderer sim.Renderer
+	// Renderer draws the Franka's cameras, LeggedRenderer the quadruped's
+	// egocentric camera (sim/render); nil publishes no images.
+	Renderer       sim.Renderer
+	LeggedRenderer legged.Renderer
 	// ImageSize is the cameras' side (default 224); CameraHz their rate
 	// (default 30); StateHz the state topics' rate (default 100).
 	ImageSize         int
 	CameraHz, StateHz float64
 	// AgentTopic and WristTopic carry the cameras (defaults above).
 	AgentTopic, WristTopic string
-	// Task is the simulator task (required); episodes start from its
-	// initial states FirstInit, FirstInit+1, … (mod sim.NumInitStates).
+	// Task is the Franka's simulator task, Legged the quadruped's (the
+	// profile's robot's is required); episodes start from its initial
+	// states FirstInit, FirstInit+1, … (mod sim.NumInitStates, which the
+	// legged simulator shares).
 	Task      sim.Task
+	Legged    legged.Task
 	FirstInit int
 	// Episodes to run; 0 runs until ctx ends.
 	Episodes int
-	// EpisodeTimeout: default Task.MaxSteps / PolicyHz.
+	// EpisodeTimeout: default Task.MaxSteps / PolicyHz (the quadruped's:
+	// Legged.MaxSteps at the legged simulator's 50 Hz).
 	EpisodeTimeout time.Duration
 	// ResetHold is how long the arm ignores commands after a reset
 	// (default 1 s; negative: not at all).
@@ -147,6 +155,9 @@ func (c Conf) withDefaults() Conf {
 	}
 	if c.EpisodeTimeout == 0 {
 		c.EpisodeTimeout = time.Duration(float64(c.Task.MaxSteps) / PolicyHz * float64(time.Second))
+		if c.Profile != nil && quadruped(c.Profile) {
+			c.EpisodeTimeout = time.Duration(float64(c.Legged.MaxSteps) / legged.DefaultStepHz * float64(time.Second))
+		}
 	}
 	if c.ResetHold == 0 {
 		c.ResetHold = time.Second
@@ -173,12 +184,18 @@ func (c Conf) validate() error {
 		if p.Command.Type != robot.TypePoseStamped || p.State.FrankaState == "" {
 			return fmt.Errorf("simrobot: profile %s: an ee_delta robot needs a PoseStamped command and a franka_state topic", p.Name)
 		}
-	case robot.MappingTwist:
+		if err := c.Task.Validate(); err != nil {
+			return err
+		}
+	case robot.MappingTwist, robot.MappingCommandVector:
+		if p.Action.Mapping == robot.MappingCommandVector && p.Action.Dim != legged.CommandDim {
+			return fmt.Errorf("simrobot: profile %s: a command vector of %d dims; the legged simulator takes %d", p.Name, p.Action.Dim, legged.CommandDim)
+		}
+		if err := c.Legged.Validate(); err != nil {
+			return fmt.Errorf("simrobot: the quadruped's task: %w", err)
+		}
 	default:
-		return fmt.Errorf("simrobot: profile %s: mapping %s is not simulated (ee_delta or twist)", p.Name, p.Action.Mapping)
-	}
-	if err := c.Task.Validate(); err != nil {
-		return err
+		return fmt.Errorf("simrobot: profile %s: mapping %s is not simulated (ee_delta, twist or command_vector)", p.Name, p.Action.Mapping)
 	}
 	if c.FirstInit < 0 || c.Episodes < 0 {
 		return fmt.Errorf("simrobot: FirstInit %d and Episodes %d must be ≥ 0", c.FirstInit, c.Episodes)
@@ -215,7 +232,8 @@ type EpisodeResult struct {
 	// Seconds from the end of the reset hold to success or the time
 	// limit.
 	Seconds float64 `json:"seconds"`
-	// Commands: equilibrium poses (or Twists) received meanwhile.
+	// Commands: equilibrium poses (or Twists, command vectors) received
+	// meanwhile.
 	Commands uint64 `json:"commands"`
 }
 
@@ -223,7 +241,8 @@ type EpisodeResult struct {
 type Node struct {
 	conf Conf
 	prof *robot.Profile
-	env  *sim.Env
+	env  *sim.Env // the Franka's (nil for the quadruped)
+	legs *legs    // the quadruped's (nil for the Franka)
 	ros  rosSide
 
 	// Commands, written by subscriber callbacks.
@@ -234,11 +253,11 @@ type Node struct {
 	gripWidth float64
 	gripSpeed float64
 	twist     [3]float64
-	twistAt   time.Time
+	vec       [legged.CommandDim]float64
+	twistAt   time.Time // the last Twist's or command vector's arrival
 
 	// Run's goroutine only.
 	arm       armState
-	base      [3]float64 // quadruped: x, y, yaw
 	holdUntil time.Time
 	lastState [3]any // last state messages sent (franka state, joints, gripper), for freezing
 
@@ -259,11 +278,20 @@ func New(conf Conf) (*Node, error) {
 	if err := conf.validate(); err != nil {
 		return nil, err
 	}
-	env, err := sim.New(sim.Conf{NoRender: true, StepHz: physicsHz}, nil)
-	if err != nil {
-		return nil, err
+	n := &Node{conf: conf, prof: conf.Profile, drop: map[string]bool{}, freeze: map[string]bool{}}
+	var err error
+	if quadruped(conf.Profile) {
+		if n.legs, err = newLegs(conf.Legged, conf.FirstInit); err != nil {
+			return nil, err
+		}
+	} else {
+		if n.env, err = sim.New(sim.Conf{NoRender: true, StepHz: physicsHz}, nil); err != nil {
+			return nil, err
+		}
+		if err := n.env.Reset(conf.Task, conf.FirstInit); err != nil {
+			return nil, err
+		}
 	}
-	n := &Node{conf: conf, prof: conf.Profile, env: env, drop: map[string]bool{}, freeze: map[string]bool{}}
 	d, _ := ParseStreams(conf.Drop)
 	for _, s := range d {
 		n.drop[s] = true
@@ -273,9 +301,6 @@ func New(conf Conf) (*Node, error) {
 		n.freeze[s] = true
 	}
 	n.faultsOn.Store(conf.FaultAfter == 0 && len(d)+len(f) > 0)
-	if err := n.env.Reset(conf.Task, conf.FirstInit); err != nil {
-		return nil, err
-	}
 	n.resetCommands()
 	if err := n.ros.start(n); err != nil {
 		return nil, err
@@ -314,7 +339,7 @@ func (n *Node) mode(stream string) string {
 func (n *Node) resetCommands() {
 	n.mu.Lock()
 	n.gripWidth, n.gripSpeed = 2*sim.FingerOpen, 0.1
-	n.twist, n.twistAt = [3]float64{}, time.Time{}
+	n.twist, n.vec, n.twistAt = [3]float64{}, [legged.CommandDim]float64{}, time.Time{}
 	n.mu.Unlock()
 }
 
@@ -331,7 +356,7 @@ func (n *Node) Run(ctx context.Context) ([]EpisodeResult, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
-	if c.Renderer != nil {
+	if (n.legs == nil && c.Renderer != nil) || (n.legs != nil && c.LeggedRenderer != nil) {
 		n.renderCh = make(chan snapshot, 1)
 		wg.Add(1)
 		go func() { defer wg.Done(); n.renderLoop(ctx) }()
@@ -354,7 +379,9 @@ func (n *Node) Run(ctx context.Context) ([]EpisodeResult, error) {
 	statePeriod := time.Duration(float64(time.Second) / c.StateHz)
 	camPeriod := time.Duration(float64(time.Second) / c.CameraHz)
 	simNow, nextState, nextCam, nextLog := start, start, start, start
-	n.arm.reset(n.env.World())
+	if n.env != nil {
+		n.arm.reset(n.env.World())
+	}
 
 	var results []EpisodeResult
 	ep := 0
@@ -377,7 +404,7 @@ func (n *Node) Run(ctx context.Context) ([]EpisodeResult, error) {
 					break
 				}
 				tracking := !waiting && !simNow.Before(n.holdUntil)
-				if err := n.physics(dt.Seconds(), tracking, simNow); err != nil {
+				if err := n.physics(dt, tracking, simNow); err != nil {
 					return results, err
 				}
 			}
@@ -387,7 +414,7 @@ func (n *Node) Run(ctx context.Context) ([]EpisodeResult, error) {
 			if waiting && commands > 0 {
 				waiting = false
 				epStart, epCommands = now, commands
-				c.Log.Info("driver connected: episode starts", "episode", ep+1, "init", n.env.Init())
+				c.Log.Info("driver connected: episode starts", "episode", ep+1, "init", n.init())
 			}
 			if !now.Before(nextState) {
 				nextState = nextState.Add(statePeriod)
@@ -403,7 +430,7 @@ func (n *Node) Run(ctx context.Context) ([]EpisodeResult, error) {
 				}
 				n.snapshot(now)
 			}
-			if !now.Before(nextLog) {
+			if n.env != nil && !now.Before(nextLog) {
 				nextLog = now.Add(500 * time.Millisecond)
 				g := n.env.World().Gripper
 				c.Log.Debug("arm", "grip", g.Pos, "target", n.arm.target.p, "finger", g.Finger, "held", g.Held, "commands", commands)
@@ -414,11 +441,11 @@ func (n *Node) Run(ctx context.Context) ([]EpisodeResult, error) {
 			if epStart.IsZero() {
 				epStart, epCommands = n.holdUntil, commands
 			}
-			success := n.prof.Action.Mapping == robot.MappingEEDelta && n.env.Success()
+			success := n.success()
 			if !success && now.Sub(epStart) < c.EpisodeTimeout {
 				continue
 			}
-			res := EpisodeResult{Episode: ep + 1, Init: n.env.Init(), Task: n.env.Task().Name, Success: success,
+			res := EpisodeResult{Episode: ep + 1, Init: n.init(), Task: n.taskName(), Success: success,
 				Seconds: math.Round(now.Sub(epStart).Seconds()*1000) / 1000, Commands: commands - epCommands}
 			results = append(results, res)
 			c.Log.Info("episode finished", "episode", res.Episode, "init", res.Init, "success", res.Success,
@@ -433,12 +460,10 @@ func (n *Node) Run(ctx context.Context) ([]EpisodeResult, error) {
 			if c.Episodes > 0 && ep >= c.Episodes {
 				return results, nil
 			}
-			if err := n.env.Reset(c.Task, (c.FirstInit+ep)%sim.NumInitStates); err != nil {
+			if err := n.reset((c.FirstInit + ep) % sim.NumInitStates); err != nil {
 				return results, err
 			}
 			n.resetCommands()
-			n.arm.reset(n.env.World())
-			n.base = [3]float64{}
 			n.holdUntil = now.Add(max(c.ResetHold, 0))
 			epStart = time.Time{}
 			n.publishState(now) // the reset at once, not a state period later
@@ -446,12 +471,53 @@ func (n *Node) Run(ctx context.Context) ([]EpisodeResult, error) {
 	}
 }
 
+// init, success, taskName and reset are the episode's, of whichever
+// simulator plays the robot.
+func (n *Node) init() int {
+	if n.legs != nil {
+		return n.legs.env.Init()
+	}
+	return n.env.Init()
+}
+
+func (n *Node) success() bool {
+	if n.legs != nil {
+		return n.legs.env.Success()
+	}
+	return n.env.Success()
+}
+
+func (n *Node) taskName() string {
+	if n.legs != nil {
+		return n.legs.env.Task().Name
+	}
+	return n.env.Task().Name
+}
+
+func (n *Node) reset(init int) error {
+	if n.legs != nil {
+		n.legs.acc = 0
+		return n.legs.env.Reset(n.conf.Legged, init)
+	}
+	if err := n.env.Reset(n.conf.Task, init); err != nil {
+		return err
+	}
+	n.arm.reset(n.env.World())
+	return nil
+}
+
 // snapshot hands a copy of the scene to the render goroutine (dropped if
 // it is still busy with the last one: the camera rate falls, the physics
 // does not stall).
 func (n *Node) snapshot(now time.Time) {
-	w := n.env.World()
-	s := snapshot{at: now, gripper: w.Gripper, objects: append([]sim.Object(nil), w.Objects...), base: n.base}
+	s := snapshot{at: now}
+	if n.legs != nil {
+		w := n.legs.env.World()
+		s.legged = &legged.World{Objects: append([]legged.Object(nil), w.Objects...), Base: w.Base, Half: w.Half}
+	} else {
+		w := n.env.World()
+		s.gripper, s.objects = w.Gripper, append([]sim.Object(nil), w.Objects...)
+	}
 	select {
 	case n.renderCh <- s:
 	default:
@@ -463,7 +529,7 @@ type snapshot struct {
 	at      time.Time
 	gripper sim.Gripper
 	objects []sim.Object
-	base    [3]float64
+	legged  *legged.World // the quadruped's scene
 }
 
 // renderLoop draws and publishes the cameras of each snapshot.
@@ -480,7 +546,7 @@ func (n *Node) renderLoop(ctx context.Context) {
 		}
 		w.Objects, w.Gripper = s.objects, s.gripper
 		for i, stream := range []string{StreamAgent, StreamWrist} {
-			if i == 1 && n.prof.Action.Mapping != robot.MappingEEDelta {
+			if i == 1 && s.legged != nil {
 				continue // the quadruped has no wrist camera
 			}
 			mode := n.mode(stream)
@@ -498,12 +564,19 @@ func (n *Node) renderLoop(ctx context.Context) {
 				continue
 			}
 			var cam sim.Camera
-			if i == 0 {
-				cam = agentCamera(n.conf.ImageSize, s.base)
-			} else {
+			var err error
+			switch {
+			case s.legged != nil:
+				cam = legged.EgoCamera(&s.legged.Base, n.conf.ImageSize)
+				err = n.conf.LeggedRenderer.Render(s.legged, cam, &bufs[i])
+			case i == 0:
+				cam = sim.AgentCamera(n.conf.ImageSize)
+				err = n.conf.Renderer.Render(&w, cam, &bufs[i])
+			default:
 				cam = sim.WristCamera(&w.Gripper, n.conf.ImageSize)
+				err = n.conf.Renderer.Render(&w, cam, &bufs[i])
 			}
-			if err := n.conf.Renderer.Render(&w, cam, &bufs[i]); err != nil {
+			if err != nil {
 				n.conf.Log.Warn("rendering failed", "camera", cam.Name, "err", err)
 				continue
 			}
@@ -512,20 +585,4 @@ func (n *Node) renderLoop(ctx context.Context) {
 			n.ros.publishImage(i, m)
 		}
 	}
-}
-
-// agentCamera is the agent view, carried by the quadruped's planar base
-// (x, y, yaw; zero for the Franka, whose agent view is fixed).
-func agentCamera(size int, base [3]float64) sim.Camera {
-	cam := sim.AgentCamera(size)
-	if base == ([3]float64{}) {
-		return cam
-	}
-	rot := func(v sim.Vec3) sim.Vec3 {
-		s, c := math.Sincos(base[2])
-		return sim.Vec3{c*v[0] - s*v[1], s*v[0] + c*v[1], v[2]}
-	}
-	cam.Pos = rot(cam.Pos).Add(sim.Vec3{base[0], base[1], 0})
-	cam.Right, cam.Down, cam.Forward = rot(cam.Right), rot(cam.Down), rot(cam.Forward)
-	return cam
 }

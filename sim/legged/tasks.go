@@ -261,6 +261,9 @@ func buildSuites() map[string][]Task {
 	return m
 }
 
+// DefaultTask is the legged simulator's task when none is named.
+const DefaultTask = "go to the red ball"
+
 // Suites returns the suite names in a fixed order.
 func Suites() []string { return []string{SuiteGoto, SuiteObstacle, SuitePosture} }
 
@@ -301,11 +304,12 @@ func falsePremise(t Task) Task {
 }
 
 // FindTask returns the task (or false-premise variant) whose Name is s,
-// or the task "suite/index" (e.g. "quadruped-goto/3").
+// the first task whose Instruction is s, or the task "suite/index" (e.g.
+// "quadruped-goto/3").
 func FindTask(s string) (Task, bool) {
 	for _, su := range Suites() {
 		for _, t := range suiteTasks[su] {
-			if t.Name == s {
+			if t.Name == s || t.Instruction == s {
 				return t.clone(), true
 			}
 			if t.Name+"/false_premise" == s {

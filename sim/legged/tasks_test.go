@@ -47,6 +47,9 @@ func TestSuites(t *testing.T) {
 				t.Errorf("%s: missing object %q is on the scene", task.Name, task.Missing)
 			}
 		}
+		if got, ok := FindTask(ts[2].Instruction); !ok || got.Instruction != ts[2].Instruction || got.FalsePremise {
+			t.Errorf("FindTask(%q) = %q, %v", ts[2].Instruction, got.Name, ok)
+		}
 		if got, ok := FindTask(su + "/3"); !ok || got.Name != ts[3].Name {
 			t.Errorf("FindTask(%s/3) = %q, %v", su, got.Name, ok)
 		}
