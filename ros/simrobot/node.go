@@ -88,7 +88,7 @@ func (r *rosSide) connect() error {
 	if err := pub(&r.episode, EpisodeTopic, &std_msgs.String{}, true); err != nil {
 		return err
 	}
-	if c.Renderer != nil {
+	if (r.n.legs == nil && c.Renderer != nil) || (r.n.legs != nil && c.LeggedRenderer != nil) {
 		if err := pub(&r.images[0], c.AgentTopic, &sensor_msgs.Image{}, false); err != nil {
 			return err
 		}
