@@ -1,5 +1,5 @@
-// Package simrobot runs efferent's built-in simulator (package sim) as a
-// ROS 1 robot: a goroslib node that publishes what a robot profile
+// Package simrobot runs efferent's built-in simulators (package sim, and
+// sim/legged for the quadruped) as a ROS 1 robot: a goroslib node that publishes what a robot profile
 // (robot/profiles/franka.yaml, quadruped.yaml) subscribes to and moves the
 // simulated robot from the commands the profile publishes, so that
 // `efferent run --robot franka` can be tried end to end without a robot
@@ -55,16 +55,20 @@
 // manifest (observation.state.robot_base), which efferent run adds to the
 // measured position.
 //
-// # Quadruped (twist profiles)
+// # Quadruped (twist and command_vector profiles)
 //
-// A planar base integrates geometry_msgs/Twist (body-frame vx, vy, wz) from
-// command.topic; a Twist older than TwistTimeout (0.5 s) counts as zero,
-// as legged-robot drivers stop when commands stop. state.joint_states
-// carries the base pose as three joints: base_x and base_y (m) and
-// base_yaw (rad), in the frame of the base's start. The agent-view camera
-// rides on the base (its image is the tabletop seen from where the base
-// has gone); there is no wrist camera. Its episodes end only at their time
-// limit (nothing it does can reach a tabletop goal).
+// The legged simulator (sim/legged, Conf.Legged its task) is stepped at
+// its 50 Hz with the latest command: a geometry_msgs/Twist (body-frame
+// vx, vy, wz, at the nominal height and gait) from command.topic, or with
+// a command_vector profile the whole 7-d std_msgs/Float64MultiArray
+// command. A command older than TwistTimeout (0.5 s) counts as none, and
+// the base stands still (the stop flag), as legged-robot drivers stop
+// when commands stop. state.joint_states carries the legged simulator's
+// state as seven joints: base_x, base_y (m), base_yaw (rad) in the frame
+// of the base's start, base_vx, base_vy (m/s), base_wz (rad/s) measured
+// in the body frame, and base_height (m). The egocentric camera is
+// published on AgentTopic; there is no wrist camera. Episodes end at the
+// task's success predicate or at its step limit at 50 Hz.
 //
 // # Cameras
 //
