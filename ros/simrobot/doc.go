@@ -1,6 +1,7 @@
 // Package simrobot runs efferent's built-in simulators (package sim, and
-// sim/legged for the quadruped) as a ROS 1 robot: a goroslib node that publishes what a robot profile
-// (robot/profiles/franka.yaml, quadruped.yaml) subscribes to and moves the
+// sim/legged for the quadruped) as a ROS 1 robot: a goroslib node that
+// publishes what a robot profile (robot/profiles/franka.yaml,
+// quadruped.yaml, quadruped-command.yaml) subscribes to and moves the
 // simulated robot from the commands the profile publishes, so that
 // `efferent run --robot franka` can be tried end to end without a robot
 // and without any ROS driver (franka_msgs is not packaged by Debian, so
