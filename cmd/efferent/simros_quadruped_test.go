@@ -1,9 +1,6 @@
 package main
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"math"
 	"sync"
 	"testing"
@@ -61,27 +58,8 @@ func TestQuadrupedROSClosedLoop(t *testing.T) {
 	task, _ := legged.FindTask(legged.DefaultTask)
 	r := render.NewLegged()
 	t.Cleanup(r.Close)
-	node, err := simrobot.New(simrobot.Conf{Profile: prof, Master: m.Addr, LeggedRenderer: r, Legged: task,
-		Drop: []string{simrobot.StreamAgent}, FaultAfter: time.Hour, MasterPoll: 100 * time.Millisecond,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	simDone := make(chan struct{})
-	go func() { _, _ = node.Run(ctx); close(simDone) }()
-	run, runLog := newRunCmd(t, "--robot", "quadruped", "--policy", "efferent-quadruped", "--task", task.Instruction,
-		"--ros-master", m.Addr, "--log-level", "warn")
-	runDone := make(chan error, 1)
-	go func() { runDone <- run.ExecuteContext(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-runDone; err != nil {
-			t.Errorf("run: %v\n%s", err, runLog.String())
-		}
-		<-simDone
-		node.Close()
-	})
+	node, runLog := playAndRun(t, simrobot.Conf{Profile: prof, Master: m.Addr, LeggedRenderer: r, Legged: task,
+		Drop: []string{simrobot.StreamAgent}}, "--robot", "quadruped", "--policy", "efferent-quadruped", "--task", task.Instruction)
 
 	var twists twistLog
 	sub, err := goroslib.NewSubscriber(goroslib.SubscriberConf{Node: m.Node(t, "observer"), Topic: prof.Command.Topic, Callback: twists.add})

@@ -63,9 +63,18 @@ func simAndRun(t *testing.T, m *rostest.Master, drop []string, runArgs ...string
 	task, _ := sim.FindTask("put the red block in the blue bowl")
 	r := render.New()
 	t.Cleanup(func() { r.Close() })
-	node, err := simrobot.New(simrobot.Conf{Profile: prof, Master: m.Addr, Renderer: r, Task: task,
-		EpisodeTimeout: time.Minute, Drop: drop, FaultAfter: time.Hour, MasterPoll: 100 * time.Millisecond,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	node, runLog := playAndRun(t, simrobot.Conf{Profile: prof, Master: m.Addr, Renderer: r, Task: task,
+		EpisodeTimeout: time.Minute, Drop: drop}, append([]string{"--robot", "franka", "--policy", "efferent-tiny", "--task", task.Instruction}, runArgs...)...)
+	return node, prof, runLog
+}
+
+// playAndRun starts `efferent sim ros` (in-process: a simrobot node on
+// conf, its faults off until toggled) and `efferent run` with args
+// against conf's master, both until the test ends.
+func playAndRun(t *testing.T, conf simrobot.Conf, args ...string) (*simrobot.Node, *bytes.Buffer) {
+	t.Helper()
+	conf.FaultAfter, conf.MasterPoll, conf.Log = time.Hour, 100*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil))
+	node, err := simrobot.New(conf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,8 +82,7 @@ func simAndRun(t *testing.T, m *rostest.Master, drop []string, runArgs ...string
 	simDone := make(chan struct{})
 	go func() { _, _ = node.Run(ctx); close(simDone) }()
 
-	run, runLog := newRunCmd(t, append([]string{"--robot", "franka", "--policy", "efferent-tiny", "--task", task.Instruction,
-		"--ros-master", m.Addr, "--log-level", "warn"}, runArgs...)...)
+	run, runLog := newRunCmd(t, append(args, "--ros-master", conf.Master, "--log-level", "warn")...)
 	runDone := make(chan error, 1)
 	go func() { runDone <- run.ExecuteContext(ctx) }()
 	t.Cleanup(func() {
@@ -85,7 +93,7 @@ func simAndRun(t *testing.T, m *rostest.Master, drop []string, runArgs ...string
 		<-simDone
 		node.Close()
 	})
-	return node, prof, runLog
+	return node, runLog
 }
 
 // watch subscribes a node of its own to the equilibrium pose and the

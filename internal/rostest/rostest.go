@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -144,26 +145,30 @@ func (m *Master) Node(t testing.TB, name string) *goroslib.Node {
 }
 
 // Publish writes a fresh message from next() on topic every period until
-// the test ends.
-func Publish[T any](t testing.TB, n *goroslib.Node, topic string, period time.Duration, next func() *T) {
+// the test ends, or until the returned function is called (it returns
+// once publishing has stopped; later calls do nothing).
+func Publish[T any](t testing.TB, n *goroslib.Node, topic string, period time.Duration, next func() *T) (stop func()) {
 	t.Helper()
 	pub, err := goroslib.NewPublisher(goroslib.PublisherConf{Node: n, Topic: topic, Msg: new(T)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop, done := make(chan struct{}), make(chan struct{})
+	quit, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
 		tk := time.NewTicker(period)
 		defer tk.Stop()
 		for {
 			select {
-			case <-stop:
+			case <-quit:
 				return
 			case <-tk.C:
 				pub.Write(next())
 			}
 		}
 	}()
-	t.Cleanup(func() { close(stop); <-done; pub.Close() })
+	var once sync.Once
+	stop = func() { once.Do(func() { close(quit); <-done }) }
+	t.Cleanup(func() { stop(); pub.Close() })
+	return stop
 }

@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bluenviron/goroslib/v2"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/geometry_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/sensor_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/std_msgs"
@@ -77,31 +76,14 @@ func TestQuadrupedOverROS(t *testing.T) {
 		t.Fatalf("joint state %v %v: want the legged state's seven joints, standing", j.Name, j.Position)
 	}
 
-	pub, err := goroslib.NewPublisher(goroslib.PublisherConf{Node: m.Node(t, "driver"), Topic: prof.Command.Topic, Msg: &geometry_msgs.Twist{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pub.Close)
-	stop, done := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(done)
-		tk := time.NewTicker(20 * time.Millisecond)
-		defer tk.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-tk.C:
-				pub.Write(&geometry_msgs.Twist{Linear: geometry_msgs.Vector3{X: 0.5}})
-			}
-		}
-	}()
+	stop := rostest.Publish(t, m.Node(t, "driver"), prof.Command.Topic, 20*time.Millisecond, func() *geometry_msgs.Twist {
+		return &geometry_msgs.Twist{Linear: geometry_msgs.Vector3{X: 0.5}}
+	})
 	waitFor(t, 5*time.Second, "the base to walk 0.3 m at 0.5 m/s", func() bool {
 		j, _ := joints.get()
 		return j.Position[0] > 0.3 && j.Position[3] > 0.45
 	})
-	close(stop)
-	<-done
+	stop()
 	stopped := time.Now()
 	waitFor(t, 3*time.Second, "the base to stand still once the Twists stopped", func() bool {
 		j, _ := joints.get()
