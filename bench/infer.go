@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/efferent/efferent"
+	"github.com/efferent/efferent/control"
 	"github.com/efferent/efferent/models"
 	"github.com/efferent/efferent/policy"
 )
@@ -122,7 +123,11 @@ func Infer(ctx context.Context, c InferConf) (Report, error) {
 		}
 		rep.Rows = append(rep.Rows, bareRows...)
 	}
-	rep.Targets = append(rep.Targets, fmt.Sprintf("provider %s; a chunk is executed for 5 steps at 20 Hz: a 250 ms budget", c.Provider))
+	// replan's default: each chunk executed for its first steps (openpi's
+	// 5), at the model's rate, is the time the next may take.
+	steps := min(control.DefaultReplanSteps, m.Action.Horizon)
+	budget := time.Duration(float64(steps) / m.Action.StepHz * float64(time.Second))
+	rep.Targets = append(rep.Targets, fmt.Sprintf("provider %s; a chunk is executed for %d steps at %g Hz (replan): a %v budget", c.Provider, steps, m.Action.StepHz, budget))
 	return rep, nil
 }
 

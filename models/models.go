@@ -16,6 +16,12 @@
 //     demonstrations: the flow layout and real-time chunking (scheduler
 //     mode rtc) on a model that solves tasks; see
 //     models/efferent-flow/README.md.
+//   - efferent-quadruped: efferent-tiny's recipe on the legged-base
+//     simulator (sim/legged): one egocentric camera, the 7-d odometry and
+//     velocity state and the instruction in; 2 residual-VQ tokens out,
+//     decoded to a 10-step chunk of 7-d command vectors at 50 Hz; trained
+//     by behaviour cloning on the legged expert's demonstrations; see
+//     models/efferent-quadruped/README.md.
 //   - efferent-fixture: tiny RANDOM-weight VLA; a fixture for the runtime
 //     path with fixed PyTorch golden outputs (its own latent decoder graph,
 //     special tokens). Its actions are meaningless; tests that need an
@@ -51,6 +57,8 @@ const Fixture = "efferent-fixture"
 //go:embed efferent-fixture/manifest.yaml efferent-fixture/*.json efferent-fixture/*.onnx
 //go:embed efferent-tiny/manifest.yaml efferent-tiny/codebook.json
 //go:embed efferent-tiny/tokenizer.json efferent-tiny/golden.json efferent-tiny/*.onnx
+//go:embed efferent-quadruped/manifest.yaml efferent-quadruped/codebook.json
+//go:embed efferent-quadruped/tokenizer.json efferent-quadruped/golden.json efferent-quadruped/*.onnx
 //go:embed efferent-flow/manifest.yaml efferent-flow/tokenizer.json efferent-flow/golden.json efferent-flow/*.onnx
 var embedded embed.FS
 
