@@ -24,7 +24,7 @@ func SelectDims(p Policy, dims []int) (Policy, error) {
 			return nil, fmt.Errorf("policy: dims[%d] = %d: %s produces %d action dims (0 .. %d)", i, d, md.Name, md.Dim, md.Dim-1)
 		}
 	}
-	s := &selectDims{p: p, dims: append([]int(nil), dims...), md: md}
+	s := &selectDims{p: p, dims: append([]int(nil), dims...), md: md, stop: -1}
 	s.md.Dim = len(dims)
 	// A guide in the selected dims cannot be mapped back to the policy's.
 	s.md.Guides = false
@@ -36,6 +36,24 @@ type selectDims struct {
 	dims []int
 	md   Metadata
 	full efferent.Chunk // the wrapped policy's chunk, reused
+	stop int            // the stop flag's dim (CommandTwist), or −1
+}
+
+// CommandTwist drives a robot that takes only velocities (a Twist) with a
+// quadruped command vector policy (SpaceQuadrupedCommand): its vx, vy and
+// wz, and zero wherever its stop flag is set (≥ 0.5). The flag is how such
+// a policy says it has arrived; without it the robot would keep the
+// small velocities the policy sends around the stop.
+func CommandTwist(p Policy) (Policy, error) {
+	if sp := p.Metadata().ActionSpace; sp != SpaceQuadrupedCommand {
+		return nil, fmt.Errorf("policy: CommandTwist: %s's action space is %q, not %s", p.Metadata().Name, sp, SpaceQuadrupedCommand)
+	}
+	s, err := SelectDims(p, []int{0, 1, 2})
+	if err != nil {
+		return nil, err
+	}
+	s.(*selectDims).stop = 6
+	return s, nil
 }
 
 func (s *selectDims) Infer(ctx context.Context, obs *efferent.Observation, out *efferent.Chunk) error {
@@ -55,8 +73,12 @@ func (s *selectDims) Infer(ctx context.Context, obs *efferent.Observation, out *
 	out.Actions = out.Actions[:c.H*n]
 	for t := range c.H {
 		row := c.Row(t)
+		stopped := s.stop >= 0 && s.stop < c.D && row[s.stop] >= 0.5
 		for i, d := range s.dims {
 			out.Actions[t*n+i] = row[d]
+			if stopped {
+				out.Actions[t*n+i] = 0
+			}
 		}
 	}
 	out.H, out.D = c.H, n

@@ -63,3 +63,41 @@ func TestSelectDims(t *testing.T) {
 		}
 	}
 }
+
+// commandPolicy is a quadruped command vector policy whose second row has
+// its stop flag set.
+type commandPolicy struct{ fixedPolicy }
+
+func (c *commandPolicy) Infer(ctx context.Context, obs *efferent.Observation, out *efferent.Chunk) error {
+	if err := c.fixedPolicy.Infer(ctx, obs, out); err != nil {
+		return err
+	}
+	out.Actions[1*7+6] = 1
+	out.Actions[0*7+6], out.Actions[2*7+6] = 0.49, 0
+	return nil
+}
+
+func (c *commandPolicy) Metadata() Metadata {
+	md := c.fixedPolicy.Metadata()
+	md.ActionSpace = SpaceQuadrupedCommand
+	return md
+}
+
+// CommandTwist keeps a command vector's vx, vy, wz and zeroes them where
+// the stop flag is set (≥ 0.5); it refuses policies of other spaces.
+func TestCommandTwist(t *testing.T) {
+	p, err := CommandTwist(&commandPolicy{fixedPolicy{h: 3, d: 7}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c efferent.Chunk
+	if err := p.Infer(context.Background(), &efferent.Observation{}, &c); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(c.H, c.D, c.Actions); got != "3 3 [0 1 2 0 0 0 20 21 22]" {
+		t.Fatalf("chunk %s: want rows 0 and 2 as they are, row 1 (stop flag) zero", got)
+	}
+	if _, err := CommandTwist(&fixedPolicy{h: 3, d: 7}); err == nil {
+		t.Fatal("a policy without action.space quadruped_command accepted")
+	}
+}

@@ -88,10 +88,15 @@ func rosPolicy(ctx context.Context, c *Conf, p *Parts, prof *robot.Profile) (pol
 		return nil, "", fmt.Errorf("policy %s on robot profile %s: %w", pols.Name, prof.Name, err)
 	}
 	if len(dims) == 0 && prof.Action.Mapping == robot.MappingTwist && pol.Metadata().ActionSpace == policy.SpaceQuadrupedCommand {
-		// A command vector's first three dims are the twist; a robot that
-		// takes only velocities keeps its gait controller's own height and
-		// gait.
-		dims = []int{0, 1, 2}
+		// A command vector's first three dims are the twist, zeroed by its
+		// stop flag; a robot that takes only velocities keeps its gait
+		// controller's own height and gait.
+		tw, err := policy.CommandTwist(pol)
+		if err != nil {
+			pol.Close()
+			return nil, "", err
+		}
+		pol = tw
 	}
 	if len(dims) > 0 {
 		// The profile (or the policy's declared command vector) says which
