@@ -83,9 +83,14 @@ func rosPolicy(ctx context.Context, c *Conf, p *Parts, prof *robot.Profile) (pol
 	// measured pose moved into it (observation.state.robot_base).
 	pol = withRobotBase(pol)
 	dims := prof.Action.PolicyDims
-	if err := spaceFits(pol.Metadata().ActionSpace, prof); err != nil {
-		pol.Close()
-		return nil, "", fmt.Errorf("policy %s on robot profile %s: %w", pols.Name, prof.Name, err)
+	if md := pol.Metadata(); len(dims) == 0 && md.Dim == prof.Action.Dim {
+		// The dims agree, but they may mean something else (an explicit
+		// action.policy_dims is the operator's mapping, and other dims
+		// are refused below with the way to map them).
+		if err := spaceFits(md.ActionSpace, prof); err != nil {
+			pol.Close()
+			return nil, "", fmt.Errorf("policy %s on robot profile %s: %w", pols.Name, prof.Name, err)
+		}
 	}
 	if len(dims) == 0 && prof.Action.Mapping == robot.MappingTwist && pol.Metadata().ActionSpace == policy.SpaceQuadrupedCommand {
 		// A command vector's first three dims are the twist, zeroed by its
