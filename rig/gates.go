@@ -99,7 +99,9 @@ func ProfileLimits(p *robot.Profile, stepPeriod time.Duration) (*safety.LimitGat
 				lo[i], hi[i] = -caps[i], caps[i]
 			}
 		case robot.MappingCommandVector:
-			lo[i], hi[i] = l.CommandMin[i], l.CommandMax[i]
+			if len(l.CommandMin) == d {
+				lo[i], hi[i] = l.CommandMin[i], l.CommandMax[i]
+			}
 		}
 	}
 	return safety.NewLimits(safety.LimitsConf{Min: lo, Max: hi, MaxStep: step, Kinds: ProfileSpace(p).Kinds})

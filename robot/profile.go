@@ -289,8 +289,8 @@ type Limits struct {
 	JointMax      []float64 `yaml:"joint_max"`
 	JointVelocity []float64 `yaml:"joint_velocity"`
 	// CommandMin/Max (command_vector) bound each dim of the command
-	// vector (required for that mapping): the high-level controller's
-	// envelope.
+	// vector: the high-level controller's envelope. Default: the limit
+	// gate's −1 … 1 on every dim, and nothing clamped on the way out.
 	CommandMin []float64 `yaml:"command_min"`
 	CommandMax []float64 `yaml:"command_max"`
 	// MaxVx, MaxVy (m/s) and MaxWz (rad/s) bound a twist.
@@ -548,19 +548,19 @@ func (p *Profile) Validate() error {
 		}
 	case MappingCommandVector:
 		n := p.Action.Dim
-		if len(l.CommandMin) != n || len(l.CommandMax) != n {
-			return fmt.Errorf("limits.command_min/command_max: want %d values each (action.dim)", n)
+		if len(l.CommandMin) != len(l.CommandMax) || (len(l.CommandMin) != 0 && len(l.CommandMin) != n) {
+			return fmt.Errorf("limits.command_min/command_max: want %d values each (action.dim), or neither", n)
 		}
 		if h := p.Command.Hold; len(h) != 0 && len(h) != n {
 			return fmt.Errorf("command.hold: %d values, want %d (action.dim) or none", len(h), n)
 		}
-		for i := range n {
+		for i := range l.CommandMin {
 			if !(l.CommandMin[i] <= l.CommandMax[i]) || math.IsInf(l.CommandMin[i], 0) || math.IsInf(l.CommandMax[i], 0) {
 				return fmt.Errorf("limits: command dim %d: min %g, max %g: want finite min ≤ max", i, l.CommandMin[i], l.CommandMax[i])
 			}
 		}
 		for i, h := range p.CommandHold() {
-			if !(h >= l.CommandMin[i] && h <= l.CommandMax[i]) {
+			if len(l.CommandMin) == n && !(h >= l.CommandMin[i] && h <= l.CommandMax[i]) {
 				return fmt.Errorf("command.hold[%d]: %g, outside limits.command_min/max [%g, %g]", i, h, l.CommandMin[i], l.CommandMax[i])
 			}
 		}

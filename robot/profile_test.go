@@ -39,6 +39,7 @@ func TestCommandVectorLimits(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct{ yaml, want string }{
 		{"limits: {command_min: [0, 0], command_max: [1, 1]}", "want 7 values"},
+		{"limits: {command_max: [1, 1, 1, 1, 1, 1]}", "or neither"},
 		{"limits: {command_min: [0, 0, 0, 0, 0, 0, 2], command_max: [1, 1, 1, 1, 1, 1, 1]}", "want finite min ≤ max"},
 		{"command: {hold: [0, 0, 0, 0, 0, 0, 0]}", "command.hold[3]: 0, outside"},
 		{"command: {hold: [1, 2]}", "want 7 (action.dim)"},

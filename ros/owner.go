@@ -411,7 +411,9 @@ func clampJoints(p *robot.Profile, v []float64) []float64 {
 		case robot.MappingJointPosition:
 			out[i] = min(max(v[i], p.Limits.JointMin[i]), p.Limits.JointMax[i])
 		case robot.MappingCommandVector:
-			out[i] = min(max(v[i], p.Limits.CommandMin[i]), p.Limits.CommandMax[i])
+			if len(p.Limits.CommandMin) == p.Action.Dim {
+				out[i] = min(max(v[i], p.Limits.CommandMin[i]), p.Limits.CommandMax[i])
+			}
 		}
 	}
 	return out
