@@ -119,16 +119,31 @@ func WriteDemos(ctx context.Context, c DemoConf, r Renderer, progress func(done,
 	if size := env.Conf().ImageSize; c.Downsample < 1 || size%c.Downsample != 0 {
 		return 0, fmt.Errorf("sim: DemoConf.Downsample %d must be ≥ 1 and divide the image size %d", c.Downsample, size)
 	}
-	total := len(tasks) * c.EpisodesPerTask
-	done := 0
+	indices := make([]int, len(tasks))
+	for i, t := range tasks {
+		indices[i] = t.Index
+	}
 	x := NewExpert()
-	for _, t := range tasks {
-		for ep := range c.EpisodesPerTask {
+	return DemoEpisodes(ctx, c.Out, c.Suite, indices, c.EpisodesPerTask, progress, func(i, ep int, dir string) (bool, error) {
+		return writeEpisode(ctx, env, x, tasks[i], ep, dir, c.KeepFailures, c.Downsample, c.ActionNoise)
+	})
+}
+
+// DemoEpisodes runs episode for each of perTask episodes of each task of
+// a suite (indices: the tasks' Index, in order), into the episode's
+// directory out/<suite>/<task index>_<episode>, and counts those it kept;
+// progress, if not nil, is called after every episode. Both simulators'
+// WriteDemos run on it. On cancellation it returns ctx's error with the
+// count so far.
+func DemoEpisodes(ctx context.Context, out, suite string, indices []int, perTask int, progress func(done, total int),
+	episode func(i, ep int, dir string) (kept bool, err error)) (written int, err error) {
+	total, done := len(indices)*perTask, 0
+	for i, index := range indices {
+		for ep := range perTask {
 			if err := ctx.Err(); err != nil {
 				return written, err
 			}
-			dir := filepath.Join(c.Out, c.Suite, strconv.Itoa(t.Index)+"_"+strconv.Itoa(ep))
-			ok, err := writeEpisode(ctx, env, x, t, ep, dir, c.KeepFailures, c.Downsample, c.ActionNoise)
+			ok, err := episode(i, ep, filepath.Join(out, suite, strconv.Itoa(index)+"_"+strconv.Itoa(ep)))
 			if err != nil {
 				return written, err
 			}

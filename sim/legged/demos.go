@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"strconv"
 
 	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/sim"
@@ -73,28 +71,14 @@ func WriteDemos(ctx context.Context, c DemoConf, r Renderer, progress func(done,
 	if size := env.Conf().ImageSize; c.Downsample < 1 || size%c.Downsample != 0 {
 		return 0, fmt.Errorf("legged: DemoConf.Downsample %d must be ≥ 1 and divide the image size %d", c.Downsample, size)
 	}
-	total, done := len(tasks)*c.EpisodesPerTask, 0
-	x := NewExpert()
-	for _, t := range tasks {
-		for ep := range c.EpisodesPerTask {
-			if err := ctx.Err(); err != nil {
-				return written, err
-			}
-			dir := filepath.Join(c.Out, c.Suite, strconv.Itoa(t.Index)+"_"+strconv.Itoa(ep))
-			ok, err := writeEpisode(ctx, env, x, t, ep, dir, c.KeepFailures, c.Downsample)
-			if err != nil {
-				return written, err
-			}
-			if ok {
-				written++
-			}
-			done++
-			if progress != nil {
-				progress(done, total)
-			}
-		}
+	indices := make([]int, len(tasks))
+	for i, t := range tasks {
+		indices[i] = t.Index
 	}
-	return written, nil
+	x := NewExpert()
+	return sim.DemoEpisodes(ctx, c.Out, c.Suite, indices, c.EpisodesPerTask, progress, func(i, ep int, dir string) (bool, error) {
+		return writeEpisode(ctx, env, x, tasks[i], ep, dir, c.KeepFailures, c.Downsample)
+	})
 }
 
 // writeEpisode runs one expert episode into dir and reports whether it
