@@ -34,12 +34,18 @@ func (p *expertPolicy) Infer(ctx context.Context, _ *efferent.Observation, out *
 	}
 	p.last = p.env.Steps()
 	p.x.Act(p.env.World(), p.act)
-	out.Actions = append(out.Actions[:0], p.act...)
-	out.H, out.D = 1, sim.ActionDim
+	expertChunk(out, p.act, p.Metadata().StepPeriod)
+	return nil
+}
+
+// expertChunk makes out a one-action chunk of act, as the scripted
+// experts answer (they replan every step).
+func expertChunk(out *efferent.Chunk, act []float64, period time.Duration) {
+	out.Actions = append(out.Actions[:0], act...)
+	out.H, out.D = 1, len(act)
 	out.Tokens = out.Tokens[:0]
 	out.Model = "expert"
-	out.StepPeriod = p.Metadata().StepPeriod
-	return nil
+	out.StepPeriod = period
 }
 
 func (p *expertPolicy) Metadata() policy.Metadata {

@@ -50,11 +50,7 @@ func (p *leggedExpert) Infer(ctx context.Context, _ *efferent.Observation, out *
 		return err
 	}
 	p.cmd = p.x.Act(p.env, p.cmd) // replans by itself on a new episode
-	out.Actions = append(out.Actions[:0], p.cmd...)
-	out.H, out.D = 1, legged.CommandDim
-	out.Tokens = out.Tokens[:0]
-	out.Model = "expert"
-	out.StepPeriod = p.Metadata().StepPeriod
+	expertChunk(out, p.cmd, p.Metadata().StepPeriod)
 	return nil
 }
 
