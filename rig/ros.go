@@ -395,11 +395,20 @@ func waitPremise(ctx context.Context, bridge *ros.Bridge, view *robotViewer, ins
 // agree: LIBERO's 7 end-effector deltas are not a quadruped's 7-d command
 // vector.
 func spaceFits(space string, prof *robot.Profile) error {
+	m := prof.Action.Mapping
+	return spaceMismatch(space, m == robot.MappingEEDelta, m == robot.MappingTwist || m == robot.MappingCommandVector, m)
+}
+
+// spaceMismatch refuses a declared action space on a robot that is not
+// its kind: LIBERO's deltas drive an arm (arm), a quadruped's command
+// vector a legged base (legs); takes says what the robot takes instead.
+// The ROS profiles and the simulators share it.
+func spaceMismatch(space string, arm, legs bool, takes string) error {
 	switch {
-	case space == policy.SpaceLIBERO && prof.Action.Mapping != robot.MappingEEDelta:
-		return fmt.Errorf("its actions are LIBERO's end-effector deltas, the robot takes %s", prof.Action.Mapping)
-	case space == policy.SpaceQuadrupedCommand && prof.Action.Mapping != robot.MappingTwist && prof.Action.Mapping != robot.MappingCommandVector:
-		return fmt.Errorf("its actions are a quadruped's command vector, the robot takes %s", prof.Action.Mapping)
+	case space == policy.SpaceLIBERO && !arm:
+		return fmt.Errorf("its actions are LIBERO's end-effector deltas, the robot takes %s", takes)
+	case space == policy.SpaceQuadrupedCommand && !legs:
+		return fmt.Errorf("its actions are a quadruped's command vector, the robot takes %s", takes)
 	}
 	return nil
 }

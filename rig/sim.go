@@ -120,8 +120,13 @@ func Episode(ctx context.Context, c EpisodeConf) EpisodeResult {
 	if err != nil {
 		return EpisodeResult{Err: err}
 	}
-	if err := simSpaceFits(c.Policy.Metadata().ActionSpace, c.Env); err != nil {
-		return EpisodeResult{Err: err}
+	_, leg := c.Env.(*legged.Env)
+	takes := "LIBERO's end-effector deltas (the tabletop)"
+	if leg {
+		takes = "a quadruped's command vector (the legged base)"
+	}
+	if err := spaceMismatch(c.Policy.Metadata().ActionSpace, !leg, leg, takes); err != nil {
+		return EpisodeResult{Err: fmt.Errorf("policy %s: %w", c.Policy.Metadata().Name, err)}
 	}
 	gates := c.Gates
 	gates.Limits = limits
@@ -185,17 +190,4 @@ func simSpace(env Simulator) (Space, *safety.LimitGate, error) {
 	}
 	g, err := SimLimits()
 	return LIBERO(), g, err
-}
-
-// simSpaceFits refuses a policy whose declared action space is the other
-// simulator's robot's.
-func simSpaceFits(space string, env Simulator) error {
-	_, leg := env.(*legged.Env)
-	switch {
-	case leg && space == policy.SpaceLIBERO:
-		return errors.New("the policy's actions are LIBERO's end-effector deltas: it drives the tabletop, not the legged base")
-	case !leg && space == policy.SpaceQuadrupedCommand:
-		return errors.New("the policy's actions are a quadruped's command vector: it drives the legged base, not the tabletop")
-	}
-	return nil
 }
