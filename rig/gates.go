@@ -176,6 +176,9 @@ func ProfileMotion(p *robot.Profile, state []float64) (*safety.MotionGate, error
 			// The command is a velocity: its rate of change is the
 			// acceleration, its second derivative the jerk.
 			ax.Velocity, ax.Acceleration = l.MaxAccel, l.MaxJerk
+			if i == 2 {
+				ax.Velocity, ax.Acceleration = l.TwistYaw()
+			}
 		default:
 			continue
 		}

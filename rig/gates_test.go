@@ -139,3 +139,39 @@ func TestQuadrupedMotionGate(t *testing.T) {
 		t.Fatalf("after 2 s of holding: vx %g hold %v, want 0 held", sp.Values[0], sp.Hold)
 	}
 }
+
+// The quadruped's wz has bounds of its own (max_rotation_accel and
+// max_rotation_jerk: a legged base turns faster than it accelerates), and
+// the gate turns at them: not slower, as wz bounded by max_accel did.
+func TestQuadrupedYawBound(t *testing.T) {
+	p, err := robot.Load("quadruped")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accel, jerk := p.Limits.TwistYaw()
+	if accel <= p.Limits.MaxAccel {
+		t.Fatalf("yaw accel %g: the shipped profile should turn faster than max_accel %g", accel, p.Limits.MaxAccel)
+	}
+	g, err := ProfileMotion(p, nil)
+	if err != nil || g == nil {
+		t.Fatalf("gate %v, err %v", g, err)
+	}
+	dt := p.Period().Seconds()
+	sp := efferent.Setpoint{Values: make([]float64, p.Action.Dim)}
+	prev, prevRate, fastest := 0.0, 0.0, 0.0
+	for range 50 { // 1 s asking for a full turn rate
+		sp.Values[2] = p.Limits.MaxWz
+		g.Check(&sp)
+		rate := (sp.Values[2] - prev) / dt
+		if math.Abs(rate) > accel*(1+1e-6) || math.Abs(rate-prevRate)/dt > jerk*(1+1e-6)+1e-6 {
+			t.Fatalf("wz %g after %g: rate %g (max %g), its change %g/s (max %g)", sp.Values[2], prev, rate, accel,
+				(rate-prevRate)/dt, jerk)
+		}
+		fastest = max(fastest, rate)
+		prev, prevRate = sp.Values[2], rate
+	}
+	if sp.Values[2] != p.Limits.MaxWz || fastest <= p.Limits.MaxAccel {
+		t.Fatalf("wz %g after 1 s (want %g), fastest change %g rad/s² (want above max_accel %g)",
+			sp.Values[2], p.Limits.MaxWz, fastest, p.Limits.MaxAccel)
+	}
+}

@@ -14,6 +14,21 @@ type OnViolation struct {
 	Jerk         string `yaml:"jerk"`
 }
 
+// TwistYaw is the acceleration (rad/s²) and jerk (rad/s³) bounding a
+// twist's wz: MaxRotationAccel and MaxRotationJerk, each where set, else
+// the twist's MaxAccel and MaxJerk (one bound for every dim, as before wz
+// had its own).
+func (l Limits) TwistYaw() (accel, jerk float64) {
+	accel, jerk = l.MaxAccel, l.MaxJerk
+	if l.MaxRotationAccel > 0 {
+		accel = l.MaxRotationAccel
+	}
+	if l.MaxRotationJerk > 0 {
+		jerk = l.MaxRotationJerk
+	}
+	return accel, jerk
+}
+
 // validateMotion checks the acceleration and jerk limits, the responses
 // and the envelope against the hardware ceiling.
 func (p *Profile) validateMotion() error {

@@ -231,8 +231,10 @@ func (p *Profile) StopTime() time.Duration {
 	case MappingEEDelta:
 		t = max(stop(l.MaxSpeed, l.MaxAccel, l.MaxJerk), stop(l.MaxRotationSpeed, l.MaxRotationAccel, l.MaxRotationJerk))
 	case MappingTwist:
-		// The command is a velocity, braked at max_accel under max_jerk.
-		t = stop(max(l.MaxVx, l.MaxVy, l.MaxWz), l.MaxAccel, l.MaxJerk)
+		// The command is a velocity, braked at max_accel under max_jerk
+		// (wz at its own, TwistYaw).
+		ya, yj := l.TwistYaw()
+		t = max(stop(max(l.MaxVx, l.MaxVy), l.MaxAccel, l.MaxJerk), stop(l.MaxWz, ya, yj))
 	case MappingJointPosition:
 		for i := range l.JointAcceleration {
 			j := 0.0
@@ -297,14 +299,18 @@ type Limits struct {
 	MaxVx float64 `yaml:"max_vx"`
 	MaxVy float64 `yaml:"max_vy"`
 	MaxWz float64 `yaml:"max_wz"`
-	// MaxAccel (m/s²; rad/s² for a twist's wz) and MaxJerk (m/s³) bound
-	// the acceleration and jerk of the commanded end effector's
-	// translation (ee_delta) or of the twist. Required for a twist
-	// (MaxAccel); otherwise 0 = not bounded by the motion gate.
+	// MaxAccel (m/s²) and MaxJerk (m/s³) bound the acceleration and jerk
+	// of the commanded end effector's translation (ee_delta) or of the
+	// twist (and its wz in rad/s² and rad/s³ unless MaxRotationAccel is
+	// set). Required for a twist (MaxAccel); otherwise 0 = not bounded by
+	// the motion gate.
 	MaxAccel float64 `yaml:"max_accel"`
 	MaxJerk  float64 `yaml:"max_jerk"`
 	// MaxRotationAccel (rad/s²) and MaxRotationJerk (rad/s³): the same
-	// for the end effector's rotation.
+	// for the end effector's rotation, or a twist's wz (a legged base
+	// turns faster than it accelerates: efferent's legged simulator 4
+	// rad/s² against 2 m/s²). For a twist, each is MaxAccel's or
+	// MaxJerk's value where 0 (TwistYaw).
 	MaxRotationAccel float64 `yaml:"max_rotation_accel"`
 	MaxRotationJerk  float64 `yaml:"max_rotation_jerk"`
 	// JointAcceleration (rad/s²) and JointJerk (rad/s³) per joint
