@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/safety/premise"
 	"github.com/efferent/efferent/sim"
+	"github.com/efferent/efferent/sim/legged"
 )
 
 // PremiseConf configures RunPremise. Zero values mean the documented
@@ -20,9 +22,16 @@ type PremiseConf struct {
 	// Checker decides (required); its Conf.Frames is how many frames each
 	// sample renders.
 	Checker *premise.Checker
-	// NewRenderer makes one renderer per worker (required).
+	// NewRenderer makes one renderer per worker (required for the
+	// tabletop's suites).
 	NewRenderer func() (sim.Renderer, error)
-	// Suites to evaluate. Default: all four.
+	// NewLeggedRenderer makes one legged-scene renderer per worker
+	// (required for the legged base's suites, which the checker sees
+	// through legged.SurroundKeys: build it with rig.LeggedPremiseChecker).
+	NewLeggedRenderer func() (legged.Renderer, error)
+	// Suites to evaluate: the tabletop's or the legged base's (one
+	// simulator at a time, as ParseSuites gives them). Default: the
+	// tabletop's four.
 	Suites []string
 	// Episodes is the number of initial states per task (0 … Episodes−1,
 	// the evaluation states). Default 10; at most sim.NumInitStates.
@@ -39,6 +48,13 @@ type PremiseConf struct {
 // different things, the wrist camera moves); the objects stay untouched,
 // since the arm starts 20 cm above the table.
 const PremiseSway = 0.1
+
+// LeggedPremiseSway is how far the legged base's body height moves per
+// frame while the checker looks, in metres, up or down as drawn per
+// sample: a standing quadruped is never perfectly still either, and its
+// controller keeps the feet planted (the check sends the stop flag, so
+// the base never moves across the floor).
+const LeggedPremiseSway = 0.005
 
 // PremiseSample is one instruction/scene pair and the checker's verdict.
 type PremiseSample struct {
@@ -66,7 +82,8 @@ type PremiseCounts struct {
 	FalseOK      int `json:"false_ok"`
 	FalseClarify int `json:"false_clarify"`
 	// FalseNamed counts refusals of a false premise that named the object
-	// actually removed.
+	// actually removed (by its name, or by its kind alone when the
+	// instruction names it so: "the box" for the white box).
 	FalseNamed int `json:"false_named"`
 	Errors     int `json:"errors"`
 	// Precision = FalseRefused / all refusals; Recall (detection) =
@@ -86,7 +103,9 @@ func (c *PremiseCounts) add(s PremiseSample) {
 	case s.FalsePremise && s.Decision == premise.Refuse:
 		c.FalseRefused++
 		for _, n := range s.Named {
-			if n == s.Missing {
+			// The removed object's name, or its kind said without the
+			// colour ("back up to the box" for the white box).
+			if n == s.Missing || strings.HasSuffix(s.Missing, " "+n) {
 				c.FalseNamed++
 				break
 			}
@@ -127,7 +146,7 @@ type PremiseReport struct {
 	Frames          int             `json:"frames"`
 	Present         float64         `json:"present_threshold"`
 	Absent          float64         `json:"absent_threshold"`
-	Sway            float64         `json:"sway"`
+	Sway            float64         `json:"sway"` // PremiseSway, or LeggedPremiseSway for the legged base's suites
 	Complete        bool            `json:"complete"`
 	WallSeconds     float64         `json:"wall_seconds"`
 	// Samples are every sample, in (suite, task, variant, init) order.
@@ -161,11 +180,19 @@ func (r *PremiseReport) Tally() {
 // on the task's instruction and tallies its verdicts. ctx ends it early
 // (Complete false; the samples so far are counted).
 func RunPremise(ctx context.Context, conf PremiseConf) (*PremiseReport, error) {
-	if conf.Checker == nil || conf.NewRenderer == nil {
-		return nil, errors.New("eval: PremiseConf.Checker and NewRenderer are required")
-	}
 	if len(conf.Suites) == 0 {
 		conf.Suites = sim.Suites()
+	}
+	leg := Legged(conf.Suites)
+	switch {
+	case conf.Checker == nil:
+		return nil, errors.New("eval: PremiseConf.Checker is required")
+	case !leg && countLegged(conf.Suites) > 0:
+		return nil, errors.New("eval: PremiseConf.Suites mixes the tabletop's and the legged base's suites")
+	case leg && conf.NewLeggedRenderer == nil:
+		return nil, errors.New("eval: PremiseConf.NewLeggedRenderer is required for the legged base's suites")
+	case !leg && conf.NewRenderer == nil:
+		return nil, errors.New("eval: PremiseConf.NewRenderer is required for the tabletop's suites")
 	}
 	if conf.Episodes == 0 {
 		conf.Episodes = 10
@@ -176,28 +203,22 @@ func RunPremise(ctx context.Context, conf PremiseConf) (*PremiseReport, error) {
 	if conf.Workers == 0 {
 		conf.Workers = min(runtime.NumCPU(), 4)
 	}
-	type job struct {
-		task sim.Task
-		init int
+	var jobs []premiseJob
+	var err error
+	if leg {
+		jobs, err = leggedPremiseJobs(conf.Suites, conf.Episodes)
+	} else {
+		jobs, err = simPremiseJobs(conf.Suites, conf.Episodes)
 	}
-	var jobs []job
-	for _, su := range conf.Suites {
-		ts, err := sim.Tasks(su)
-		if err != nil {
-			return nil, err
-		}
-		fs, _ := sim.FalsePremiseTasks(su)
-		for i := range ts {
-			for _, t := range []sim.Task{ts[i], fs[i]} {
-				for e := range conf.Episodes {
-					jobs = append(jobs, job{t, e})
-				}
-			}
-		}
+	if err != nil {
+		return nil, err
 	}
 	cc := conf.Checker.Conf()
 	rep := &PremiseReport{EpisodesPerTask: conf.Episodes, Frames: cc.Frames, Present: cc.Present, Absent: cc.Absent,
 		Sway: PremiseSway, Samples: make([]PremiseSample, len(jobs))}
+	if leg {
+		rep.Sway = LeggedPremiseSway
+	}
 	start := time.Now()
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -208,25 +229,16 @@ func RunPremise(ctx context.Context, conf PremiseConf) (*PremiseReport, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := conf.NewRenderer()
+			sample, closeEnv, err := newPremiseWorker(conf, leg)
 			if err != nil {
 				errs[w] = err
 				for range next { // keep the feeder moving
 				}
 				return
 			}
-			if c, ok := r.(interface{ Close() }); ok {
-				defer c.Close()
-			}
-			env, err := sim.New(sim.Conf{}, r)
-			if err != nil {
-				errs[w] = err
-				for range next {
-				}
-				return
-			}
+			defer closeEnv()
 			for i := range next {
-				rep.Samples[i] = premiseSample(env, conf.Checker, jobs[i].task, jobs[i].init)
+				rep.Samples[i] = sample(jobs[i])
 				mu.Lock()
 				done++
 				if conf.Progress != nil && (done%20 == 0 || done == len(jobs)) {
@@ -258,6 +270,88 @@ feed:
 	rep.WallSeconds = time.Since(start).Seconds()
 	rep.Tally()
 	return rep, nil
+}
+
+// premiseJob is one task (of either simulator) at one initial state.
+type premiseJob struct {
+	task sim.Task
+	leg  legged.Task
+	init int
+}
+
+// simPremiseJobs lists every task of the tabletop's suites and its
+// false-premise variant at inits 0 … episodes−1.
+func simPremiseJobs(suites []string, episodes int) ([]premiseJob, error) {
+	var jobs []premiseJob
+	for _, su := range suites {
+		ts, err := sim.Tasks(su)
+		if err != nil {
+			return nil, err
+		}
+		fs, _ := sim.FalsePremiseTasks(su)
+		for i := range ts {
+			for _, t := range []sim.Task{ts[i], fs[i]} {
+				for e := range episodes {
+					jobs = append(jobs, premiseJob{task: t, init: e})
+				}
+			}
+		}
+	}
+	return jobs, nil
+}
+
+// leggedPremiseJobs is simPremiseJobs for the legged base's suites.
+func leggedPremiseJobs(suites []string, episodes int) ([]premiseJob, error) {
+	var jobs []premiseJob
+	for _, su := range suites {
+		ts, err := legged.Tasks(su)
+		if err != nil {
+			return nil, err
+		}
+		fs, _ := legged.FalsePremiseTasks(su)
+		for i := range ts {
+			for _, t := range []legged.Task{ts[i], fs[i]} {
+				for e := range episodes {
+					jobs = append(jobs, premiseJob{leg: t, init: e})
+				}
+			}
+		}
+	}
+	return jobs, nil
+}
+
+// newPremiseWorker makes one worker's renderer and environment and
+// returns its sampler and what frees them.
+func newPremiseWorker(conf PremiseConf, leg bool) (func(premiseJob) PremiseSample, func(), error) {
+	var r any
+	var err error
+	if leg {
+		r, err = conf.NewLeggedRenderer()
+	} else {
+		r, err = conf.NewRenderer()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	closeR := func() {
+		if c, ok := r.(interface{ Close() }); ok {
+			c.Close()
+		}
+	}
+	if leg {
+		env, err := legged.New(legged.Conf{}, r.(legged.Renderer))
+		if err != nil {
+			closeR()
+			return nil, nil, err
+		}
+		return func(j premiseJob) PremiseSample { return leggedPremiseSample(env, conf.Checker, j.leg, j.init) }, closeR, nil
+	}
+	env, err := sim.New(sim.Conf{}, r.(sim.Renderer))
+	if err != nil {
+		closeR()
+		return nil, nil, err
+	}
+	return func(j premiseJob) PremiseSample { return premiseSample(env, conf.Checker, j.task, j.init) }, closeR, nil
 }
 
 // premiseCameras are the simulator's two cameras, as a model names them.
@@ -293,6 +387,46 @@ func premiseSample(env *sim.Env, c *premise.Checker, t sim.Task, init int) Premi
 			}
 		}
 		if err := env.Step(act); err != nil {
+			return fail(err)
+		}
+	}
+	s.Decision, s.Named, s.Question = v.Decision, v.Missing, v.Question
+	return s
+}
+
+// leggedPremiseSample checks one legged task at one initial state,
+// through the surround cameras: between frames the base stands with the
+// stop flag set and its body height nudged by LeggedPremiseSway.
+func leggedPremiseSample(env *legged.Env, c *premise.Checker, t legged.Task, init int) PremiseSample {
+	s := PremiseSample{Task: t.Name, Suite: t.Suite, Init: init, FalsePremise: t.FalsePremise, Missing: t.Missing}
+	fail := func(err error) PremiseSample { s.Error = err.Error(); return s }
+	if err := env.Reset(t, init); err != nil {
+		return fail(err)
+	}
+	sess := c.NewSession()
+	r := rngFor(t.Seed(init))
+	cmd := make([]float64, legged.CommandDim)
+	cmd[legged.CmdGaitHz], cmd[legged.CmdSwing], cmd[legged.CmdStop] = 2, 0.08, 1
+	height, dir := legged.NominalHeight, 1.0
+	var obs efferent.Observation
+	var v premise.Verdict
+	for f := 0; ; f++ {
+		if err := env.ObserveSurround(&obs); err != nil {
+			return fail(err)
+		}
+		var err error
+		if v, err = sess.ObserveCameras(t.Instruction, obs.Images, legged.SurroundKeys); err != nil {
+			return fail(err)
+		}
+		if v.Decision != premise.Pending {
+			break
+		}
+		if f == 0 && r.float() < 0.5 { // one sway direction per sample
+			dir = -1
+		}
+		height += dir * LeggedPremiseSway
+		cmd[legged.CmdHeight] = height
+		if err := env.Step(cmd); err != nil {
 			return fail(err)
 		}
 	}

@@ -31,10 +31,18 @@ type ObjectNamer interface {
 // deciding over frames frame sets (0: premise.DefaultFrames). A detector
 // that is an ObjectNamer naming objects brings the vocabulary instead.
 func SimPremiseChecker(frames int, detect NewDetector) (*premise.Checker, error) {
+	return premiseChecker(frames, detect, sim.PremiseObjects(), sim.PremiseVocabulary)
+}
+
+// premiseChecker is a false-premise checker for objects, with detect's
+// detector and vocabulary's words, unless the detector names objects of
+// its own (ObjectNamer).
+func premiseChecker(frames int, detect NewDetector, objects []sim.PremiseObject,
+	vocabulary func() (premise.Vocabulary, error)) (*premise.Checker, error) {
 	if detect == nil {
 		return nil, errors.New("rig: the premise check needs a detector (Parts.Detector)")
 	}
-	det, err := detect(sim.PremiseObjects())
+	det, err := detect(objects)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +50,7 @@ func SimPremiseChecker(frames int, detect NewDetector) (*premise.Checker, error)
 	if n, ok := det.(ObjectNamer); ok && len(n.Objects()) > 0 {
 		voc, err = premise.NewVocabulary(n.Objects())
 	} else {
-		voc, err = sim.PremiseVocabulary()
+		voc, err = vocabulary()
 	}
 	var c *premise.Checker
 	if err == nil {

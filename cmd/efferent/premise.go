@@ -15,21 +15,23 @@ import (
 
 	"github.com/efferent/efferent/eval"
 	"github.com/efferent/efferent/rig"
-	"github.com/efferent/efferent/sim"
 )
 
 func evalPremiseCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "premise",
-		Short: "Measure the false-premise checker on the simulator's true and false premise tasks",
+		Short: "Measure the false-premise checker on the simulators' true and false premise tasks",
 		Long: `eval premise renders, for every task of the suites and its false-premise
-variant (the instruction names an object removed from the table), the first
+variant (the instruction names an object removed from the scene), the first
 --episodes initial states for --frames frames each (the arm swaying 5 mm per
-frame), runs the false-premise checker (the OpenCV colour/shape detector on
-both cameras, or --premise-detector's ONNX detector) on the instruction,
-and reports precision and recall of
-refusing false premises, the false-refusal rate on true premises and the
-clarify counts, per suite, as report.json and report.txt in --out.`,
+frame; the legged base standing, its body height moving 5 mm per frame),
+runs the false-premise checker (the OpenCV colour/shape detector on both
+cameras, or on the legged base's four surround cameras; or
+--premise-detector's ONNX detector) on the instruction, and reports
+precision and recall of refusing false premises, the false-refusal rate on
+true premises and the clarify counts, per suite, as report.json and
+report.txt in --out. --suite quadruped (or one legged suite) measures the
+legged base's tasks.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(cmd.Flags())
@@ -40,7 +42,7 @@ clarify counts, per suite, as report.json and report.txt in --out.`,
 		},
 	}
 	f := cmd.Flags()
-	f.String("suite", "all", "task suite: "+strings.Join(sim.Suites(), ", ")+" or all")
+	f.String("suite", "all", "task suite: "+strings.Join(eval.SuiteNames(), ", ")+", all (the tabletop's) or quadruped (the legged base's)")
 	f.Int("episodes", 10, fmt.Sprintf("initial states per task (1..%d)", eval.InitStates))
 	f.Int("frames", rig.PremiseFrames, "consecutive frames the checker decides over")
 	f.Int("workers", 0, "parallel samples (default min(CPUs, 4))")
@@ -67,13 +69,15 @@ func runEvalPremise(cmd *cobra.Command, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	if eval.Legged(suites) {
-		return fmt.Errorf("eval premise --suite %s: the false-premise check is measured on the tabletop's suites only (its detector knows their objects); the legged suites' false-premise variants are in efferent sim tasks --false-premise", suite)
-	}
 	if frames < 1 {
 		return fmt.Errorf("--frames %d: want at least 1", frames)
 	}
-	c, err := rig.SimPremiseChecker(frames, cfg.premiseDetector(log))
+	leg := eval.Legged(suites)
+	checker := rig.SimPremiseChecker
+	if leg {
+		checker = rig.LeggedPremiseChecker
+	}
+	c, err := checker(frames, cfg.premiseDetector(log))
 	if err != nil {
 		return err
 	}
@@ -86,8 +90,8 @@ func runEvalPremise(cmd *cobra.Command, cfg Config) error {
 	log.Info("evaluating the false-premise check", "suites", strings.Join(suites, ","), "episodes_per_task", episodes, "frames", frames, "out", out)
 	rep, err := eval.RunPremise(ctx, eval.PremiseConf{
 		Checker:     c,
-		NewRenderer: newRenderer,
-		Suites:      suites, Episodes: episodes, Workers: workers, Progress: os.Stderr,
+		NewRenderer: newRenderer, NewLeggedRenderer: newLeggedRenderer,
+		Suites: suites, Episodes: episodes, Workers: workers, Progress: os.Stderr,
 	})
 	if err != nil {
 		return err

@@ -99,6 +99,13 @@
 // square (224 by default); ThirdPerson renders a chase camera
 // (ThirdCamera) for people. With Conf.NoRender no image is drawn.
 //
+// The false-premise check looks through four more (SurroundCameras,
+// ObserveSurround into SurroundKeys): level cameras on a mast
+// SurroundMast above the body, a quarter turn apart with SurroundFOV
+// each, so a goal beside or behind the base is in view before it moves;
+// the policy never sees them. PremiseObjects and PremiseVocabulary are
+// what the task set's instructions may name (rig.LeggedPremiseChecker).
+//
 // # Expert
 //
 // Expert plans a path over the layout (a shortest grid path clear of

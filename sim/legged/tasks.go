@@ -208,17 +208,17 @@ func obstacleSpecs() []spec {
 		{instr: "go between the two walls and stop at the red ball", goal: "red ball", start: s, maxSteps: 1000,
 			scene: scene(wall(0, 0.75, 2.0, 0.3, 1), wall(0, -0.75, 2.0, 0.3, 1), ball("red", 2.5, 0), ball("blue", 2.5, -1.5))},
 		{instr: "walk around the wall and go to the yellow ball", goal: "yellow ball", start: s, maxSteps: 1000,
-			scene: scene(wall(0, 0.3, 0.3, 2.4, 0), ball("yellow", 2.5, 0.2), cone("green", 1.0, -2.0))},
+			scene: scene(wall(0, 0.3, 0.3, 2.4, 0), ball("yellow", 2.5, -2.4), cone("green", 1.0, -2.0))},
 		{instr: "go around the box and stop at the door", goal: "door", start: s, maxSteps: 1000,
 			scene: scene(box("red", 0, 0, 1.0, 1.0, 0), door(2.8, 0, 0), cone("blue", 1.5, 1.8))},
 		{instr: "go between the two walls and stop at the green cone", goal: "green cone", start: s, maxSteps: 1000,
 			scene: scene(wall(0, 1.25, 2.0, 0.3, 1), wall(0, -0.25, 2.0, 0.3, 1), cone("green", 2.5, 1.0), ball("yellow", 2.5, -1.2))},
 		{instr: "walk past the red box and go to the blue ball", goal: "blue ball", start: s, maxSteps: 1000,
-			scene: scene(box("red", 0, 0.2, 0.6, 0.6, 0.4), ball("blue", 2.5, 0), cone("orange", 0, -2.0))},
+			scene: scene(box("red", 0, 0.2, 0.6, 0.6, 0.4), ball("blue", 2.5, -0.8), cone("orange", 0, -2.0))},
 		{instr: "go around the two boxes and stop at the yellow cone", goal: "yellow cone", start: s, maxSteps: 1000,
-			scene: scene(box("white", -0.5, 0, 0.5, 0.8, 0), box("gray", 1.0, 0.2, 0.5, 0.8, 0), cone("yellow", 2.8, 0), ball("green", 1.0, -2.0))},
+			scene: scene(box("white", -0.5, 0, 0.5, 0.8, 0), box("gray", 1.0, 0.2, 0.5, 0.8, 0), cone("yellow", 2.8, -0.9), ball("green", 1.0, -2.0))},
 		{instr: "avoid the cones and go to the green ball", goal: "green ball", start: s, maxSteps: 1000,
-			scene: scene(cone("red", -0.8, 0), cone("orange", 0.3, -0.1), cone("yellow", 1.4, 0.1), ball("green", 2.8, 0))},
+			scene: scene(cone("red", -0.8, 0), cone("orange", 0.3, -0.1), cone("yellow", 1.4, 0.1), ball("green", 2.8, 0.8))},
 	}
 }
 
@@ -241,7 +241,7 @@ func postureSpecs() []spec {
 		{instr: "crawl under the low bar and go to the blue ball", goal: "blue ball", start: s, maxSteps: 1200, under: true,
 			scene: scene(gate(0, 0, 0.26, false, 1), ball("blue", 2.0, 0), cone("red", 2.0, 1.5))},
 		{instr: "crawl under the bar and stop at the white box", goal: "white box", start: s, maxSteps: 1200, under: true,
-			scene: scene(gate(0, 0, c, false, 1), box("white", 2.0, -1.5, 0.5, 0.5, 0), ball("green", 2.0, 1.0))},
+			scene: scene(gate(0, 0, c, false, 1), box("white", 2.0, -0.4, 0.5, 0.5, 0), ball("green", 2.0, 1.0))},
 	}
 }
 

@@ -46,7 +46,8 @@ func (l *Legged) Close() { l.r.Close() }
 
 // Render draws w as seen by cam into dst (cam.H × cam.W × 3, RGB),
 // reusing dst.Pix when its capacity suffices. The quadruped is drawn
-// unless cam is its own egocentric camera.
+// unless cam rides on it (legged.OnBody: its egocentric and surround
+// cameras).
 func (l *Legged) Render(w *legged.World, cam sim.Camera, dst *efferent.Image) error {
 	r := l.r
 	m, err := r.begin(cam, dst)
@@ -63,7 +64,7 @@ func (l *Legged) Render(w *legged.World, cam sim.Camera, dst *efferent.Image) er
 		o := &w.Objects[i]
 		r.order = append(r.order, drawItem{r.depth(o.Pos.Add(sim.Vec3{0, 0, o.Size[2] / 2})), i})
 	}
-	if cam.Name != legged.EgoView {
+	if !legged.OnBody(cam.Name) {
 		r.order = append(r.order, drawItem{r.depth(w.Base.Pos), baseItem})
 	}
 	for k := range 4 { // the arena's walls, as objects far to near with the rest

@@ -36,6 +36,27 @@ type features struct {
 	// litTop is where the lit region's centre sits in the blob, 0 at the
 	// top of its box and 1 at the bottom.
 	litTop float64
+
+	// upright marks a blob measured for the floor's classes, which have
+	// the silhouette features below instead of the lit ones.
+	upright bool
+	// extent is the blob's share of its bounding box (a disc's π/4, a
+	// rectangle's 1, a triangle's ½).
+	extent float64
+	// taper is the blob's mean width over the top third of its box over
+	// that over the bottom third (a cone's well under 1).
+	taper float64
+	// above is how much of the blob's height is above the image's middle
+	// row, the horizon of a level camera: (ztop − camera height)/ztop for
+	// an object standing on the floor, at any distance (negative for one
+	// lower than the camera).
+	above float64
+}
+
+// uprightVector is the feature vector of the floor's classes: extent,
+// taper, log height over width, circularity, above.
+func (f features) uprightVector() [5]float64 {
+	return [5]float64{f.extent, f.taper, math.Log(f.aspect), f.circ, f.above}
 }
 
 // mask computes the blob mask (every shading of ref: the renderer scales a
@@ -112,8 +133,9 @@ func hueDist(a, b float64) float64 {
 }
 
 // blobs finds the blobs of the full mask (h×w) with at least minArea
-// pixels and measures them. The masks are modified.
-func blobs(full, lit []byte, h, w int, minArea float64) ([]features, error) {
+// pixels and measures them: their lit parts, or with upright their
+// silhouettes. The masks are modified.
+func blobs(full, lit []byte, h, w int, minArea float64, upright bool) ([]features, error) {
 	fm, err := gocv.NewMatFromBytes(h, w, gocv.MatTypeCV8UC1, full)
 	if err != nil {
 		return nil, fmt.Errorf("premise/cv: %w", err)
@@ -146,7 +168,9 @@ func blobs(full, lit []byte, h, w int, minArea float64) ([]features, error) {
 			f.circ = 4 * math.Pi * a / (p * p)
 		}
 		f.aspect = float64(f.box.Dy()) / float64(max(1, f.box.Dx()))
-		if err := measureLit(&f, lm); err != nil {
+		if upright {
+			measureSilhouette(&f, c, h)
+		} else if err := measureLit(&f, lm); err != nil {
 			return nil, err
 		}
 		out = append(out, f)
@@ -242,4 +266,44 @@ func ellipseResidual(pts []image.Point) float64 {
 func saturated(ref [3]uint8) bool {
 	_, s, _ := hsv(ref[0], ref[1], ref[2])
 	return s >= satColour
+}
+
+// measureSilhouette fills the floor classes' features of blob f, whose
+// outline is c, in an image h rows high.
+func measureSilhouette(f *features, c gocv.PointVector, h int) {
+	f.upright = true
+	bw, bh := f.box.Dx(), f.box.Dy()
+	f.extent = f.area / float64(max(1, bw*bh))
+	// Row widths of the filled outline: the leftmost and rightmost outline
+	// point on each row.
+	lo, hi := make([]int, bh), make([]int, bh)
+	for i := range lo {
+		lo[i], hi[i] = bw, -1
+	}
+	for _, p := range c.ToPoints() {
+		y, x := p.Y-f.box.Min.Y, p.X-f.box.Min.X
+		if y >= 0 && y < bh {
+			lo[y], hi[y] = min(lo[y], x), max(hi[y], x)
+		}
+	}
+	width := func(a, b int) float64 {
+		var s float64
+		n := 0
+		for y := a; y < b; y++ {
+			if hi[y] >= lo[y] {
+				s += float64(hi[y] - lo[y] + 1)
+				n++
+			}
+		}
+		if n == 0 {
+			return 0
+		}
+		return s / float64(n)
+	}
+	third := max(1, bh/3)
+	if bottom := width(bh-third, bh); bottom > 0 {
+		f.taper = width(0, third) / bottom
+	}
+	horizon := float64(h-1) / 2
+	f.above = (horizon - float64(f.box.Min.Y)) / float64(max(1, bh))
 }

@@ -27,7 +27,7 @@ func (d *Detector) Detect(frames []premise.Frame, queries []premise.Query) ([]pr
 				if !ok {
 					mask(im, ref, full, lit)
 					var err error
-					if bs, err = blobs(full, lit, im.H, im.W, minArea); err != nil {
+					if bs, err = blobs(full, lit, im.H, im.W, minArea, d.upright); err != nil {
 						return nil, err
 					}
 					cache[ref] = bs
@@ -35,8 +35,8 @@ func (d *Detector) Detect(frames []premise.Frame, queries []premise.Query) ([]pr
 				for _, b := range bs {
 					s := 0.9 // a blob of the colour, for a colour-only query
 					if q.Category != "" {
-						s = classify(b, q.Category, d.classes[ref])
-						if saturated(ref) && unclear(b, q.Category, d.classes[ref]) {
+						s = classify(b, q.Category, d.classes[ref], d.models)
+						if saturated(ref) && unclear(b, q.Category, d.classes[ref], d.models) {
 							// Grey blobs get no such benefit of the doubt:
 							// the gripper itself is grey.
 							s = max(s, unclearScore)
@@ -63,7 +63,7 @@ type gaussian struct{ mean, sd [5]float64 }
 // demonstration initial states (sim.DemoInitBase on, 8 per task), never
 // the evaluation states: they describe the renderer's shapes, not any
 // task. Blobs with a hole were left out; holes have their own rule.
-var shapeModels = map[string][2]gaussian{
+var shapeModels = map[string][]gaussian{
 	Block: {
 		{mean: [5]float64{0.570, 0.730, 0.144, 1.100, 0.390}, sd: [5]float64{0.089, 0.050, 0.030, 0.100, 0.060}}, // fixed camera
 		{mean: [5]float64{0.570, 0.720, 0.148, 1.000, 0.410}, sd: [5]float64{0.119, 0.059, 0.030, 0.163, 0.089}}, // wrist camera
@@ -102,6 +102,9 @@ const typicalD2 = 11.07
 const holeMin = 0.3
 
 func (f features) vector() [5]float64 {
+	if f.upright {
+		return f.uprightVector()
+	}
 	return [5]float64{f.litFrac, f.circ, f.litRes, f.aspect, f.litTop}
 }
 
@@ -111,13 +114,14 @@ func isContainer(c string) bool { return c == Bowl || c == Basket }
 // want among the classes that objects of this colour come in (equal
 // priors, independent Gaussian features), times how typical the blob is
 // of want. A blob with a hole is a container: it scores high for a
-// container class and low for anything else.
-func classify(f features, want string, classes []string) float64 {
-	wm, ok := shapeModels[want]
+// container class and low for anything else. models are the shape
+// family's (shapeModels, or uprightModels for floor scenes).
+func classify(f features, want string, classes []string, models map[string][]gaussian) float64 {
+	wm, ok := models[want]
 	if !ok {
 		return 0
 	}
-	if f.hole >= holeMin {
+	if f.hole >= holeMin && !f.upright {
 		if !isContainer(want) {
 			return 0.05
 		}
@@ -130,47 +134,51 @@ func classify(f features, want string, classes []string) float64 {
 		return 0.95 / float64(n)
 	}
 	x := f.vector()
-	d2 := func(g gaussian) float64 {
-		var s float64
-		for j := range x {
-			z := (x[j] - g.mean[j]) / g.sd[j]
-			s += z * z
-		}
-		return s
-	}
-	logLik := func(m [2]gaussian) float64 {
-		var l [2]float64
-		for k, g := range m {
-			l[k] = -0.5 * d2(g)
-			for _, sd := range g.sd {
-				l[k] -= math.Log(sd)
-			}
-		}
-		hi := math.Max(l[0], l[1])
-		return hi + math.Log(0.5*math.Exp(l[0]-hi)+0.5*math.Exp(l[1]-hi))
-	}
-	lw := logLik(wm)
+	lw := logLik(x, wm)
 	den := 1.0
 	for _, c := range classes {
-		if c != want {
-			den += math.Exp(logLik(shapeModels[c]) - lw)
+		if m, ok := models[c]; ok && c != want {
+			den += math.Exp(logLik(x, m) - lw)
 		}
 	}
-	return typicality(f, want) / den
+	return typicality(f, want, models) / den
 }
 
-// typicality is 1 for a blob within typicalD2 of either of class c's
+// d2 is x's squared standardised distance from g.
+func (g gaussian) d2(x [5]float64) float64 {
+	var s float64
+	for j := range x {
+		z := (x[j] - g.mean[j]) / g.sd[j]
+		s += z * z
+	}
+	return s
+}
+
+// logLik is x's log likelihood under an equal mixture of m's Gaussians.
+func logLik(x [5]float64, m []gaussian) float64 {
+	l := make([]float64, len(m))
+	hi := math.Inf(-1)
+	for k, g := range m {
+		l[k] = -0.5 * g.d2(x)
+		for _, sd := range g.sd {
+			l[k] -= math.Log(sd)
+		}
+		hi = math.Max(hi, l[k])
+	}
+	var sum float64
+	for _, v := range l {
+		sum += math.Exp(v - hi)
+	}
+	return hi + math.Log(sum/float64(len(m)))
+}
+
+// typicality is 1 for a blob within typicalD2 of any of class c's
 // Gaussians, decaying beyond.
-func typicality(f features, c string) float64 {
+func typicality(f features, c string, models map[string][]gaussian) float64 {
 	x := f.vector()
 	d := math.Inf(1)
-	for _, g := range shapeModels[c] {
-		var s float64
-		for j := range x {
-			z := (x[j] - g.mean[j]) / g.sd[j]
-			s += z * z
-		}
-		d = math.Min(d, s)
+	for _, g := range models[c] {
+		d = math.Min(d, g.d2(x))
 	}
 	if d <= typicalD2 {
 		return 1
@@ -186,17 +194,37 @@ const unclearScore = 0.35
 
 // unclear reports whether f is typical of none of the classes (and of the
 // asked one).
-func unclear(f features, want string, classes []string) bool {
-	if f.hole >= holeMin {
+func unclear(f features, want string, classes []string, models map[string][]gaussian) bool {
+	if f.hole >= holeMin && !f.upright {
 		return false
 	}
-	if typicality(f, want) >= 0.5 {
+	if typicality(f, want, models) >= 0.5 {
 		return false
 	}
 	for _, c := range classes { // classes is shared: never append to it
-		if typicality(f, c) >= 0.5 {
+		if typicality(f, c, models) >= 0.5 {
 			return false
 		}
 	}
 	return true
+}
+
+// uprightModels are the floor classes' feature distributions
+// (features.uprightVector): the median and a robust spread (1.4826 × MAD)
+// of each feature, measured on the legged simulator's surround cameras
+// (level, 0.78 m above the floor) at the demonstration initial states
+// (sim.DemoInitBase on, 8 per task), never the evaluation states, over
+// the blobs of every object whose colour no other kind on its scene
+// shares. They describe the renderer's shapes seen from a quadruped, not
+// any task. The spreads are floored at 0.08, 0.1, 0.15, 0.08 and 0.25:
+// far objects are a few dozen pixels (a small disc fills less of its box
+// than π/4), and one partly hidden behind a nearer one (a cone's tip over
+// a box) reaches less far below the horizon.
+var uprightModels = map[string][]gaussian{
+	Ball: {{mean: [5]float64{0.700, 1.000, 0.000, 0.891, -2.441}, sd: [5]float64{0.08, 0.130, 0.15, 0.08, 0.25}}},
+	Cone: {{mean: [5]float64{0.577, 0.451, 0.490, 0.582, -0.635}, sd: [5]float64{0.08, 0.1, 0.15, 0.08, 0.25}}},
+	Box:  {{mean: [5]float64{0.861, 0.987, -0.269, 0.749, -0.533}, sd: [5]float64{0.08, 0.127, 0.325, 0.08, 0.25}}},
+	Door: {{mean: [5]float64{0.956, 1.000, 0.794, 0.671, 0.605}, sd: [5]float64{0.08, 0.1, 0.15, 0.08, 0.25}}},
+	Wall: {{mean: [5]float64{0.729, 1.443, -0.433, 0.595, 0.024}, sd: [5]float64{0.136, 0.997, 0.410, 0.089, 0.25}}},
+	Bar:  {{mean: [5]float64{0.655, 1.063, -2.565, 0.146, -4.500}, sd: [5]float64{0.106, 0.275, 0.15, 0.08, 0.890}}},
 }

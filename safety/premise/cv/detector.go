@@ -1,10 +1,23 @@
-// Package cv is a premise.Detector for known tabletop objects, with
-// OpenCV (gocv): it segments each camera frame by the colours the task
-// set's objects have (hue and saturation, so that any shading of a face
-// matches) and tells the shape classes apart by the geometry of each blob
-// and of its lit part (top faces, a bowl's rim): holes for containers,
-// an elliptical versus a polygonal top for cylinders, balls and plates
-// versus blocks, the blob's height over its width for upright cylinders.
+// Package cv is a premise.Detector for known objects, with OpenCV
+// (gocv): it segments each camera frame by the colours the task set's
+// objects have (hue and saturation, so that any shading of a face
+// matches) and tells the shape classes apart by the geometry of each blob.
+//
+// Tabletop objects (block, cylinder, ball, bowl, plate, basket: the
+// simulator's) are told apart by the blob and its lit part (top faces, a
+// bowl's rim): holes for containers, an elliptical versus a polygonal top
+// for cylinders, balls and plates versus blocks, the blob's height over
+// its width for upright cylinders.
+//
+// Objects on a floor seen by level cameras (the legged base's surround
+// cameras: ball, box, cone, door, wall, bar) are told apart by their
+// silhouettes: how much of its bounding box a blob fills, whether it
+// narrows upwards (a cone), its height over its width (a bar is a thin
+// horizontal stroke) and how far it reaches above the horizon, the
+// image's middle row (walls and doors stand taller than the cameras,
+// boxes and balls do not). A detector whose objects include any of the
+// floor-only classes (FloorCategories) classifies every blob so, balls
+// included; one catalogue is either a tabletop's or a floor's.
 //
 // It sees only pixels and the query; what it knows is data: the objects'
 // colours (Conf.Objects). It is the only cgo package under safety.
@@ -29,10 +42,15 @@ type Known struct {
 	RGB      [3]uint8
 }
 
-// Categories are the shape classes the detector tells apart.
+// Categories are the shape classes the detector tells apart: the
+// tabletop's and the floor's (FloorCategories; Ball is both).
 func Categories() []string {
-	return []string{Block, Cylinder, Ball, Bowl, Plate, Basket}
+	return []string{Block, Cylinder, Ball, Bowl, Plate, Basket, Box, Cone, Door, Wall, Bar}
 }
+
+// FloorCategories are the classes only a floor scene has: a catalogue
+// with any of them is classified by silhouette (see the package doc).
+func FloorCategories() []string { return []string{Box, Cone, Door, Wall, Bar} }
 
 // Shape classes.
 const (
@@ -42,6 +60,11 @@ const (
 	Bowl     = "bowl"
 	Plate    = "plate"
 	Basket   = "basket"
+	Box      = "box"  // a box standing on the floor
+	Cone     = "cone" // a traffic cone
+	Door     = "door" // an upright panel taller than the cameras
+	Wall     = "wall" // an obstacle slab taller than the cameras
+	Bar      = "bar"  // a horizontal bar across a passage
 )
 
 // Conf configures a Detector.
@@ -50,9 +73,16 @@ type Conf struct {
 	Objects []Known
 	// MinArea is the smallest blob, in pixels of a 224×224 image (scaled
 	// with the image's area), that counts. Default 24: a 5 cm block at the
-	// far edge of the simulator's table covers about 100.
+	// far edge of the simulator's table covers about 100. For a floor
+	// catalogue (FloorCategories) the default is FloorMinArea.
 	MinArea float64
 }
+
+// FloorMinArea is Conf.MinArea's default for a floor catalogue: a
+// 0.22 m ball 5 m from the legged base's surround cameras covers about 50
+// pixels of their 448×448 images (12 of a 224×224 one); the arena is 8 m
+// across.
+const FloorMinArea = 6
 
 // Detector implements premise.Detector. It keeps no state between calls
 // and is safe for concurrent use.
@@ -64,6 +94,10 @@ type Detector struct {
 	// colour word (for the colour-less, its own): a blob of that colour is
 	// classified among them, plus the asked category.
 	classes map[[3]uint8][]string
+	// upright: the catalogue is a floor scene's (FloorCategories), and
+	// models are uprightModels; else shapeModels.
+	upright bool
+	models  map[string][]gaussian
 }
 
 // New validates conf and returns a Detector.
@@ -71,16 +105,24 @@ func New(conf Conf) (*Detector, error) {
 	if len(conf.Objects) == 0 {
 		return nil, errors.New("premise/cv: Conf.Objects is empty")
 	}
-	if conf.MinArea == 0 {
+	floor := slices.ContainsFunc(conf.Objects, func(o Known) bool { return slices.Contains(FloorCategories(), o.Category) })
+	switch {
+	case conf.MinArea == 0 && floor:
+		conf.MinArea = FloorMinArea
+	case conf.MinArea == 0:
 		conf.MinArea = 24
 	}
 	if conf.MinArea < 1 {
 		return nil, fmt.Errorf("premise/cv: Conf.MinArea = %v, want ≥ 1", conf.MinArea)
 	}
-	d := &Detector{conf: conf, colours: map[string][][3]uint8{}, plain: map[string][][3]uint8{}, classes: map[[3]uint8][]string{}}
+	d := &Detector{conf: conf, colours: map[string][][3]uint8{}, plain: map[string][][3]uint8{}, classes: map[[3]uint8][]string{},
+		models: shapeModels}
 	for i, o := range conf.Objects {
 		if !isCategory(o.Category) {
 			return nil, fmt.Errorf("premise/cv: Conf.Objects[%d]: category %q is none of %s", i, o.Category, strings.Join(Categories(), ", "))
+		}
+		if slices.Contains(FloorCategories(), o.Category) {
+			d.upright, d.models = true, uprightModels
 		}
 		if o.Color == "" {
 			d.plain[o.Category] = appendColour(d.plain[o.Category], o.RGB)
@@ -125,9 +167,10 @@ func (d *Detector) refs(q premise.Query) [][3]uint8 {
 }
 
 // Knows reports whether q has a colour the detector knows (or names a
-// colour-less known object) and a category it can tell apart.
+// colour-less known object) and a category it can tell apart in its
+// catalogue's scenes (the tabletop's or the floor's shape classes).
 func (d *Detector) Knows(q premise.Query) bool {
-	if q.Category != "" && !isCategory(q.Category) {
+	if _, ok := d.models[q.Category]; q.Category != "" && !ok {
 		return false
 	}
 	return len(d.refs(q)) > 0

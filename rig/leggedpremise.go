@@ -1,0 +1,24 @@
+package rig
+
+import (
+	"github.com/efferent/efferent/safety/premise"
+	"github.com/efferent/efferent/sim/legged"
+)
+
+// LeggedPremiseChecker is the false-premise checker for the legged-base
+// simulator's objects (legged.PremiseObjects: balls, boxes, cones, doors,
+// walls, bars): the legged task set's vocabulary and detect's detector,
+// deciding over frames frame sets (0: premise.DefaultFrames). It is
+// SimPremiseChecker for the other simulator: a detector that is an
+// ObjectNamer naming objects brings the vocabulary instead. It looks
+// through the base's surround cameras, not the policy's egocentric one
+// (a goal to the side or behind is still in view): check with
+// CheckPremise(sess, instruction, LeggedPremiseKeys, env.ObserveSurround, log).
+func LeggedPremiseChecker(frames int, detect NewDetector) (*premise.Checker, error) {
+	return premiseChecker(frames, detect, legged.PremiseObjects(), legged.PremiseVocabulary)
+}
+
+// LeggedPremiseKeys are the cameras the legged base's premise check looks
+// through (legged.SurroundKeys, which legged.Env.ObserveSurround fills):
+// CheckPremise's keys for it.
+var LeggedPremiseKeys = legged.SurroundKeys
