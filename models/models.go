@@ -47,6 +47,11 @@ const Default = "efferent-tiny"
 // chunking).
 const Flow = "efferent-flow"
 
+// Quadruped is the trained legged-base model (a QUART-style command
+// vector at 50 Hz): what efferent run drives the legged simulator with
+// when the configured model is Default, which drives the tabletop.
+const Quadruped = "efferent-quadruped"
+
 // Fixture is the random-weight runtime fixture, whose golden outputs never
 // change; tests that pin exact outputs use it rather than Default.
 const Fixture = "efferent-fixture"

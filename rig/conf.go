@@ -13,6 +13,7 @@ import (
 	"github.com/efferent/efferent/control"
 	"github.com/efferent/efferent/server"
 	"github.com/efferent/efferent/sim"
+	"github.com/efferent/efferent/sim/legged"
 )
 
 // DefaultTask is the simulator task a run drives when none is given.
@@ -133,6 +134,9 @@ type Parts struct {
 	// NewRenderer draws the simulator's cameras (required for the
 	// simulator).
 	NewRenderer func() (sim.Renderer, error)
+	// NewLeggedRenderer draws the legged simulator's cameras (required
+	// for its tasks).
+	NewLeggedRenderer func() (legged.Renderer, error)
 	// Detector is the premise checker's object detector (required for
 	// the premise check): the OpenCV one for the simulator's objects, or
 	// an open-vocabulary one from a detector directory, which may bring

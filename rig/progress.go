@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/efferent/efferent"
-	"github.com/efferent/efferent/sim"
 )
 
 // progress draws one status line, redrawn in place, from the tick tap.
 type progress struct {
 	w                      io.Writer
-	env                    *sim.Env
+	env                    Simulator
+	maxSteps               int // the task's
 	episode, every, n      int
 	held, clamped, refused int
 	drawn                  bool
@@ -40,7 +40,7 @@ func (p *progress) draw() {
 		return
 	}
 	fmt.Fprintf(p.w, "\repisode %d  step %d/%d  success %-5v  held %d  clamped %d  refused %d ",
-		p.episode, p.env.Steps(), p.env.Task().MaxSteps, p.env.Success(), p.held, p.clamped, p.refused)
+		p.episode, p.env.Steps(), p.maxSteps, p.env.Success(), p.held, p.clamped, p.refused)
 	p.drawn = true
 }
 

@@ -185,7 +185,7 @@ func runROS(ctx context.Context, c *Conf, p *Parts, prof *robot.Profile) error {
 	if c.Premise != nil && *c.Premise {
 		// Opt-in on real robots: the shipped checker knows the simulator's
 		// objects only.
-		if err := waitPremise(ctx, r.bridge, r.view, c.Task, r.md.ImageKeys, p); err != nil {
+		if err := waitPremise(ctx, r.bridge, r.view, c.Task, r.md.ImageKeys, p, r.prof.Legged()); err != nil {
 			return err
 		}
 		if ctx.Err() != nil {
@@ -351,9 +351,15 @@ func observeFresh(ctx context.Context, bridge *ros.Bridge, obs *efferent.Observa
 // waitPremise checks the instruction on the robot's cameras before
 // anything moves, and while it is refused keeps the robot still, reports
 // the verdict on the status topic and checks again every second (the
-// object may be put in view), until it is accepted or ctx ends.
-func waitPremise(ctx context.Context, bridge *ros.Bridge, view *robotViewer, instr string, keys []string, p *Parts) error {
-	checker, err := SimPremiseChecker(0, p.Detector)
+// object may be put in view), until it is accepted or ctx ends. A legged
+// robot's instructions are checked against the legged simulator's objects
+// (balls, cones, doors …), an arm's against the tabletop's.
+func waitPremise(ctx context.Context, bridge *ros.Bridge, view *robotViewer, instr string, keys []string, p *Parts, legged bool) error {
+	newChecker := SimPremiseChecker
+	if legged {
+		newChecker = LeggedPremiseChecker
+	}
+	checker, err := newChecker(0, p.Detector)
 	if err != nil {
 		return err
 	}
@@ -396,7 +402,7 @@ func waitPremise(ctx context.Context, bridge *ros.Bridge, view *robotViewer, ins
 // vector.
 func spaceFits(space string, prof *robot.Profile) error {
 	m := prof.Action.Mapping
-	return spaceMismatch(space, m == robot.MappingEEDelta, m == robot.MappingTwist || m == robot.MappingCommandVector, m)
+	return spaceMismatch(space, m == robot.MappingEEDelta, prof.Legged(), m)
 }
 
 // spaceMismatch refuses a declared action space on a robot that is not

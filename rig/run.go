@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/efferent/efferent"
+	"github.com/efferent/efferent/models"
 	"github.com/efferent/efferent/policy"
 	"github.com/efferent/efferent/record"
 	"github.com/efferent/efferent/robot"
@@ -43,7 +44,7 @@ type simRun struct {
 	c     *Conf
 	p     *Parts
 	log   *slog.Logger
-	env   *sim.Env
+	w     *world
 	pol   policy.Policy // with its taps
 	name  string        // the policy's
 	keys  []string      // the model's cameras
@@ -55,22 +56,31 @@ type simRun struct {
 	tick  func(sp *efferent.Setpoint, v efferent.Verdict)
 }
 
-// runSim drives the simulator for the configured episodes.
+// runSim drives a built-in simulator for the configured episodes: the
+// tabletop, or the legged base when the task is one of its.
 func runSim(ctx context.Context, c *Conf, p *Parts) (err error) {
 	log := p.Log
 	instr := c.Task
 	if instr == "" {
 		instr = DefaultTask
 	}
-	task, ok := sim.FindTask(instr)
+	task, ok := findSimTask(instr)
 	if !ok {
 		return fmt.Errorf("--task %q: no such simulator task (list them with `efferent sim tasks`)", instr)
 	}
-	if p.NewRenderer == nil {
-		return errors.New("rig: Parts.NewRenderer: required for the simulator")
+	if task.Legged && (c.Policy == "" || c.Policy == "auto") && (c.Model == "" || c.Model == models.Default) {
+		// The default model drives the tabletop; "auto" on the legged
+		// base means the model trained for it.
+		log.Info("the legged base's task: auto drives it with the legged model", "model", models.Quadruped)
+		c.Model = models.Quadruped
 	}
+	w, err := newWorld(task, p)
+	if err != nil {
+		return err
+	}
+	defer w.close()
 	estop := NewEStop(ctx, log)
-	r := &simRun{c: c, p: p, log: log, loops: &loopTotals{}, gates: Gates{EStop: estop}}
+	r := &simRun{c: c, p: p, log: log, w: w, loops: &loopTotals{}, gates: Gates{EStop: estop}}
 	srvConf := c.Server
 	srvConf.EStop = estop
 	if c.Serve {
@@ -82,7 +92,7 @@ func runSim(ctx context.Context, c *Conf, p *Parts) (err error) {
 		srvConf.Collectors = append(srvConf.Collectors, coll)
 	}
 	if c.Viewer {
-		if r.view, err = newSimViewer(ctx, c, p, estop, c.Serve); err != nil {
+		if r.view, err = newSimViewer(ctx, c, p, estop, c.Serve, task, w.space()); err != nil {
 			return err
 		}
 		defer r.view.Close()
@@ -102,25 +112,15 @@ func runSim(ctx context.Context, c *Conf, p *Parts) (err error) {
 	if err != nil {
 		return err
 	}
-	rend, err := p.NewRenderer()
-	if err != nil {
-		return err
-	}
-	if cl, ok := rend.(interface{ Close() }); ok {
-		defer cl.Close()
-	}
-	if r.env, err = sim.New(sim.Conf{}, rend); err != nil {
-		return err
-	}
-	pol, err := pols.OpenSim(0, r.env)
+	pol, err := pols.OpenSim(0, w.env())
 	if err != nil {
 		return err
 	}
 	defer pol.Close()
 	r.name, r.keys = pols.Name, pol.Metadata().ImageKeys
 	log.Info("driving the simulator", "task", task.Instruction, "suite", task.Suite, "policy", r.name,
-		"rate_hz", r.env.Conf().StepHz, "virtual_time", c.Fast, "max_steps", task.MaxSteps)
-	if r.rec, err = openRecorder(c.Record, record.Run{Robot: "sim", Policy: r.name, RateHz: r.env.Conf().StepHz, Virtual: c.Fast,
+		"rate_hz", w.stepHz(), "virtual_time", c.Fast, "max_steps", task.MaxSteps)
+	if r.rec, err = openRecorder(c.Record, record.Run{Robot: w.robotName(), Policy: r.name, RateHz: w.stepHz(), Virtual: c.Fast,
 		Scheduler: c.Scheduler, Teleop: r.view != nil}, log); err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func runSim(ctx context.Context, c *Conf, p *Parts) (err error) {
 	}()
 	r.taps(pol)
 	if c.Premise == nil || *c.Premise {
-		if r.check, err = SimPremiseChecker(0, p.Detector); err != nil {
+		if r.check, err = w.premiseChecker(p.Detector); err != nil {
 			return err
 		}
 	}
@@ -179,7 +179,7 @@ func (r *simRun) taps(pol policy.Policy) {
 }
 
 // episodes runs them, counting successes and refused instructions.
-func (r *simRun) episodes(ctx context.Context, task sim.Task) error {
+func (r *simRun) episodes(ctx context.Context, task simTask) error {
 	c, log := r.c, r.log
 	successes, refused := 0, 0
 	expired, dropped, held := 0, 0, 0 // over the episodes that ran
@@ -191,7 +191,7 @@ func (r *simRun) episodes(ctx context.Context, task sim.Task) error {
 				log.Info("instruction changed", "task", task.Name, "instruction", task.Instruction, "max_steps", task.MaxSteps)
 			}
 		}
-		if err := r.env.Reset(task, in); err != nil {
+		if err := r.w.reset(task, in); err != nil {
 			return err
 		}
 		decision, err := r.premise(task)
@@ -237,11 +237,12 @@ func (r *simRun) episodes(ctx context.Context, task sim.Task) error {
 
 // premise checks the task's instruction on the reset scene: the
 // decision when it is refused, "" when the policy may act.
-func (r *simRun) premise(task sim.Task) (premise.Decision, error) {
+func (r *simRun) premise(task simTask) (premise.Decision, error) {
 	if r.check == nil {
 		return "", nil
 	}
-	v, err := CheckPremise(r.check.NewSession(), task.Instruction, r.keys, SimRobot{Env: r.env}.Observe, r.log)
+	keys, observe := r.w.premiseCameras(r.keys)
+	v, err := CheckPremise(r.check.NewSession(), task.Instruction, keys, observe, r.log)
 	if err != nil {
 		return "", err
 	}
@@ -260,13 +261,13 @@ func (r *simRun) premise(task sim.Task) (premise.Decision, error) {
 
 // episode runs episode ep from initial state in; switched: it was ended by
 // an instruction change from the viewer.
-func (r *simRun) episode(ctx context.Context, ep int, task sim.Task, in int) (res EpisodeResult, switched bool, err error) {
+func (r *simRun) episode(ctx context.Context, ep int, task simTask, in int) (res EpisodeResult, switched bool, err error) {
 	c := r.c
-	prog := &progress{w: r.p.Progress, env: r.env, episode: ep + 1, every: 10}
+	prog := &progress{w: r.p.Progress, env: r.w.env(), maxSteps: task.MaxSteps, episode: ep + 1, every: 10}
 	start := time.Now()
 	gates := r.gates
 	if !c.Fast {
-		if gates.Watchdog, err = Watchdog(c.Watchdog, c.Scheduler.WithDefaults().ReplanSteps, r.env.Conf().StepHz); err != nil {
+		if gates.Watchdog, err = Watchdog(c.Watchdog, c.Scheduler.WithDefaults().ReplanSteps, r.w.stepHz()); err != nil {
 			return res, false, err
 		}
 	}
@@ -279,8 +280,12 @@ func (r *simRun) episode(ctx context.Context, ep int, task sim.Task, in int) (re
 		epCtx, endEpisode = r.view.episode(ctx)
 		r.view.start(ep+1, task, in)
 	}
-	res = Episode(epCtx, EpisodeConf{Env: r.env, Policy: r.pol, Virtual: c.Fast, SyncInference: r.name == "expert",
-		Scheduler: c.Scheduler, Gates: gates, OnLoop: r.loops.add,
+	var observed func()
+	if r.view != nil {
+		observed = r.view.thirdPerson(r.w)
+	}
+	res = Episode(epCtx, EpisodeConf{Env: r.w.env(), Policy: r.pol, Virtual: c.Fast, SyncInference: r.name == "expert",
+		Scheduler: c.Scheduler, Gates: gates, OnLoop: r.loops.add, Observed: observed,
 		OnTick: func(sp *efferent.Setpoint, v efferent.Verdict) { prog.tick(sp, v); r.tick(sp, v) }})
 	// Ended by an instruction change (not by the run's end, nor after it
 	// finished by itself).

@@ -28,7 +28,12 @@ type Simulator interface {
 
 // SimRobot adapts a simulator to control.Robot: the loop's setpoints are
 // the simulator's actions, one per step.
-type SimRobot struct{ Env Simulator }
+type SimRobot struct {
+	Env Simulator
+	// Observed, if set, is called after each observation (the viewer's
+	// view of the simulator for people).
+	Observed func()
+}
 
 // Observe fills obs from the simulator. The sim's virtual timestamps are
 // dropped so the loop stamps observations with its own clock (the same
@@ -36,6 +41,9 @@ type SimRobot struct{ Env Simulator }
 func (r SimRobot) Observe(obs *efferent.Observation) error {
 	if err := r.Env.Observe(obs); err != nil {
 		return err
+	}
+	if r.Observed != nil {
+		r.Observed()
 	}
 	obs.Time = time.Time{}
 	return nil
@@ -77,6 +85,9 @@ type EpisodeConf struct {
 	// Gates: the stages before and after the simulator's limits (teleop,
 	// e-stop, watchdog). Limits is always SimLimits.
 	Gates Gates
+	// Observed, if set, is called after each observation of Env (the
+	// viewer's third-person view).
+	Observed func()
 	// OnLoop, if set, is called with the episode's control loop before it
 	// runs (for its Stats: efferent run's /metrics). The loop is closed
 	// when Episode returns; its Stats stay readable.
@@ -133,7 +144,7 @@ func Episode(ctx context.Context, c EpisodeConf) EpisodeResult {
 	timed := &timedPolicy{Policy: c.Policy}
 	var res EpisodeResult
 	lc := LoopConf{
-		Robot: SimRobot{c.Env}, Policy: timed, Space: space, Gates: gates, Scheduler: c.Scheduler,
+		Robot: SimRobot{Env: c.Env, Observed: c.Observed}, Policy: timed, Space: space, Gates: gates, Scheduler: c.Scheduler,
 		Clock: c.Clock, Virtual: c.Virtual || c.SyncInference,
 		OnTick: func(sp *efferent.Setpoint, v efferent.Verdict) {
 			if c.Trace {

@@ -13,11 +13,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/compare"
 	"github.com/efferent/efferent/record"
 	"github.com/efferent/efferent/safety"
 	"github.com/efferent/efferent/server"
-	"github.com/efferent/efferent/sim"
 	"github.com/efferent/efferent/teleop"
 	"github.com/efferent/efferent/viewer"
 )
@@ -81,44 +81,38 @@ type simViewer struct {
 	// the clock teleop commands are stamped with.
 	lastTick atomic.Int64
 
-	// next is the task an instruction change asked for; the episode under
-	// way is ended (cancel) and the next one starts with it.
-	next   atomic.Pointer[sim.Task]
+	// first is the run's first task: instruction changes stay on its
+	// simulator. next is the task an instruction change asked for; the
+	// episode under way is ended (cancel) and the next one starts with it.
+	first  simTask
+	next   atomic.Pointer[simTask]
 	mu     sync.Mutex
 	cancel context.CancelFunc
 
 	stopServe func() // its own listener, when it has one
 }
 
-// newSimViewer builds the viewer of a simulator run. Unless mounted (the
-// caller mounts v.Routes() on the server), it listens on the server's
-// address itself.
-func newSimViewer(ctx context.Context, c *Conf, p *Parts, estop *safety.EStop, mounted bool) (*simViewer, error) {
-	space := LIBERO()
+// newSimViewer builds the viewer of a simulator run whose first task is
+// first, in space (the simulator's). Unless mounted (the caller mounts
+// v.Routes() on the server), it listens on the server's address itself.
+func newSimViewer(ctx context.Context, c *Conf, p *Parts, estop *safety.EStop, mounted bool, first simTask, space Space) (*simViewer, error) {
 	mux, err := teleop.New(teleop.Conf{Dim: space.Dim(), Gripper: space.Gripper})
 	if err != nil {
 		return nil, err
 	}
-	s := &simViewer{mux: mux, log: p.Log, space: space, write: p.WriteComparison}
+	s := &simViewer{mux: mux, log: p.Log, space: space, write: p.WriteComparison, first: first}
 	if c.Out != "" {
 		s.outBase = func(ep int) string { return filepath.Join(c.Out, fmt.Sprintf("comparison-ep%d", ep)) }
 	} else if path := c.Record.Path; path != "" {
 		stem := strings.TrimSuffix(path, filepath.Ext(path))
 		s.outBase = func(ep int) string { return fmt.Sprintf("%s-comparison-ep%d", stem, ep) }
 	}
-	var instructions []string
-	seen := map[string]bool{}
-	for _, su := range sim.Suites() {
-		ts, _ := sim.Tasks(su)
-		for _, t := range ts {
-			if !seen[t.Instruction] {
-				seen[t.Instruction] = true
-				instructions = append(instructions, t.Instruction)
-			}
-		}
+	title := "efferent run --robot sim"
+	if first.Legged {
+		title += " (the legged base)"
 	}
-	conf := ViewerConf(c.Server, "efferent run --robot sim", c.ViewerClients, p.Log)
-	conf.Teleop, conf.EStop, conf.Dims, conf.Instructions = mux, estop, space.Names, instructions
+	conf := ViewerConf(c.Server, title, c.ViewerClients, p.Log)
+	conf.Teleop, conf.EStop, conf.Dims, conf.Instructions = mux, estop, space.Names, worldInstructions(first)
 	conf.SetInstruction = s.setInstruction
 	conf.OnTeleop = func(t time.Time, mode teleop.Mode, values []float64, source string) {
 		if rec := s.rec.Load(); rec != nil {
@@ -153,9 +147,9 @@ func (s *simViewer) Close() {
 // setInstruction takes an instruction change from the page: it must name
 // a simulator task; the episode under way ends and the next one runs it.
 func (s *simViewer) setInstruction(instr string) error {
-	task, ok := sim.FindTask(instr)
-	if !ok {
-		return fmt.Errorf("%q is not a simulator task's instruction (efferent sim tasks lists them)", instr)
+	task, err := sameWorld(s.first, instr)
+	if err != nil {
+		return err
 	}
 	s.next.Store(&task)
 	s.mu.Lock()
@@ -171,7 +165,7 @@ func (s *simViewer) setInstruction(instr string) error {
 
 // task returns the task the next episode runs: cur, or the one an
 // instruction change asked for.
-func (s *simViewer) task(cur sim.Task) sim.Task {
+func (s *simViewer) task(cur simTask) simTask {
 	if t := s.next.Swap(nil); t != nil {
 		return *t
 	}
@@ -193,8 +187,28 @@ func (s *simViewer) episode(ctx context.Context) (context.Context, func()) {
 	}
 }
 
+// thirdPerson is the hook that shows w's view for people beside the
+// policy's cameras (the legged base's chase camera, as ThirdPersonKey),
+// drawn only when the page would show a new frame; nil for the tabletop.
+func (s *simViewer) thirdPerson(w *world) func() {
+	if w.leg == nil {
+		return nil
+	}
+	draw := func(dst *efferent.Image) error {
+		_, err := w.thirdPerson(dst)
+		return err
+	}
+	warned := false
+	return func() {
+		if err := s.v.Frame(ThirdPersonKey, draw); err != nil && !warned {
+			warned = true
+			s.log.Warn("viewer: the third-person view is not drawn", "err", err)
+		}
+	}
+}
+
 // start begins an episode's comparison and shows it.
-func (s *simViewer) start(ep int, task sim.Task, init int) {
+func (s *simViewer) start(ep int, task simTask, init int) {
 	s.mux.ResetStats()
 	s.v.Event(viewer.Event{Kind: viewer.EventEpisodeStart, Episode: ep, Task: task.Name, Instruction: task.Instruction,
 		Detail: fmt.Sprintf("init %d", init)})
@@ -203,7 +217,7 @@ func (s *simViewer) start(ep int, task sim.Task, init int) {
 // end shows the episode's end, and, when the teleoperator's commands were
 // compared with the policy's, logs the comparison, records it, sends it to
 // the page and writes it as PNG, HTML and JSON.
-func (s *simViewer) end(ep int, task sim.Task, res EpisodeResult, detail string) {
+func (s *simViewer) end(ep int, task simTask, res EpisodeResult, detail string) {
 	ok := res.Success
 	sum := s.mux.Summary()
 	e := viewer.Event{Kind: viewer.EventEpisodeEnd, Episode: ep, Task: task.Name, Instruction: task.Instruction,

@@ -208,6 +208,12 @@ func (p *Profile) CameraMaxAge(key string) time.Duration {
 	return p.Cameras.MaxAge
 }
 
+// Legged reports whether the profile drives a legged base: body
+// velocities (twist) or a QUART-style command vector.
+func (p *Profile) Legged() bool {
+	return p.Action.Mapping == MappingTwist || p.Action.Mapping == MappingCommandVector
+}
+
 // StopTime bounds how long the motion gate's controlled stop takes from
 // full speed (ee_delta, translation and rotation: max_speed/max_accel +
 // 2·max_accel/max_jerk, the second term for ramping an acceleration under

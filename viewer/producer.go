@@ -63,23 +63,7 @@ type obsSlot struct {
 func (v *Viewer) Observation(obs *efferent.Observation) {
 	now := time.Now().UnixNano()
 	for key, im := range obs.Images {
-		s := v.frameSlot(key)
-		if s == nil {
-			v.framesDropped.Add(1)
-			continue
-		}
-		if now-s.at.Load() < v.frameEvery {
-			continue // the hub would not send it yet
-		}
-		if !s.mu.TryLock() {
-			v.framesDropped.Add(1) // the hub is taking the previous one
-			continue
-		}
-		s.img.CopyFrom(im)
-		s.seq++
-		s.at.Store(now)
-		s.mu.Unlock()
-		v.framesIn.Add(1)
+		v.frame(key, im, now)
 	}
 	if v.obs.mu.TryLock() {
 		v.obs.prompt = obs.Prompt
@@ -87,6 +71,61 @@ func (v *Viewer) Observation(obs *efferent.Observation) {
 		v.obs.seq = obs.Seq
 		v.obs.mu.Unlock()
 	}
+}
+
+// Frame shows a camera the policy does not see (a simulator's view for
+// people, such as the legged base's chase camera), under its name key, as
+// Observation shows the policy's. draw fills the frame: it is called only
+// when the page would show a new one (at most Conf.CameraFPS), so a
+// caller renders nothing while no one watches or between frames.
+func (v *Viewer) Frame(key string, draw func(dst *efferent.Image) error) error {
+	now := time.Now().UnixNano()
+	s := v.frameSlot(key)
+	if s == nil {
+		v.framesDropped.Add(1)
+		return nil
+	}
+	if now-s.at.Load() < v.frameEvery {
+		return nil
+	}
+	if !v.watching() {
+		s.at.Store(now) // asked again in a frame's time, not on every call
+		return nil
+	}
+	if !s.mu.TryLock() {
+		v.framesDropped.Add(1)
+		return nil
+	}
+	defer s.mu.Unlock()
+	if err := draw(&s.img); err != nil {
+		return err
+	}
+	s.seq++
+	s.at.Store(now)
+	v.framesIn.Add(1)
+	return nil
+}
+
+// frame copies one camera's image into its slot, unless the page would
+// not show it yet or the hub is taking the previous one.
+func (v *Viewer) frame(key string, im efferent.Image, now int64) {
+	s := v.frameSlot(key)
+	if s == nil {
+		v.framesDropped.Add(1)
+		return
+	}
+	if now-s.at.Load() < v.frameEvery {
+		return // the hub would not send it yet
+	}
+	if !s.mu.TryLock() {
+		v.framesDropped.Add(1) // the hub is taking the previous one
+		return
+	}
+	s.img.CopyFrom(im)
+	s.seq++
+	s.at.Store(now)
+	s.mu.Unlock()
+	v.framesIn.Add(1)
 }
 
 // frameSlot returns key's slot, claiming a free one on the camera's first

@@ -26,12 +26,13 @@ import (
 func (c Config) parts(ctx context.Context) rig.Parts {
 	log := c.Log.logger()
 	return rig.Parts{
-		Open:            c.openModel,
-		DecodeImage:     decodeImage,
-		OpenCamera:      openCamera,
-		NewRenderer:     newRenderer,
-		Detector:        c.premiseDetector(log),
-		WriteComparison: eval.WriteComparison,
+		Open:              c.openModel,
+		DecodeImage:       decodeImage,
+		OpenCamera:        openCamera,
+		NewRenderer:       newRenderer,
+		NewLeggedRenderer: newLeggedRenderer,
+		Detector:          c.premiseDetector(log),
+		WriteComparison:   eval.WriteComparison,
 		NewServer: func(conf server.Conf) (*server.Server, error) {
 			cc := c
 			cc.Server = conf

@@ -2,12 +2,15 @@ package main
 
 import (
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/bluenviron/goroslib/v2"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/diagnostic_msgs"
 	"github.com/bluenviron/goroslib/v2/pkg/msgs/geometry_msgs"
+	"github.com/bluenviron/goroslib/v2/pkg/msgs/sensor_msgs"
 
 	"github.com/efferent/efferent/internal/rostest"
 	"github.com/efferent/efferent/robot"
@@ -103,5 +106,98 @@ func TestQuadrupedROSClosedLoop(t *testing.T) {
 	}
 	if hz := m.Hz(t, prof.Command.Topic, 4*time.Second); math.Abs(hz-prof.RateHz) > 0.02*prof.RateHz {
 		t.Errorf("rostopic hz %s: %.2f, want %g ± 2 %%", prof.Command.Topic, hz, prof.RateHz)
+	}
+}
+
+// TestQuadrupedPremiseOverROS: `efferent run --robot quadruped --premise`
+// checks the instruction on the legged base's camera against the legged
+// simulator's objects before anything moves. An instruction naming
+// something that is not there — a kind no detector knows ("the purple
+// chair": asked about), or the goal of a scene it was taken from ("the red
+// ball": refused, naming it) — never moves the base: a separate node sees
+// no moving Twist on /cmd_vel, /efferent/status reports the verdict, and
+// the simulated base's odometry stays at its start.
+func TestQuadrupedPremiseOverROS(t *testing.T) {
+	rostest.Need(t)
+	bundledConfig(t) // skips in -short: loads the model
+	prof, err := robot.Load("quadruped")
+	if err != nil {
+		t.Fatal(err)
+	}
+	red, _ := legged.FindTask(legged.SuiteGoto + "/0") // "go to the red ball"
+	noRed, _ := legged.FindTask(red.Name + "/false_premise")
+	for _, c := range []struct {
+		name        string
+		scene       legged.Task
+		instruction string
+		decision    string
+		reason      string
+	}{
+		{"unknown kind", red, "go to the purple chair", "clarify", "chair"},
+		{"missing goal", noRed, red.Instruction, "refuse", "red ball"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := rostest.Start(t, 0)
+			r := render.NewLegged()
+			t.Cleanup(r.Close)
+			var twists twistLog
+			var mu sync.Mutex
+			status := map[string]string{}
+			moved, states := 0.0, 0 // the largest distance of the base from its start, over states
+			obs := m.Node(t, "observer")
+			for _, sc := range []goroslib.SubscriberConf{
+				{Node: obs, Topic: prof.Command.Topic, Callback: twists.add},
+				{Node: obs, Topic: prof.Status.Topic, Callback: func(a *diagnostic_msgs.DiagnosticArray) {
+					mu.Lock()
+					defer mu.Unlock()
+					if len(a.Status) > 0 {
+						for _, kv := range a.Status[0].Values {
+							status[kv.Key] = kv.Value
+						}
+					}
+				}},
+				{Node: obs, Topic: prof.State.JointStates, Callback: func(js *sensor_msgs.JointState) {
+					if len(js.Position) >= 2 {
+						mu.Lock()
+						moved = max(moved, math.Hypot(js.Position[0], js.Position[1]))
+						states++
+						mu.Unlock()
+					}
+				}},
+			} {
+				sub, err := goroslib.NewSubscriber(sc)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(sub.Close)
+			}
+			_, runLog := playAndRun(t, simrobot.Conf{Profile: prof, Master: m.Addr, LeggedRenderer: r, Legged: c.scene},
+				"--robot", "quadruped", "--policy", "efferent-quadruped", "--premise", "--task", c.instruction)
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				mu.Lock()
+				got := status["premise"]
+				mu.Unlock()
+				if got == c.decision {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("premise %q after 20 s, want %q\nrun:\n%s", got, c.decision, runLog)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			time.Sleep(2 * time.Second) // checked again, still still
+			mu.Lock()
+			defer mu.Unlock()
+			if !strings.Contains(status["premise_reason"], c.reason) {
+				t.Errorf("premise reason %q, want it to name %q", status["premise_reason"], c.reason)
+			}
+			if n, moving := twists.get(); !moving.IsZero() {
+				t.Errorf("a moving Twist on %s (of %d) for an instruction the check did not accept", prof.Command.Topic, n)
+			}
+			if states < 50 || moved > 1e-6 {
+				t.Errorf("the base moved %.4f m from its start over %d joint states", moved, states)
+			}
+		})
 	}
 }
