@@ -113,6 +113,13 @@ func newSimViewer(ctx context.Context, c *Conf, p *Parts, estop *safety.EStop, m
 	}
 	conf := ViewerConf(c.Server, title, c.ViewerClients, p.Log)
 	conf.Teleop, conf.EStop, conf.Dims, conf.Instructions = mux, estop, space.Names, worldInstructions(first)
+	if first.Legged {
+		// The page's teleop is an arm's (x, y, z, roll, pitch, yaw,
+		// gripper keys): on the command vector it would crouch the base
+		// (height 0) and stall its gait. The page offers none here; the
+		// e-stop stays.
+		conf.Teleop = nil
+	}
 	conf.SetInstruction = s.setInstruction
 	conf.OnTeleop = func(t time.Time, mode teleop.Mode, values []float64, source string) {
 		if rec := s.rec.Load(); rec != nil {

@@ -23,7 +23,8 @@ import (
 // the model trained for it), and the viewer shows what the issue asks:
 // the egocentric camera the policy sees, the chase camera for people, and
 // the commanded velocities under their names, moving the base; the
-// episode succeeds and the recording has its 50 Hz setpoints.
+// episode succeeds and the recording has its 50 Hz setpoints. It offers
+// the e-stop but not the arm's teleop.
 func TestViewerLeggedBase(t *testing.T) {
 	bundledConfig(t) // skips in -short: loads the model
 	port := freePort(t, "127.0.0.1")
@@ -44,6 +45,9 @@ func TestViewerLeggedBase(t *testing.T) {
 	}
 	if !slices.Equal(dims, rig.Quadruped().Names) {
 		t.Fatalf("dims %v, want the command vector's %v", dims, rig.Quadruped().Names)
+	}
+	if ctl, _ := hello["controls"].(map[string]any); ctl["teleop"] != false || ctl["estop"] != true {
+		t.Fatalf("controls %v: want the e-stop and no teleop (the page's keys are an arm's)", ctl)
 	}
 	instrs, _ := hello["instructions"].([]any)
 	if len(instrs) == 0 || !slices.Contains(instrs, any(task.Instruction)) {
