@@ -206,9 +206,11 @@ func RunPremise(ctx context.Context, conf PremiseConf) (*PremiseReport, error) {
 	var jobs []premiseJob
 	var err error
 	if leg {
-		jobs, err = leggedPremiseJobs(conf.Suites, conf.Episodes)
+		jobs, err = premiseJobs(conf.Suites, conf.Episodes, legged.Tasks, legged.FalsePremiseTasks,
+			func(t legged.Task, init int) premiseJob { return premiseJob{leg: t, init: init} })
 	} else {
-		jobs, err = simPremiseJobs(conf.Suites, conf.Episodes)
+		jobs, err = premiseJobs(conf.Suites, conf.Episodes, sim.Tasks, sim.FalsePremiseTasks,
+			func(t sim.Task, init int) premiseJob { return premiseJob{task: t, init: init} })
 	}
 	if err != nil {
 		return nil, err
@@ -279,40 +281,22 @@ type premiseJob struct {
 	init int
 }
 
-// simPremiseJobs lists every task of the tabletop's suites and its
-// false-premise variant at inits 0 … episodes−1.
-func simPremiseJobs(suites []string, episodes int) ([]premiseJob, error) {
+// premiseJobs lists every task of suites and its false-premise variant
+// (tasks and falses give them, per suite) at inits 0 … episodes−1, as
+// job makes a premiseJob of one: for either simulator's tasks.
+func premiseJobs[T any](suites []string, episodes int, tasks, falses func(string) ([]T, error),
+	job func(T, int) premiseJob) ([]premiseJob, error) {
 	var jobs []premiseJob
 	for _, su := range suites {
-		ts, err := sim.Tasks(su)
+		ts, err := tasks(su)
 		if err != nil {
 			return nil, err
 		}
-		fs, _ := sim.FalsePremiseTasks(su)
+		fs, _ := falses(su)
 		for i := range ts {
-			for _, t := range []sim.Task{ts[i], fs[i]} {
+			for _, t := range []T{ts[i], fs[i]} {
 				for e := range episodes {
-					jobs = append(jobs, premiseJob{task: t, init: e})
-				}
-			}
-		}
-	}
-	return jobs, nil
-}
-
-// leggedPremiseJobs is simPremiseJobs for the legged base's suites.
-func leggedPremiseJobs(suites []string, episodes int) ([]premiseJob, error) {
-	var jobs []premiseJob
-	for _, su := range suites {
-		ts, err := legged.Tasks(su)
-		if err != nil {
-			return nil, err
-		}
-		fs, _ := legged.FalsePremiseTasks(su)
-		for i := range ts {
-			for _, t := range []legged.Task{ts[i], fs[i]} {
-				for e := range episodes {
-					jobs = append(jobs, premiseJob{leg: t, init: e})
+					jobs = append(jobs, job(t, e))
 				}
 			}
 		}

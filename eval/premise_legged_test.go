@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	"github.com/efferent/efferent/eval"
-	"github.com/efferent/efferent/safety/premise"
-	premisecv "github.com/efferent/efferent/safety/premise/cv"
 	"github.com/efferent/efferent/sim/legged"
 	"github.com/efferent/efferent/sim/render"
 )
@@ -21,22 +19,7 @@ func TestRunPremiseLegged(t *testing.T) {
 	if testing.Short() {
 		t.Skip("renders with OpenCV")
 	}
-	voc, err := legged.PremiseVocabulary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var known []premisecv.Known
-	for _, o := range legged.PremiseObjects() {
-		known = append(known, premisecv.Known{Color: o.Color, Category: o.Category, RGB: o.RGB})
-	}
-	det, err := premisecv.New(premisecv.Conf{Objects: known})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := premise.New(premise.Conf{Vocabulary: voc, Detector: det})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := cvChecker(t, legged.PremiseObjects())
 	conf := eval.PremiseConf{Checker: c, Suites: []string{legged.SuiteGoto}, Episodes: 2, Workers: 2}
 	if _, err := eval.RunPremise(context.Background(), conf); err == nil {
 		t.Fatal("a legged suite without NewLeggedRenderer: no error")

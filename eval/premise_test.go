@@ -53,22 +53,7 @@ func TestRunPremiseSubset(t *testing.T) {
 	if testing.Short() {
 		t.Skip("renders with OpenCV")
 	}
-	voc, err := sim.PremiseVocabulary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var known []premisecv.Known
-	for _, o := range sim.PremiseObjects() {
-		known = append(known, premisecv.Known{Color: o.Color, Category: o.Category, RGB: o.RGB})
-	}
-	det, err := premisecv.New(premisecv.Conf{Objects: known})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := premise.New(premise.Conf{Vocabulary: voc, Detector: det})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := cvChecker(t, sim.PremiseObjects())
 	rep, err := eval.RunPremise(context.Background(), eval.PremiseConf{
 		Checker: c, NewRenderer: func() (sim.Renderer, error) { return render.New(), nil },
 		Suites: []string{sim.SuiteGoal}, Episodes: 2, Workers: 2,
@@ -104,4 +89,27 @@ func TestRunPremiseSubset(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "report.json")); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// cvChecker is the real checker for objs (either simulator's): their
+// vocabulary and the OpenCV detector.
+func cvChecker(t *testing.T, objs []sim.PremiseObject) *premise.Checker {
+	t.Helper()
+	voc, err := sim.VocabularyOf(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := make([]premisecv.Known, len(objs))
+	for i, o := range objs {
+		known[i] = premisecv.Known{Color: o.Color, Category: o.Category, RGB: o.RGB}
+	}
+	det, err := premisecv.New(premisecv.Conf{Objects: known})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := premise.New(premise.Conf{Vocabulary: voc, Detector: det})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

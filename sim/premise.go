@@ -29,10 +29,14 @@ func PremiseObjects() []PremiseObject {
 }
 
 // PremiseVocabulary is the vocabulary of the simulator's task set.
-func PremiseVocabulary() (premise.Vocabulary, error) {
-	var objs []premise.Object
-	for _, o := range PremiseObjects() {
-		objs = append(objs, o.Object)
+func PremiseVocabulary() (premise.Vocabulary, error) { return VocabularyOf(PremiseObjects()) }
+
+// VocabularyOf is the premise vocabulary of objs' words (either
+// simulator's objects).
+func VocabularyOf(objs []PremiseObject) (premise.Vocabulary, error) {
+	words := make([]premise.Object, len(objs))
+	for i, o := range objs {
+		words[i] = o.Object
 	}
-	return premise.NewVocabulary(objs)
+	return premise.NewVocabulary(words)
 }

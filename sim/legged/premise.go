@@ -129,10 +129,4 @@ func PremiseObjects() []sim.PremiseObject {
 // PremiseVocabulary is the vocabulary of the legged task set: the
 // objects of PremiseObjects ("box" is a box here, not the tabletop's
 // synonym for a block).
-func PremiseVocabulary() (premise.Vocabulary, error) {
-	var objs []premise.Object
-	for _, o := range PremiseObjects() {
-		objs = append(objs, o.Object)
-	}
-	return premise.NewVocabulary(objs)
-}
+func PremiseVocabulary() (premise.Vocabulary, error) { return sim.VocabularyOf(PremiseObjects()) }
