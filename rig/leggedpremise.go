@@ -15,8 +15,12 @@ import (
 // (a goal to the side or behind is still in view): check with
 // CheckPremise(sess, instruction, LeggedPremiseKeys, env.ObserveSurround, log).
 func LeggedPremiseChecker(frames int, detect NewDetector) (*premise.Checker, error) {
-	return premiseChecker(frames, detect, legged.PremiseObjects(), legged.PremiseVocabulary)
+	return premiseChecker(frames, detect, legged.PremiseObjects(), legged.PremiseVocabulary, LeggedWhere)
 }
+
+// LeggedWhere is where the legged base's checker says objects are when it
+// asks ("which object around the robot do you mean?"): not on a table.
+const LeggedWhere = "around the robot"
 
 // LeggedPremiseKeys are the cameras the legged base's premise check looks
 // through (legged.SurroundKeys, which legged.Env.ObserveSurround fills):

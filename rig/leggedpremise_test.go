@@ -2,6 +2,7 @@ package rig
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/efferent/efferent"
@@ -12,8 +13,9 @@ import (
 
 // The legged checker parses against the legged task set's objects: a
 // chair, which no scene has, is asked about (never ok, whatever the
-// detector says); a purple ball not in view is refused; "the box" is a
-// box; and the detector is handed the legged catalogue.
+// detector says), around the robot rather than on a table; a purple ball
+// not in view is refused; "the box" is a box; and the detector is handed
+// the legged catalogue.
 func TestLeggedPremiseChecker(t *testing.T) {
 	frames := []premise.Frame{{Camera: legged.SurroundKeys[0], Image: efferent.Image{H: 1, W: 1, C: 3, Pix: make([]byte, 3)}}}
 	var got []sim.PremiseObject
@@ -37,6 +39,9 @@ func TestLeggedPremiseChecker(t *testing.T) {
 		}
 		if v.Decision != want {
 			t.Errorf("%q: %v, want %s", instr, v, want)
+		}
+		if want == premise.Clarify && !strings.Contains(v.Question, "around the robot") {
+			t.Errorf("%q: question %q: a legged scene has no table", instr, v.Question)
 		}
 	}
 	if !slices.Equal(LeggedPremiseKeys, legged.SurroundKeys) {

@@ -31,14 +31,15 @@ type ObjectNamer interface {
 // deciding over frames frame sets (0: premise.DefaultFrames). A detector
 // that is an ObjectNamer naming objects brings the vocabulary instead.
 func SimPremiseChecker(frames int, detect NewDetector) (*premise.Checker, error) {
-	return premiseChecker(frames, detect, sim.PremiseObjects(), sim.PremiseVocabulary)
+	return premiseChecker(frames, detect, sim.PremiseObjects(), sim.PremiseVocabulary, "")
 }
 
 // premiseChecker is a false-premise checker for objects, with detect's
 // detector and vocabulary's words, unless the detector names objects of
-// its own (ObjectNamer).
+// its own (ObjectNamer); its questions say the objects are where
+// (premise.Conf.Where).
 func premiseChecker(frames int, detect NewDetector, objects []sim.PremiseObject,
-	vocabulary func() (premise.Vocabulary, error)) (*premise.Checker, error) {
+	vocabulary func() (premise.Vocabulary, error), where string) (*premise.Checker, error) {
 	if detect == nil {
 		return nil, errors.New("rig: the premise check needs a detector (Parts.Detector)")
 	}
@@ -54,7 +55,7 @@ func premiseChecker(frames int, detect NewDetector, objects []sim.PremiseObject,
 	}
 	var c *premise.Checker
 	if err == nil {
-		c, err = premise.New(premise.Conf{Vocabulary: voc, Detector: det, Frames: frames})
+		c, err = premise.New(premise.Conf{Vocabulary: voc, Detector: det, Frames: frames, Where: where})
 	}
 	if cl, ok := det.(io.Closer); ok && err != nil {
 		cl.Close()

@@ -27,6 +27,10 @@ type Conf struct {
 	// missing. Default 0.2. Scores strictly between Absent and Present are
 	// the uncertain band: the checker asks rather than guesses.
 	Absent float64
+	// Where says where the objects are, in the checker's questions
+	// ("which object on the table do you mean?"). Default "on the table";
+	// a mobile base's is "around the robot".
+	Where string
 }
 
 // Defaults for zero Conf fields.
@@ -34,6 +38,7 @@ const (
 	DefaultFrames  = 3
 	DefaultPresent = 0.5
 	DefaultAbsent  = 0.2
+	DefaultWhere   = "on the table"
 	// MaxFrames bounds Conf.Frames.
 	MaxFrames = 1000
 )
@@ -48,6 +53,9 @@ func (c Conf) WithDefaults() Conf {
 	}
 	if c.Absent == 0 {
 		c.Absent = DefaultAbsent
+	}
+	if c.Where == "" {
+		c.Where = DefaultWhere
 	}
 	return c
 }
@@ -275,10 +283,10 @@ func (s *Session) decide() Verdict {
 		v.Decision = Refuse
 	case len(unknown) > 0:
 		v.Decision = Clarify
-		v.Question = fmt.Sprintf("I don't know what %s %s; which object on the table do you mean?", quoteList(unknown), isAre(len(unknown)))
+		v.Question = fmt.Sprintf("I don't know what %s %s; which object %s do you mean?", quoteList(unknown), isAre(len(unknown)), s.c.conf.Where)
 	case len(uncertain) > 0:
 		v.Decision = Clarify
-		v.Question = fmt.Sprintf("I am not sure I can see %s; %s on the table?", theList(uncertain), isItAre(len(uncertain)))
+		v.Question = fmt.Sprintf("I am not sure I can see %s; %s %s?", theList(uncertain), isItAre(len(uncertain)), s.c.conf.Where)
 	default:
 		v.Decision = OK
 	}
