@@ -20,6 +20,12 @@
 //     with teleop and instruction changes, the progress line, and the
 //     Prometheus series.
 //
+// The built-in simulators are two: the tabletop (LIBERO's space) and the
+// legged base (Quadruped, the QUART-style command vector at 50 Hz, its
+// envelope gate LeggedLimits and its surround-camera premise check,
+// LeggedPremiseChecker). A run picks one by its task; Simulator is what
+// the loop drives of either.
+//
 // Run drives a robot from a Conf (the config file's run section and the
 // flags over it) and Parts, the pieces the caller injects: ONNX Runtime,
 // OpenCV and the renderer are cgo and live in leaf packages, so rig itself
