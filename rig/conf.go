@@ -145,10 +145,11 @@ type Parts struct {
 	// WriteComparison writes the viewer's comparison of the policy with
 	// the teleoperator (eval.WriteComparison); nil: not written.
 	WriteComparison func(base string, c compare.Comparison) error
-	// NewServer loads the model and binds the server with the conf the
-	// run completes (its e-stop, its series, the viewer's routes), for
-	// Conf.Serve.
-	NewServer func(conf server.Conf) (*server.Server, error)
+	// NewServer loads model (the run's Conf.Model: the one "auto" drives
+	// with, efferent-quadruped on the legged base) and binds the server
+	// with the conf the run completes (its e-stop, its series, the
+	// viewer's routes), for Conf.Serve.
+	NewServer func(conf server.Conf, model string) (*server.Server, error)
 	// Progress receives the simulator's progress line (nil: none).
 	Progress io.Writer
 	// Log is the run's log. Default slog.Default().

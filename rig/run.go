@@ -143,7 +143,7 @@ func (r *simRun) serve(ctx context.Context, conf server.Conf) (stop func(), err 
 	if r.p.NewServer == nil {
 		return nil, errors.New("rig: Parts.NewServer: required for Conf.Serve")
 	}
-	srv, err := r.p.NewServer(conf)
+	srv, err := r.p.NewServer(conf, r.c.Model)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"math"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/efferent/efferent"
+	"github.com/efferent/efferent/policy/remote"
 	"github.com/efferent/efferent/record"
 	"github.com/efferent/efferent/rig"
 	"github.com/efferent/efferent/sim/legged"
@@ -31,8 +34,23 @@ func TestViewerLeggedBase(t *testing.T) {
 	base := "http://127.0.0.1:" + port
 	path := filepath.Join(t.TempDir(), "run.mcap")
 	task, _ := legged.FindTask(legged.SuiteGoto + "/0")
-	stop, logs := startRun(t, base+"/viewer/app.js", "--task", task.Instruction, "--episodes", "1", "--viewer",
+	stop, logs := startRun(t, base+"/viewer/app.js", "--task", task.Instruction, "--episodes", "1", "--viewer", "--serve",
 		"--addr", "127.0.0.1:"+port, "--record", path, "--log-level", "info")
+	// --serve serves the model that drives the base, not the tabletop's:
+	// one egocentric camera and a 7-d state in, 10 commands of 7 out.
+	served, err := remote.Connect(context.Background(), "ws://127.0.0.1:"+port, remote.Conf{
+		ImageKeys: []string{legged.ImageKey}, StateKey: legged.StateKey, StateDim: legged.StateDim})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chunk efferent.Chunk
+	err = served.Infer(context.Background(), &efferent.Observation{
+		Images: map[string]efferent.Image{legged.ImageKey: {H: 224, W: 224, C: 3, Pix: make([]byte, 224*224*3)}},
+		State:  make([]float64, legged.StateDim), Prompt: task.Instruction}, &chunk)
+	if err != nil || chunk.H != 10 || chunk.D != legged.CommandDim {
+		t.Errorf("--serve: a legged observation got a %d×%d chunk (err %v): want efferent-quadruped's 10×7", chunk.H, chunk.D, err)
+	}
+	_ = served.Close()
 	c, _, err := websocket.DefaultDialer.Dial("ws://127.0.0.1:"+port+"/viewer/ws", http.Header{"Origin": {base}})
 	if err != nil {
 		t.Fatal(err)

@@ -33,9 +33,12 @@ func (c Config) parts(ctx context.Context) rig.Parts {
 		NewLeggedRenderer: newLeggedRenderer,
 		Detector:          c.premiseDetector(log),
 		WriteComparison:   eval.WriteComparison,
-		NewServer: func(conf server.Conf) (*server.Server, error) {
+		NewServer: func(conf server.Conf, model string) (*server.Server, error) {
 			cc := c
 			cc.Server = conf
+			if model != "" {
+				cc.Model = model
+			}
 			return startServer(ctx, cc, log)
 		},
 		Log: log,
