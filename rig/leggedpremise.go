@@ -13,7 +13,7 @@ import (
 // ObjectNamer naming objects brings the vocabulary instead. It looks
 // through the base's surround cameras, not the policy's egocentric one
 // (a goal to the side or behind is still in view): check with
-// CheckPremise(sess, instruction, LeggedPremiseKeys, env.ObserveSurround, log).
+// CheckPremise(sess, instruction, legged.SurroundKeys, env.ObserveSurround, log).
 func LeggedPremiseChecker(frames int, detect NewDetector) (*premise.Checker, error) {
 	return premiseChecker(frames, detect, legged.PremiseObjects(), legged.PremiseVocabulary, LeggedWhere)
 }
@@ -21,8 +21,3 @@ func LeggedPremiseChecker(frames int, detect NewDetector) (*premise.Checker, err
 // LeggedWhere is where the legged base's checker says objects are when it
 // asks ("which object around the robot do you mean?"): not on a table.
 const LeggedWhere = "around the robot"
-
-// LeggedPremiseKeys are the cameras the legged base's premise check looks
-// through (legged.SurroundKeys, which legged.Env.ObserveSurround fills):
-// CheckPremise's keys for it.
-var LeggedPremiseKeys = legged.SurroundKeys

@@ -44,9 +44,6 @@ func TestLeggedPremiseChecker(t *testing.T) {
 			t.Errorf("%q: question %q: a legged scene has no table", instr, v.Question)
 		}
 	}
-	if !slices.Equal(LeggedPremiseKeys, legged.SurroundKeys) {
-		t.Errorf("keys %v", LeggedPremiseKeys)
-	}
 	if _, err := LeggedPremiseChecker(1, nil); err == nil {
 		t.Error("no detector: no error")
 	}

@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/efferent/efferent"
 	"github.com/efferent/efferent/compare"
 	"github.com/efferent/efferent/record"
 	"github.com/efferent/efferent/safety"
@@ -201,10 +200,7 @@ func (s *simViewer) thirdPerson(w *world) func() {
 	if w.leg == nil {
 		return nil
 	}
-	draw := func(dst *efferent.Image) error {
-		_, err := w.thirdPerson(dst)
-		return err
-	}
+	draw := w.leg.ThirdPerson
 	warned := false
 	return func() {
 		if err := s.v.Frame(ThirdPersonKey, draw); err != nil && !warned {

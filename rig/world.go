@@ -178,15 +178,6 @@ func (w *world) space() Space {
 	return LIBERO()
 }
 
-// thirdPerson draws the legged base's chase camera for people into dst
-// (false: the tabletop, whose cameras the policy sees already).
-func (w *world) thirdPerson(dst *efferent.Image) (bool, error) {
-	if w.leg == nil {
-		return false, nil
-	}
-	return true, w.leg.ThirdPerson(dst)
-}
-
 // ThirdPersonKey is the camera name under which a legged simulator run
 // shows its chase camera in the viewer (the policy never sees it).
 const ThirdPersonKey = "third_person"
@@ -206,7 +197,7 @@ func (w *world) premiseChecker(detect NewDetector) (*premise.Checker, error) {
 // egocentric camera's view.
 func (w *world) premiseCameras(keys []string) ([]string, func(*efferent.Observation) error) {
 	if w.leg != nil {
-		return LeggedPremiseKeys, w.leg.ObserveSurround
+		return legged.SurroundKeys, w.leg.ObserveSurround
 	}
 	return keys, SimRobot{Env: w.table}.Observe
 }
