@@ -37,6 +37,9 @@ import torch.nn.functional as F
 import fixturelib as FL
 
 OUT = os.path.dirname(os.path.abspath(__file__))
+# NAME, H and OUT are what models/efferent-long/train.py changes (the same
+# model with 16-step chunks, written there).
+NAME = "efferent-tiny"
 SEED = 0
 OPSET = 17
 
@@ -214,8 +217,9 @@ def run_reference(enc, dec, cb, stats, ids, tmask, im0, im1, state):
     return tokens, margins, a
 
 
-def core_from_onnx():
-    """Rebuild the trained Core from the shipped ONNX graphs, whose
+def core_from_onnx(src=None):
+    """Rebuild the trained Core from the shipped ONNX graphs (in src,
+    default this model's directory), whose
     initializers are the weights (train.py keeps no other copy). torch.onnx
     names some initializers by parameter and folds others into anonymous
     constants: a Linear's weight becomes a transposed MatMul operand, named in
@@ -224,7 +228,7 @@ def core_from_onnx():
     cross-checked where both graphs hold it."""
     from onnx import numpy_helper
     def inits(name):
-        g = onnx.load(os.path.join(OUT, name)).graph
+        g = onnx.load(os.path.join(src or OUT, name)).graph
         return [(i.name, torch.from_numpy(numpy_helper.to_array(i).copy())) for i in g.initializer]
     enc, dec = inits("encoder.onnx"), inits("decoder.onnx")
     core = Core()
@@ -288,6 +292,8 @@ def main():
     # own threads, and a second torch thread on top of them spins (measured
     # on the 2-core VM: 0.31 s per batch of 128 with 1, 0.56 s with 2).
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--init", default="", help="start from this model directory's trained weights "
+                    "(its encoder.onnx and decoder.onnx: the same architecture and vocabulary), not from scratch")
     args = ap.parse_args()
     torch.manual_seed(SEED)
     np.random.seed(SEED)
@@ -324,7 +330,7 @@ def main():
     print(f"{len(eps)} episodes, {len(Y)} samples ({len(tr_idx)} train, {len(va_idx)} val), vocab {len(vocab)}, "
           f"max VQ residual {max(recon):.4f}, loaded in {time.time() - t0:.0f}s", flush=True)
 
-    core = Core()
+    core = core_from_onnx(args.init).train() if args.init else Core()
     opt = torch.optim.AdamW(core.parameters(), lr=args.lr, weight_decay=0.01)
     dec_in_pos = torch.arange(PREFIX, PREFIX + LEVELS)[None]
     bands = [band(g) for g in range(LEVELS)]
@@ -421,7 +427,7 @@ def export(core, cb, stats, vocab, history, args, n_eps, n_samples):
             break
     assert cases, "no golden case with a safe argmax margin"
     FL.write_json(os.path.join(OUT, "golden.json"),
-                  {"about": "PyTorch outputs of efferent-tiny for fixed inputs (see train.py golden_images)",
+                  {"about": f"PyTorch outputs of {NAME} for fixed inputs (see train.py golden_images)",
                    "patterns": FL.PATTERNS, "tolerance": {"actions_abs": 1e-4}, "cases": cases}, ensure_ascii=True)
 
     last = history[-1] if history else {}
@@ -429,7 +435,7 @@ def export(core, cb, stats, vocab, history, args, n_eps, n_samples):
   Small VLA trained by behaviour cloning on the built-in simulator's scripted
   expert (all four suites). Two cameras through a per-camera CNN (4x4 tokens
   each), state, word-level instruction; a {LAYERS}-layer transformer predicts the
-  4 residual-VQ tokens of the next 5-step action chunk."""
+  4 residual-VQ tokens of the next {H}-step action chunk."""
     after = f"""\
   episodes: {n_eps}
   samples: {n_samples}
@@ -443,8 +449,9 @@ def export(core, cb, stats, vocab, history, args, n_eps, n_samples):
   # places it there); efferent run adds it to the measured position.
 """
     manifest = "\n".join([
-        FL.manifest_head("efferent-tiny", desc, SEED, OPSET, after=after, weights="trained",
-                         script="train.py", args=f" --demos DEMOS --minutes {args.minutes:g}"),
+        FL.manifest_head(NAME, desc, SEED, OPSET, after=after, weights="trained",
+                         script="train.py", args=f" --demos DEMOS --minutes {args.minutes:g}"
+                         + (f" --init {args.init}" if getattr(args, "init", "") else "")),
         FL.observation_section(FL.TWO_CAMERAS, IMG, STATE_DIM, state_note=state_note,
                                state_extra=", robot_base: [-0.50, 0.0, 0.885]"),
         FL.text_section(MAX_TEXT, PAD_ID, "text_mask", add_special=False),
