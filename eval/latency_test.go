@@ -37,6 +37,39 @@ func TestLatencyModesClosedLoop(t *testing.T) {
 	}
 }
 
+// TestLatencyLongChunks runs efferent-long (16-step chunks decoded
+// greedily) closed loop on the spatial suite (2 episodes a task): replan
+// at 0 ms, and async with a new chunk every 5 steps and no blending
+// (async_threshold 11, blend_steps −1) at 150 ms, which must not hold the
+// arm between chunks, expire or drop a chunk, and at 300 ms, where it
+// collapses (models/efferent-long/README.md says why); the cell holds it to
+// running without a gap. Floors: what was measured, less a margin.
+func TestLatencyLongChunks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs ONNX Runtime closed loop")
+	}
+	refs, tasks, err := eval.SimTasks(sim.SuiteSpatial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	async := control.SchedulerConf{Mode: control.ModeAsync, AsyncThreshold: 11, BlendSteps: -1}
+	for _, c := range []struct {
+		sched   control.SchedulerConf
+		latency time.Duration
+		min     int
+	}{
+		{control.SchedulerConf{Mode: control.ModeReplan}, 0, 7}, // measured 10
+		{async, 150 * time.Millisecond, 5},                      // measured 8, no gap between chunks
+		{async, 300 * time.Millisecond, 0},                      // measured 0: the collapse
+	} {
+		name := fmt.Sprintf("efferent-long, %s at %v", c.sched.Mode, c.latency)
+		o := spatialCell(t, "efferent-long", refs, tasks, c.sched, c.latency, name, c.min)
+		if c.sched.Mode.Overlapping() && (o.GapHeldTicks != 0 || o.ExpiredChunks != 0 || o.DroppedChunks != 0) {
+			t.Errorf("%s: %d held between chunks, %d expired, %d dropped; want none", name, o.GapHeldTicks, o.ExpiredChunks, o.DroppedChunks)
+		}
+	}
+}
+
 // TestChunksAccountedFor: whatever the mode and latency, every inference
 // ends in exactly one counted outcome — accepted, expired, stale, invalid,
 // discarded, failed — or is still in flight when the episode ends (at most
@@ -50,7 +83,7 @@ func TestChunksAccountedFor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol := openEmbedded(t, models.Flow)
+	pol := openModel(t, models.Flow)
 	defer pol.Close()
 	for _, mode := range control.Modes() {
 		for _, lat := range []time.Duration{0, 150 * time.Millisecond, 900 * time.Millisecond} {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -82,11 +84,17 @@ func TestEpisodeDeterministic(t *testing.T) {
 }
 
 // openEmbedded opens an embedded model under ONNX Runtime on one thread.
-func openEmbedded(t *testing.T, name string) policy.Policy {
+// openModel opens a shipped model: an embedded one, or one shipped as a
+// directory under models/ (efferent-long).
+func openModel(t *testing.T, name string) policy.Policy {
 	t.Helper()
 	m, err := models.Manifest(name)
 	if err != nil {
-		t.Fatal(err)
+		dir := filepath.Join("..", "models", name)
+		var derr error
+		if m, derr = policy.LoadManifest(os.DirFS(dir), dir); derr != nil {
+			t.Fatalf("%v; %v", err, derr)
+		}
 	}
 	pol, err := ort.OpenPolicy(m, ort.Conf{IntraOpThreads: 1})
 	if err != nil {
@@ -104,7 +112,7 @@ func TestBundledModelEpisode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs ONNX Runtime")
 	}
-	pol := openEmbedded(t, models.Fixture)
+	pol := openModel(t, models.Fixture)
 	defer pol.Close()
 	_, tasks, err := eval.SimTasks(sim.SuiteSpatial)
 	if err != nil {
@@ -159,7 +167,7 @@ func TestDefaultModelSolvesTasks(t *testing.T) {
 			t.Fatal(err)
 		}
 		conf := expertConf(false)
-		conf.NewPolicy = func(int, rig.Simulator) (policy.Policy, error) { return openEmbedded(t, models.Default), nil }
+		conf.NewPolicy = func(int, rig.Simulator) (policy.Policy, error) { return openModel(t, models.Default), nil }
 		rep := runSim(t, conf, tasks, refs, 2, 1)
 		for _, tr := range rep.Tasks {
 			if tr.ErrorCount > 0 {
@@ -383,7 +391,7 @@ func spatialCell(t *testing.T, model string, refs []eval.TaskRef, tasks []sim.Ta
 	latency time.Duration, name string, min int) eval.GroupReport {
 	t.Helper()
 	conf := expertConf(false)
-	conf.NewPolicy = func(int, rig.Simulator) (policy.Policy, error) { return openEmbedded(t, model), nil }
+	conf.NewPolicy = func(int, rig.Simulator) (policy.Policy, error) { return openModel(t, model), nil }
 	conf.Scheduler, conf.InferLatency = sched, latency
 	o := runSim(t, conf, tasks, refs, 2, 2).Overall
 	t.Logf("%s: %d/%d, expired %d, dropped %d, held %d (%d between chunks)", name, o.Successes, o.Episodes,

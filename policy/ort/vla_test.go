@@ -81,18 +81,31 @@ func tokenModels(t testing.TB) []string {
 	return names
 }
 
-// TestGolden checks, for every shipped model, that the Go tokenizer, ONNX
-// Runtime with the KV-cached constrained decoding loop, the VQ detokenizer
-// (with the fixture's ONNX latent decoder) and the un-normalisation
-// reproduce PyTorch's outputs.
+// dirTokenModels are the trained models of the autoregressive layout that
+// ship as directories only (not embedded in the binary).
+var dirTokenModels = []string{"efferent-long"}
+
+// TestGolden checks, for every shipped model (embedded, and the trained
+// ones shipped as directories), that the Go tokenizer, ONNX Runtime with
+// the KV-cached constrained decoding loop, the VQ detokenizer (with the
+// fixture's ONNX latent decoder) and the un-normalisation reproduce
+// PyTorch's outputs.
 func TestGolden(t *testing.T) {
 	for _, name := range tokenModels(t) {
-		t.Run(name, func(t *testing.T) { testGolden(t, name) })
+		t.Run(name, func(t *testing.T) { testGolden(t, name, embedded) })
+	}
+	for _, name := range dirTokenModels {
+		t.Run(name, func(t *testing.T) {
+			if testing.Short() {
+				t.Skip("integration: needs the ONNX Runtime library (make setup)")
+			}
+			testGolden(t, name, loadDir)
+		})
 	}
 }
 
-func testGolden(t *testing.T, name string) {
-	m, g := embedded(t, name)
+func testGolden(t *testing.T, name string, load func(testing.TB, string) (*policy.Manifest, *golden.File)) {
+	m, g := load(t, name)
 	v := open(t, m)
 	for _, c := range g.Cases {
 		t.Run(c.Prompt, func(t *testing.T) {
