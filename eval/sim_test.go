@@ -83,9 +83,9 @@ func TestEpisodeDeterministic(t *testing.T) {
 	}
 }
 
-// openEmbedded opens an embedded model under ONNX Runtime on one thread.
-// openModel opens a shipped model: an embedded one, or one shipped as a
-// directory under models/ (efferent-long).
+// openModel opens a shipped model under ONNX Runtime on one thread: an
+// embedded one, or one shipped as a directory under models/
+// (efferent-long).
 func openModel(t *testing.T, name string) policy.Policy {
 	t.Helper()
 	m, err := models.Manifest(name)
