@@ -75,6 +75,8 @@ func TestPlay(t *testing.T) {
 	}()
 	select {
 	case toggle <- syscall.SIGUSR1:
+	case r := <-done: // say why, rather than wait for a toggle nobody takes
+		t.Fatalf("Play returned before it took the toggle: %v (%d results)", r.err, r.n)
 	case <-time.After(10 * time.Second):
 		t.Fatal("Play did not take the toggle")
 	}
