@@ -344,38 +344,22 @@ var premiseCameras = []string{sim.AgentViewKey, sim.WristViewKey}
 // premiseSample checks one task at one initial state.
 func premiseSample(env *sim.Env, c *premise.Checker, t sim.Task, init int) PremiseSample {
 	s := PremiseSample{Task: t.Name, Suite: t.Suite, Init: init, FalsePremise: t.FalsePremise, Missing: t.Missing}
-	fail := func(err error) PremiseSample { s.Error = err.Error(); return s }
 	if err := env.Reset(t, init); err != nil {
-		return fail(err)
+		s.Error = err.Error()
+		return s
 	}
-	sess := c.NewSession()
 	r := rngFor(t.Seed(init))
 	act := make([]float64, sim.ActionDim)
 	act[6] = -1 // gripper stays open
-	var obs efferent.Observation
-	var v premise.Verdict
-	for f := 0; ; f++ {
-		if err := env.Observe(&obs); err != nil {
-			return fail(err)
-		}
-		var err error
-		if v, err = sess.ObserveCameras(t.Instruction, obs.Images, premiseCameras); err != nil {
-			return fail(err)
-		}
-		if v.Decision != premise.Pending {
-			break
-		}
+	v, err := checkUntilDecided(c, t.Instruction, premiseCameras, env.Observe, func(f int) error {
 		if f == 0 {
 			for k := range 3 { // one sway direction per sample
 				act[k] = PremiseSway * (2*r.float() - 1)
 			}
 		}
-		if err := env.Step(act); err != nil {
-			return fail(err)
-		}
-	}
-	s.Decision, s.Named, s.Question = v.Decision, v.Missing, v.Question
-	return s
+		return env.Step(act)
+	})
+	return s.decided(v, err)
 }
 
 // leggedPremiseSample checks one legged task at one initial state,
@@ -383,36 +367,52 @@ func premiseSample(env *sim.Env, c *premise.Checker, t sim.Task, init int) Premi
 // stop flag set and its body height nudged by LeggedPremiseSway.
 func leggedPremiseSample(env *legged.Env, c *premise.Checker, t legged.Task, init int) PremiseSample {
 	s := PremiseSample{Task: t.Name, Suite: t.Suite, Init: init, FalsePremise: t.FalsePremise, Missing: t.Missing}
-	fail := func(err error) PremiseSample { s.Error = err.Error(); return s }
 	if err := env.Reset(t, init); err != nil {
-		return fail(err)
+		s.Error = err.Error()
+		return s
 	}
-	sess := c.NewSession()
 	r := rngFor(t.Seed(init))
 	cmd := make([]float64, legged.CommandDim)
 	cmd[legged.CmdGaitHz], cmd[legged.CmdSwing], cmd[legged.CmdStop] = 2, 0.08, 1
 	height, dir := legged.NominalHeight, 1.0
-	var obs efferent.Observation
-	var v premise.Verdict
-	for f := 0; ; f++ {
-		if err := env.ObserveSurround(&obs); err != nil {
-			return fail(err)
-		}
-		var err error
-		if v, err = sess.ObserveCameras(t.Instruction, obs.Images, legged.SurroundKeys); err != nil {
-			return fail(err)
-		}
-		if v.Decision != premise.Pending {
-			break
-		}
+	v, err := checkUntilDecided(c, t.Instruction, legged.SurroundKeys, env.ObserveSurround, func(f int) error {
 		if f == 0 && r.float() < 0.5 { // one sway direction per sample
 			dir = -1
 		}
 		height += dir * LeggedPremiseSway
 		cmd[legged.CmdHeight] = height
-		if err := env.Step(cmd); err != nil {
-			return fail(err)
+		return env.Step(cmd)
+	})
+	return s.decided(v, err)
+}
+
+// checkUntilDecided runs a fresh session of c on instruction over the
+// frames observe gives (the cameras keys), calling step(f) after each
+// frame f that leaves the verdict pending, until it is decided: the loop
+// both simulators' samples share.
+func checkUntilDecided(c *premise.Checker, instruction string, keys []string,
+	observe func(*efferent.Observation) error, step func(f int) error) (premise.Verdict, error) {
+	sess := c.NewSession()
+	var obs efferent.Observation
+	for f := 0; ; f++ {
+		if err := observe(&obs); err != nil {
+			return premise.Verdict{}, err
 		}
+		v, err := sess.ObserveCameras(instruction, obs.Images, keys)
+		if err != nil || v.Decision != premise.Pending {
+			return v, err
+		}
+		if err := step(f); err != nil {
+			return premise.Verdict{}, err
+		}
+	}
+}
+
+// decided fills in the verdict, or the error that ended the sample.
+func (s PremiseSample) decided(v premise.Verdict, err error) PremiseSample {
+	if err != nil {
+		s.Error = err.Error()
+		return s
 	}
 	s.Decision, s.Named, s.Question = v.Decision, v.Missing, v.Question
 	return s
