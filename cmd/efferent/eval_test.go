@@ -16,16 +16,10 @@ func TestEvalCommandExpert(t *testing.T) {
 	if code := execute(args); code != 0 {
 		t.Fatalf("efferent %v exited %d", args, code)
 	}
-	data, err := os.ReadFile(filepath.Join(out, "report.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var rep struct {
 		Overall struct{ Episodes, Successes int } `json:"overall"`
 	}
-	if err := json.Unmarshal(data, &rep); err != nil {
-		t.Fatal(err)
-	}
+	readReport(t, out, &rep)
 	if rep.Overall.Episodes != 20 || rep.Overall.Successes != 20 {
 		t.Fatalf("report: %+v, want 20/20", rep.Overall)
 	}
@@ -33,6 +27,19 @@ func TestEvalCommandExpert(t *testing.T) {
 		if st, err := os.Stat(filepath.Join(out, f)); err != nil || st.Size() == 0 {
 			t.Fatalf("%s: %v", f, err)
 		}
+	}
+}
+
+// readReport decodes the report.json that an eval command wrote to out
+// into rep (a struct of the keys the test reads, as a user's script would).
+func readReport(t *testing.T, out string, rep any) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(out, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, rep); err != nil {
+		t.Fatalf("%s/report.json: %v", out, err)
 	}
 }
 

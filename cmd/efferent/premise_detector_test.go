@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -264,10 +263,6 @@ func TestEvalPremiseDetector(t *testing.T) {
 	if code := execute(args); code != 0 {
 		t.Fatalf("efferent %v exited %d", args, code)
 	}
-	data, err := os.ReadFile(filepath.Join(out, "report.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var rep struct {
 		Samples []struct {
 			Task         string   `json:"task"`
@@ -276,9 +271,7 @@ func TestEvalPremiseDetector(t *testing.T) {
 			Named        []string `json:"named_missing"`
 		} `json:"samples"`
 	}
-	if err := json.Unmarshal(data, &rep); err != nil {
-		t.Fatal(err)
-	}
+	readReport(t, out, &rep)
 	if _, err := os.Stat(filepath.Join(out, "report.txt")); err != nil || len(rep.Samples) != 20 {
 		t.Fatalf("report: %v, %d samples, want 20", err, len(rep.Samples))
 	}

@@ -1,11 +1,6 @@
 package main
 
-import (
-	"encoding/json"
-	"os"
-	"path/filepath"
-	"testing"
-)
+import "testing"
 
 // `efferent eval premise` end to end, on a tabletop suite and on a legged
 // one: the report counts every sample of the suite and parses (the legged
@@ -27,10 +22,6 @@ func TestEvalPremiseCommand(t *testing.T) {
 		if code := execute(args); code != 0 {
 			t.Fatalf("efferent %v exited %d", args, code)
 		}
-		data, err := os.ReadFile(filepath.Join(out, "report.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
 		var rep struct {
 			Overall struct {
 				TrueOK           int     `json:"true_ok"`
@@ -43,9 +34,7 @@ func TestEvalPremiseCommand(t *testing.T) {
 			} `json:"overall"`
 			Samples []struct{} `json:"samples"`
 		}
-		if err := json.Unmarshal(data, &rep); err != nil {
-			t.Fatal(err)
-		}
+		readReport(t, out, &rep)
 		o := rep.Overall
 		if len(rep.Samples) != 2*c.tasks || o.TrueOK+o.TrueRefused+o.TrueClarify != c.tasks || o.FalseRefused+o.FalseOK+o.FalseClarify != c.tasks {
 			t.Fatalf("%s report: %d samples, %+v", c.suite, len(rep.Samples), o)

@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -64,19 +61,13 @@ func TestServeBundledModel(t *testing.T) {
 // report written to out.
 func evalOverall(t *testing.T, out string) (episodes, errs int) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(out, "report.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var rep struct {
 		Overall struct {
 			Episodes int
 			Errors   int `json:"error_count"`
 		} `json:"overall"`
 	}
-	if err := json.Unmarshal(data, &rep); err != nil {
-		t.Fatalf("%s/report.json: %v", out, err)
-	}
+	readReport(t, out, &rep)
 	return rep.Overall.Episodes, rep.Overall.Errors
 }
 
