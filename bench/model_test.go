@@ -64,6 +64,13 @@ func fakeOpener(t *testing.T, closed *int) Opener {
 	}
 }
 
+// nonePerOp says whether a row's operations did not allocate. Allocs counts
+// the whole process, so another goroutine's stray allocation during the run
+// shows up as a fraction (CI once saw 7 in 1000 decodes); an operation that
+// allocated would count at least one each. The decoders' own AllocsPerRun
+// tests hold them to exactly zero.
+func nonePerOp(r Row) bool { return r.Allocs < 0.5 }
+
 func onesLike(n int) []float64 {
 	v := make([]float64, n)
 	for i := range v {
@@ -90,7 +97,7 @@ func TestDetok(t *testing.T) {
 	if r := rep.Rows[0]; !strings.HasPrefix(r.Case, "vq "+m.Name+" (") || r.N != 1000 || r.P50 <= 0 || !strings.Contains(r.Verdict, "< 10 µs") {
 		t.Fatalf("row %+v", r)
 	}
-	if r := rep.Rows[1]; r.Case != "bins 256 (OpenVLA, 7 tokens → 1x7)" || r.N != 1000 || r.Allocs != 0 {
+	if r := rep.Rows[1]; r.Case != "bins 256 (OpenVLA, 7 tokens → 1x7)" || r.N != 1000 || !nonePerOp(r) {
 		t.Fatalf("row %+v", r)
 	}
 	if _, err := Detok(DetokConf{}); err == nil {
@@ -174,7 +181,7 @@ func TestPreprocess(t *testing.T) {
 		t.Fatalf("%+v; %d made, %d closed", rep, len(made), closed)
 	}
 	for _, r := range rep.Rows {
-		if r.N != 20 || r.Allocs != 0 || !strings.Contains(r.Verdict, "< 1 ms") {
+		if r.N != 20 || !nonePerOp(r) || !strings.Contains(r.Verdict, "< 1 ms") {
 			t.Fatalf("row %+v", r)
 		}
 	}
