@@ -23,6 +23,11 @@ const (
 	// MetaRealTimeChunking is the metadata key a server sets to true
 	// when its model reads a guide.
 	MetaRealTimeChunking = "real_time_chunking"
+	// MetaMaxLagSteps is the metadata key a server sets to the model's
+	// declared lag tolerance (manifest action.max_lag_steps): how many
+	// steps into a chunk it may start executing it. A client in async or
+	// rtc mode slows chunks down beyond it (control.SchedulerConf).
+	MetaMaxLagSteps = "max_lag_steps"
 	// MaxGuideSteps bounds a guide's rows.
 	MaxGuideSteps = 1024
 )

@@ -220,6 +220,13 @@ type ActionSpec struct {
 	Horizon   int   `yaml:"horizon"`
 	// StepHz is the rate the actions were recorded at (LIBERO: 20).
 	StepHz float64 `yaml:"step_hz"`
+	// MaxLagSteps is how many steps into a chunk the policy may start
+	// executing it, observed that long before, and still succeed: the
+	// latency matrix measures it (docs/latency.md). Async and rtc play
+	// chunks slower when the inference latency spans more
+	// (run.scheduler.max_lag_steps overrides it). Optional: 0, the
+	// default, leaves it to the scheduler (a fifth of the horizon).
+	MaxLagSteps float64 `yaml:"max_lag_steps"`
 	// Space says what the actions mean, where a robot profile needs to
 	// know (optional): SpaceLIBERO, LIBERO's end-effector deltas and
 	// gripper, or SpaceQuadrupedCommand, the QUART-style command vector
@@ -605,6 +612,9 @@ func (m *Manifest) validateAction() error {
 	if !(a.StepHz > 0 && a.StepHz <= 10000) {
 		return fieldErr("action.step_hz", "is %v, want (0, 10000]", a.StepHz)
 	}
+	if !(a.MaxLagSteps >= 0 && a.MaxLagSteps <= float64(a.Horizon)) {
+		return fieldErr("action.max_lag_steps", "is %v, want 0 (not declared) .. action.horizon (%d)", a.MaxLagSteps, a.Horizon)
+	}
 	switch a.Space {
 	case "", SpaceLIBERO:
 	case SpaceQuadrupedCommand:
@@ -733,7 +743,7 @@ func (m *Manifest) Metadata() Metadata {
 		ImageKeys: keys, ImageHeight: m.Obs.ImageHeight, ImageWidth: m.Obs.ImageWidth, Resize: m.Obs.Resize,
 		StateKey: m.Obs.State.Key, StateDim: m.Obs.State.Dim, RobotBase: m.Obs.State.RobotBase,
 		PromptKey: m.Obs.Prompt.Key, PromptRequired: m.Obs.Prompt.Required, MaxPromptBytes: m.Obs.Prompt.MaxBytes,
-		Horizon: m.Action.Horizon, Dim: m.Action.Dim, StepPeriod: m.Action.StepPeriod(), ActionSpace: m.Action.Space,
+		Horizon: m.Action.Horizon, Dim: m.Action.Dim, StepPeriod: m.Action.StepPeriod(), MaxLagSteps: m.Action.MaxLagSteps, ActionSpace: m.Action.Space,
 		TokenizerKind: m.Action.Tokenizer.Kind, CameraSizes: m.cameraSizes(),
 	}
 }

@@ -89,6 +89,12 @@ func TestParseFixtureManifest(t *testing.T) {
 	if md.StepPeriod.Milliseconds() != 50 {
 		t.Fatalf("step period %v, want 50ms at 20 Hz", md.StepPeriod)
 	}
+	if md.MaxLagSteps != 0 {
+		t.Fatalf("max lag %v, want 0: the fixture declares none", md.MaxLagSteps)
+	}
+	if m, err := policy.ParseManifest(mutate(t, data, "action.max_lag_steps", 2.5)); err != nil || m.Metadata().MaxLagSteps != 2.5 {
+		t.Fatalf("action.max_lag_steps 2.5: %v", err)
+	}
 	if _, err := policy.LoadManifest(dir, "embedded:fixture"); err != nil {
 		t.Fatal(err)
 	}
@@ -127,6 +133,8 @@ func TestManifestErrorsNameTheField(t *testing.T) {
 		{"action.dim", 0, "action.dim"},
 		{"action.horizon", 2000, "action.horizon"},
 		{"action.step_hz", 0, "action.step_hz"},
+		{"action.max_lag_steps", -1, "action.max_lag_steps"},
+		{"action.max_lag_steps", 6, "action.max_lag_steps"},
 		{"action.normalization.q01", []any{0.0}, "action.normalization"},
 		{"action.normalization.mask", []any{true}, "action.normalization.mask"},
 		{"action.normalization.q99", []any{0.9, 0.85, 0.93, 0.12, 0.2, 0.25, -2.0}, "action.normalization.q99[6]"},

@@ -64,6 +64,11 @@ type Metadata struct {
 	Horizon, Dim int
 	// StepPeriod is the time between actions the model was trained at.
 	StepPeriod time.Duration
+	// MaxLagSteps is how many steps of its chunks the policy tolerates
+	// executing from an old frame (manifest action.max_lag_steps): async
+	// and rtc slow chunks down beyond it (control.SchedulerConf). 0: not
+	// declared.
+	MaxLagSteps float64
 	// ActionSpace is the manifest's action.space: what the actions mean
 	// (SpaceLIBERO, SpaceQuadrupedCommand; "" when not declared).
 	ActionSpace string

@@ -14,12 +14,16 @@ import (
 )
 
 // guideEcho answers a 4-step chunk: the guide's rows where there is one,
-// with the delay in the last row, else the state.
-type guideEcho struct{ guides bool }
+// with the delay in the last row, else the state. lag is its declared
+// lag tolerance (policy.Metadata.MaxLagSteps).
+type guideEcho struct {
+	guides bool
+	lag    float64
+}
 
 func (p guideEcho) Metadata() policy.Metadata {
 	md := hold{}.Metadata()
-	md.Name, md.Horizon, md.Guides = "guide-echo", 4, p.guides
+	md.Name, md.Horizon, md.Guides, md.MaxLagSteps = "guide-echo", 4, p.guides, p.lag
 	return md
 }
 
@@ -44,10 +48,15 @@ func (guideEcho) Close() error { return nil }
 // metadata frame; efferent's client then sends the guide (from its second
 // request on, once the chunk's width is known) and the model receives it
 // intact. A server whose model cannot guide says nothing, and the client
-// sends no guide.
+// sends no guide. The model's declared lag tolerance reaches the client's
+// metadata the same way (api.MetaMaxLagSteps), and none when undeclared.
 func TestGuideOverTheWire(t *testing.T) {
 	for _, guides := range []bool{true, false} {
-		srv, err := server.New(server.Conf{Addr: "127.0.0.1:0"}, guideEcho{guides}, slog.New(slog.DiscardHandler))
+		lag := 0.0
+		if guides {
+			lag = 2.5
+		}
+		srv, err := server.New(server.Conf{Addr: "127.0.0.1:0"}, guideEcho{guides, lag}, slog.New(slog.DiscardHandler))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,6 +71,9 @@ func TestGuideOverTheWire(t *testing.T) {
 		}
 		if c.Metadata().Guides != guides {
 			t.Fatalf("server model guides %v; the client's metadata says %v", guides, c.Metadata().Guides)
+		}
+		if got := c.Metadata().MaxLagSteps; got != lag {
+			t.Fatalf("server model tolerates a lag of %v steps; the client's metadata says %v", lag, got)
 		}
 		obs := efferent.Observation{
 			Images: map[string]efferent.Image{"observation/image": {H: 4, W: 4, C: 3, Pix: make([]byte, 4*4*3)}},

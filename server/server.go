@@ -221,20 +221,25 @@ func guideDim(md policy.Metadata) int {
 }
 
 // metadataFrame is what the server says first: the configured metadata,
-// plus api.MetaRealTimeChunking when the model reads a guide (unless the
-// configuration sets that key itself).
+// plus api.MetaRealTimeChunking when the model reads a guide and
+// api.MetaMaxLagSteps when its manifest declares a lag tolerance (unless
+// the configuration sets those keys itself).
 func metadataFrame(conf map[string]any, md policy.Metadata) ([]byte, error) {
+	add := map[string]any{}
 	if md.Guides {
-		if _, set := conf[api.MetaRealTimeChunking]; !set {
-			m := make(map[string]any, len(conf)+1)
-			for k, v := range conf {
-				m[k] = v
-			}
-			m[api.MetaRealTimeChunking] = true
-			conf = m
-		}
+		add[api.MetaRealTimeChunking] = true
 	}
-	return api.EncodeMetadata(nil, conf)
+	if md.MaxLagSteps > 0 {
+		add[api.MetaMaxLagSteps] = md.MaxLagSteps
+	}
+	m := make(map[string]any, len(conf)+len(add))
+	for k, v := range add {
+		m[k] = v
+	}
+	for k, v := range conf {
+		m[k] = v
+	}
+	return api.EncodeMetadata(nil, m)
 }
 
 // Addr is the address the server listens on (useful with port 0).

@@ -38,6 +38,8 @@ type Policy struct {
 	// (api.MetaRealTimeChunking); guides are sent from the first reply
 	// on, once the chunk's width is known.
 	guides bool
+	// maxLag is the server's api.MetaMaxLagSteps (0: not said).
+	maxLag float64
 	// timing is the last reply's policy_timing.infer_ms and
 	// server_timing.infer_ms (LastTiming).
 	timing [2]float64
@@ -112,6 +114,13 @@ func Dial(ctx context.Context, rawURL string, conf Conf) (*Policy, error) {
 	}
 	if g, ok := meta.Get(api.MetaRealTimeChunking); ok && g.Kind == api.Bool && g.Bool {
 		p.guides = true
+	}
+	if v, ok := meta.Get(api.MetaMaxLagSteps); ok {
+		// Only a sane tolerance is taken; anything else leaves the
+		// scheduler's default.
+		if f, ok := v.Number(); ok && f > 0 && f <= api.MaxGuideSteps {
+			p.maxLag = f
+		}
 	}
 	go p.readLoop()
 	return p, nil
@@ -188,6 +197,8 @@ func (p *Policy) Metadata() policy.Metadata {
 		Horizon:   p.h, Dim: p.d,
 		StepPeriod: p.conf.StepPeriod,
 		Guides:     p.guides,
+		// The server's model's declared lag tolerance (0: none).
+		MaxLagSteps: p.maxLag,
 	}
 }
 
