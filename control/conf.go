@@ -104,6 +104,20 @@ type SchedulerConf struct {
 	// see docs/latency.md); negative: as far as the executing chunk
 	// reaches (the paper's H − s).
 	GuideBeyond int `yaml:"guide_beyond"`
+	// MaxLagSteps (async and rtc modes) bounds how many of a chunk's steps
+	// the arm advances while the next chunk is inferred. When the
+	// expected latency (SetLead) spans more steps than this, chunks play
+	// slower than the policy rate: at a period of latency/MaxLagSteps,
+	// rounded up to whole controller ticks, so the arm moves along the
+	// same path at a lower speed (delta dims move less per tick) and a
+	// chunk that arrives starts at most MaxLagSteps into its own plan.
+	// A policy trusts the first part of its chunks; what it predicts
+	// further ahead from an old frame is what sank async at 300 ms (see
+	// docs/latency.md, "Slowing down"). Default: the policy's declared
+	// tolerance (manifest action.max_lag_steps, policy.Metadata) when the
+	// Loop fills it, else MaxH/DefaultMaxLagDiv; negative: never slow
+	// down.
+	MaxLagSteps float64 `yaml:"max_lag_steps"`
 	// Hold gives the hold values of absolute and binary dims until the
 	// first setpoint has been emitted (afterwards they are the last
 	// emitted values; delta dims always hold at 0). Default: zeros. The
@@ -117,6 +131,11 @@ const (
 	DefaultEnsembleM   = 0.01
 	DefaultBlendSteps  = 2
 	DefaultGuideBeyond = 2
+	// DefaultMaxLagDiv: MaxLagSteps defaults to MaxH/DefaultMaxLagDiv,
+	// the share of a chunk the measured models tolerate being stale
+	// (efferent-long and efferent-flow: 3 of 16 steps, efferent-tiny: 1.5
+	// of 5; docs/latency.md).
+	DefaultMaxLagDiv = 5
 )
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -141,6 +160,9 @@ func (c SchedulerConf) WithDefaults() SchedulerConf {
 	}
 	if c.GuideBeyond == 0 {
 		c.GuideBeyond = DefaultGuideBeyond
+	}
+	if c.MaxLagSteps == 0 {
+		c.MaxLagSteps = float64(c.MaxH) / DefaultMaxLagDiv
 	}
 	if c.BlendSteps == 0 {
 		// A chunk shorter than the default blend blends over its length.
@@ -188,6 +210,9 @@ func (c SchedulerConf) Validate() error {
 	}
 	if c.Mode.Overlapping() && c.BlendSteps > c.MaxH {
 		return fmt.Errorf("control: SchedulerConf.BlendSteps = %d: want ≤ MaxH (%d)", c.BlendSteps, c.MaxH)
+	}
+	if math.IsNaN(c.MaxLagSteps) || c.MaxLagSteps > float64(c.MaxH) {
+		return fmt.Errorf("control: SchedulerConf.MaxLagSteps = %g: want ≤ MaxH (%d); negative never slows down", c.MaxLagSteps, c.MaxH)
 	}
 	if c.Hold != nil {
 		if len(c.Hold) != len(c.Kinds) {

@@ -25,14 +25,15 @@ func (s *Scheduler) Guide(t time.Time, g *efferent.ActionGuide) {
 	}
 	g.Actions = g.Actions[:s.maxH*D]
 	g.D, g.Steps, g.Delay = D, 0, 0
-	delay := int((s.lead + s.p - 1) / s.p)
+	p := s.playPeriod() // the new chunk's period
+	delay := int((s.lead + p - 1) / p)
 	reach := s.maxH
 	if s.guideBeyond >= 0 {
 		reach = min(reach, delay+s.guideBeyond)
 	}
 	pl := &s.plans[s.cur]
 	for k := range reach {
-		j, u, ok := pl.locate(t.Add(time.Duration(k)*s.p), s.p)
+		j, u, ok := pl.locate(t.Add(time.Duration(k) * p))
 		if !ok {
 			break
 		}

@@ -20,7 +20,7 @@ import (
 func TestGuideFollowsPlan(t *testing.T) {
 	kinds := []safety.Kind{abs, dlt, bin}
 	const h = 8
-	s := newSched(t, control.SchedulerConf{Mode: control.ModeRTC, Kinds: kinds, MaxH: h, StepPeriod: step, ControlPeriod: tick, GuideBeyond: -1})
+	s := newSched(t, control.SchedulerConf{Mode: control.ModeRTC, Kinds: kinds, MaxH: h, StepPeriod: step, ControlPeriod: tick, GuideBeyond: -1, MaxLagSteps: -1})
 	var g efferent.ActionGuide
 	s.Guide(t0, &g)
 	if g.Steps != 0 || g.D != len(kinds) {
@@ -117,7 +117,7 @@ func TestLoopGuidesInRTC(t *testing.T) {
 	rob := &fakeRobot{doneAfter: 40}
 	pol := &guidePolicy{}
 	conf := control.LoopConf{Clock: efferent.NewVirtualClock(t0), Policy: pol, Robot: rob, Gate: wideGate(t),
-		Scheduler: control.SchedulerConf{Mode: control.ModeRTC, Kinds: loopKinds}, Virtual: true, InferLatency: 100 * time.Millisecond}
+		Scheduler: control.SchedulerConf{Mode: control.ModeRTC, Kinds: loopKinds, MaxLagSteps: -1}, Virtual: true, InferLatency: 100 * time.Millisecond}
 	if _, err := control.New(conf); !errors.Is(err, control.ErrNoGuidance) {
 		t.Fatalf("rtc with a policy that cannot guide: err %v, want ErrNoGuidance", err)
 	}

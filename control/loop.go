@@ -133,6 +133,10 @@ type Stats struct {
 	// WaitMisses those among them it did not come in time for.
 	Lead              time.Duration
 	Waits, WaitMisses uint64
+	// PlayPeriod is the period the executing chunk plays at: the policy's
+	// step period, or longer while async or rtc slow down for a latency
+	// of more than MaxLagSteps (Chunks.SlowTicks counts those ticks).
+	PlayPeriod time.Duration
 	// Stale inputs (a Robot implementing Freshness): StaleEvents counts
 	// how often an input went stale, StaleHolds the ticks held for it,
 	// NotReady the observations the robot refused with ErrStaleInput, and
@@ -246,6 +250,11 @@ func New(conf LoopConf) (*Loop, error) {
 	}
 	if sc.StepPeriod == 0 {
 		sc.StepPeriod = md.StepPeriod
+	}
+	if sc.MaxLagSteps == 0 {
+		// The policy's own tolerance (a remote server's metadata may say
+		// it too), never beyond the chunks the scheduler stores.
+		sc.MaxLagSteps = min(md.MaxLagSteps, float64(sc.MaxH))
 	}
 	if sc.Mode == ModeRTC && !md.Guides {
 		return nil, fmt.Errorf("%w: scheduler mode rtc needs a policy that guides its chunks by the executing one "+
@@ -702,6 +711,7 @@ func (l *Loop) Stats() Stats {
 		RequestsDropped: l.reqDrops.Load(),
 		Chunks:          l.sched.Stats(),
 		Lead:            time.Duration(l.lead.Load()),
+		PlayPeriod:      l.sched.PlayPeriod(),
 		Waits:           l.waits.Load(),
 		WaitMisses:      l.waitMisses.Load(),
 		StaleEvents:     l.staleEvents.Load(),

@@ -3,6 +3,7 @@ package control_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"runtime"
@@ -34,12 +35,13 @@ type fakePolicy struct {
 	block   chan struct{}  // if set, Infer waits for it (or ctx)
 	clock   *lockstepClock // if set, Infer ends the clock's busy period
 	delay   time.Duration  // if set, Infer sleeps (benchmarks only)
+	lag     float64        // Metadata's MaxLagSteps
 	mu      sync.Mutex     // guards seen
 	seen    []uint64       // observation seqs
 }
 
 func (p *fakePolicy) Metadata() policy.Metadata {
-	return policy.Metadata{Name: "fake", Horizon: p.h, Dim: len(loopKinds), StepPeriod: step}
+	return policy.Metadata{Name: "fake", Horizon: p.h, Dim: len(loopKinds), StepPeriod: step, MaxLagSteps: p.lag}
 }
 
 func (p *fakePolicy) Close() error { return nil }
@@ -189,6 +191,8 @@ type virtualRun struct {
 	latency time.Duration
 	ticks   int
 	h       int
+	lag     float64 // the policy's declared MaxLagSteps
+	maxLag  float64 // SchedulerConf.MaxLagSteps
 }
 
 func runVirtual(t *testing.T, v virtualRun, onTick func(*efferent.Setpoint, efferent.Verdict)) (*fakeRobot, control.Stats) {
@@ -199,10 +203,10 @@ func runVirtual(t *testing.T, v virtualRun, onTick func(*efferent.Setpoint, effe
 	robot := &fakeRobot{doneAfter: v.ticks, keepLog: true}
 	l, err := control.New(control.LoopConf{
 		Clock:        efferent.NewVirtualClock(t0),
-		Policy:       &fakePolicy{h: v.h},
+		Policy:       &fakePolicy{h: v.h, lag: v.lag},
 		Robot:        robot,
 		Gate:         wideGate(t),
-		Scheduler:    control.SchedulerConf{Mode: v.mode, Kinds: loopKinds, AsyncThreshold: 5},
+		Scheduler:    control.SchedulerConf{Mode: v.mode, Kinds: loopKinds, AsyncThreshold: 5, MaxLagSteps: v.maxLag},
 		RateHz:       v.rateHz,
 		Virtual:      true,
 		InferLatency: v.latency,
@@ -333,6 +337,32 @@ func TestLoopAsyncOverlap(t *testing.T) {
 		t.Fatalf("inferences %d, chunks %+v", st.Inferences, st.Chunks)
 	}
 	_ = robot
+}
+
+// TestLoopAsyncSlowsDown: 200 ms of latency is 4 steps at 20 Hz. A
+// policy that tolerates 2 (its metadata's MaxLagSteps, or the default
+// H/5 of a 10-step chunk) gets its chunks played at 100 ms a step: each
+// chunk enters 2 steps in, the arm never holds after the first chunk, and
+// every tick after it is slow and counted. One that tolerates 4, or a
+// configuration that never slows down, plays at 50 ms and skips 4.
+func TestLoopAsyncSlowsDown(t *testing.T) {
+	for _, c := range []struct {
+		lag, maxLag float64
+		period      time.Duration
+		skipped     uint64
+	}{{2, 0, 2 * step, 2}, {0, 0, 2 * step, 2}, {4, 0, step, 4}, {2, -1, step, 4}} {
+		_, st := runVirtual(t, virtualRun{mode: control.ModeAsync, rateHz: 1000, latency: 4 * step, ticks: 5000, lag: c.lag, maxLag: c.maxLag}, nil)
+		name := fmt.Sprintf("policy tolerates %v, configured %v", c.lag, c.maxLag)
+		if st.PlayPeriod != c.period || st.Chunks.SkippedSteps != c.skipped*st.Chunks.Accepted || st.Chunks.Accepted < 2 {
+			t.Fatalf("%s: plays at %v, chunks %+v; want %v and %d skipped each", name, st.PlayPeriod, st.Chunks, c.period, c.skipped)
+		}
+		if st.Holds != 200 || st.Chunks.Expired != 0 {
+			t.Fatalf("%s: %d holds, %d expired; want the first chunk's 200 only", name, st.Holds, st.Chunks.Expired)
+		}
+		if slowed := c.period != step; (slowed && st.Chunks.SlowTicks != st.Ticks-st.Holds) || (!slowed && st.Chunks.SlowTicks != 0) {
+			t.Fatalf("%s: %d slow ticks of %d moving", name, st.Chunks.SlowTicks, st.Ticks-st.Holds)
+		}
+	}
 }
 
 // TestLoopEnsembleBusyEngine: ensemble asks every step; with 2 steps of

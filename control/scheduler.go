@@ -46,15 +46,22 @@ type SchedulerStats struct {
 	// Evicted (ensemble) counts chunks dropped from the full store while
 	// they still predicted future steps.
 	Evicted uint64
+	// SlowTicks (async, rtc) counts the ticks executed from a chunk played
+	// slower than the policy rate (MaxLagSteps).
+	SlowTicks uint64
 }
 
 // plan is what the scheduler executes: action samples y (n rows of D) on
-// a uniform grid, sample k at origin + k·P, covering the steps
+// a uniform grid, sample k at origin + k·p, covering the steps
 // [begin, end). Each mode builds it differently from the chunks it has;
-// Tick only interpolates it.
+// Tick only interpolates it. p is the policy's StepPeriod, or longer when
+// async or rtc slow a chunk down (MaxLagSteps); deltaScale is what a tick
+// executes of a step's delta (ControlPeriod/p).
 type plan struct {
 	valid      bool
 	origin     time.Time
+	p          time.Duration
+	deltaScale float64
 	n          int
 	begin, end int
 	y          []float64
@@ -63,11 +70,11 @@ type plan struct {
 
 // locate returns the step j and the fraction u ∈ [0, 1) of it at t, and
 // whether the plan covers t.
-func (pl *plan) locate(t time.Time, p time.Duration) (j int, u float64, ok bool) {
+func (pl *plan) locate(t time.Time) (j int, u float64, ok bool) {
 	if !pl.valid {
 		return 0, 0, false
 	}
-	dt := t.Sub(pl.origin)
+	dt, p := t.Sub(pl.origin), pl.p
 	if dt < 0 {
 		return 0, 0, false
 	}
@@ -80,11 +87,11 @@ func (pl *plan) locate(t time.Time, p time.Duration) (j int, u float64, ok bool)
 
 // sampleAt is like locate but accepts any t within the samples before the
 // plan's end (including the steps before begin).
-func (pl *plan) sampleAt(t time.Time, p time.Duration) (j int, u float64, ok bool) {
+func (pl *plan) sampleAt(t time.Time) (j int, u float64, ok bool) {
 	if !pl.valid {
 		return 0, 0, false
 	}
-	dt := t.Sub(pl.origin)
+	dt, p := t.Sub(pl.origin), pl.p
 	if dt < 0 || dt/p >= time.Duration(pl.end) {
 		return 0, 0, false
 	}
@@ -152,8 +159,9 @@ type Scheduler struct {
 	mode        Mode
 	d, maxH     int
 	kinds       []safety.Kind
-	p           time.Duration
-	deltaScale  float64
+	p           time.Duration // the policy's StepPeriod
+	ctl         time.Duration // ControlPeriod
+	maxLag      float64       // MaxLagSteps; ≤ 0: never slow down
 	replanSteps int
 	threshold   int
 	blend       int
@@ -196,7 +204,11 @@ type Scheduler struct {
 	cum  []float64
 	reqs reqLog
 
-	accepted, stale, expired, invalid, skipped, evicted atomic.Uint64
+	// playP is the executing plan's period (PlayPeriod), for readers on
+	// other goroutines.
+	playP atomic.Int64
+
+	accepted, stale, expired, invalid, skipped, evicted, slowTicks atomic.Uint64
 }
 
 // NewScheduler allocates all storage for conf (after WithDefaults): Push
@@ -213,7 +225,8 @@ func NewScheduler(conf SchedulerConf) (*Scheduler, error) {
 		maxH:        conf.MaxH,
 		kinds:       append([]safety.Kind(nil), conf.Kinds...),
 		p:           conf.StepPeriod,
-		deltaScale:  float64(conf.ControlPeriod) / float64(conf.StepPeriod),
+		ctl:         conf.ControlPeriod,
+		maxLag:      conf.MaxLagSteps,
 		replanSteps: conf.ReplanSteps,
 		threshold:   conf.AsyncThreshold,
 		blend:       conf.BlendSteps,
@@ -229,6 +242,7 @@ func NewScheduler(conf SchedulerConf) (*Scheduler, error) {
 	for i := range s.plans {
 		s.plans[i].y = make([]float64, s.capSteps*d)
 	}
+	s.playP.Store(int64(s.p))
 	if s.mode == ModeEnsemble {
 		k := conf.MaxH + 1
 		s.slots = make([]chunkSlot, k)
@@ -258,6 +272,7 @@ func (s *Scheduler) Stats() SchedulerStats {
 		Invalid:      s.invalid.Load(),
 		SkippedSteps: s.skipped.Load(),
 		Evicted:      s.evicted.Load(),
+		SlowTicks:    s.slowTicks.Load(),
 	}
 }
 
@@ -372,10 +387,11 @@ func (s *Scheduler) pushReplan(now time.Time, c *efferent.Chunk) {
 	s.advance(now)
 	cur := &s.plans[s.cur]
 	origin := now
-	if _, _, ok := cur.locate(now, s.p); ok {
-		origin = cur.origin.Add(time.Duration(cur.end) * s.p)
+	if _, _, ok := cur.locate(now); ok {
+		origin = cur.origin.Add(time.Duration(cur.end) * cur.p)
 	}
 	nw := &s.plans[1-s.cur]
+	s.setPeriod(nw, s.p)
 	copy(nw.y, c.Actions)
 	nw.origin, nw.n, nw.begin, nw.end = origin, c.H, 0, min(s.replanSteps, c.H)
 	nw.seq, nw.valid = c.Seq, true
@@ -398,15 +414,16 @@ func (s *Scheduler) advance(now time.Time) {
 // current plan. It reports false when all of c is in the past.
 func (s *Scheduler) pushAsync(now time.Time, c *efferent.Chunk) bool {
 	e := max(now.Sub(c.ObsTime), 0)
-	if e/s.p >= time.Duration(c.H) {
+	p := s.playPeriod()
+	if e/p >= time.Duration(c.H) {
 		return false
 	}
-	kCur := int(e / s.p) // the step in progress at now; 0..kCur−1 are over
+	kCur := int(e / p) // the step in progress at now; 0..kCur−1 are over
 	old, nw := &s.plans[s.cur], &s.plans[1-s.cur]
 	D := s.d
 	for k := range c.H {
 		row, a := nw.y[k*D:(k+1)*D], c.Actions[k*D:(k+1)*D]
-		oj, ou, ok := old.sampleAt(c.ObsTime.Add(time.Duration(k)*s.p), s.p)
+		oj, ou, ok := old.sampleAt(c.ObsTime.Add(time.Duration(k) * p))
 		if !ok {
 			copy(row, a)
 			continue
@@ -433,14 +450,40 @@ func (s *Scheduler) pushAsync(now time.Time, c *efferent.Chunk) bool {
 			}
 		}
 	}
-	s.reanchor(nw.y, c, e, kCur, nw.y[kCur*D:(kCur+1)*D])
+	s.reanchor(nw.y, c, e, p, kCur, nw.y[kCur*D:(kCur+1)*D])
+	s.setPeriod(nw, p)
 	nw.origin, nw.n, nw.begin, nw.end = c.ObsTime, c.H, kCur, c.H
 	nw.seq, nw.valid = c.Seq, true
 	s.cur = 1 - s.cur
+	s.playP.Store(int64(p))
 	s.skipped.Add(uint64(kCur))
 	s.queued = false
 	return true
 }
+
+// playPeriod is the period a chunk pushed now plays at (async and rtc):
+// the policy's StepPeriod, or, when the expected latency (the lead) spans
+// more than MaxLagSteps of it, lead/MaxLagSteps rounded up to whole
+// controller ticks (so that a step's ticks still sum to its delta
+// exactly): the arm then advances at most MaxLagSteps of a chunk while
+// the next one is inferred.
+func (s *Scheduler) playPeriod() time.Duration {
+	if s.maxLag <= 0 || float64(s.lead) <= s.maxLag*float64(s.p) {
+		return s.p
+	}
+	p := time.Duration(math.Ceil(float64(s.lead) / s.maxLag))
+	return (p + s.ctl - 1) / s.ctl * s.ctl
+}
+
+// setPeriod sets the period pl plays at.
+func (s *Scheduler) setPeriod(pl *plan, p time.Duration) {
+	pl.p, pl.deltaScale = p, float64(s.ctl)/float64(p)
+}
+
+// PlayPeriod returns the period the executing chunk plays at: the
+// policy's StepPeriod unless async or rtc slowed it down (MaxLagSteps).
+// Safe from any goroutine.
+func (s *Scheduler) PlayPeriod() time.Duration { return time.Duration(s.playP.Load()) }
 
 // reanchor (delta dims) makes up for the motion between c's observation
 // and its arrival e later. c's delta actions move the arm from where it
@@ -456,16 +499,17 @@ func (s *Scheduler) pushAsync(now time.Time, c *efferent.Chunk) bool {
 // that the arm is back on c's planned path at that step's end. dst holds
 // c's steps as rows (async: the blended plan; ensemble: c's stored
 // actions); rest is the row the remainder of step kCur executes when c
-// arrives mid-step (async: the plan's; nil: c's own). It needs the
+// arrives mid-step (async: the plan's; nil: c's own); p is the period c
+// plays at. It needs the
 // executed motion since the observation, known only when the chunk
 // answers a request made by Requested (the loop's case); a chunk pushed
 // without one is not reanchored.
-func (s *Scheduler) reanchor(dst []float64, c *efferent.Chunk, e time.Duration, kCur int, rest []float64) {
+func (s *Scheduler) reanchor(dst []float64, c *efferent.Chunk, e, p time.Duration, kCur int, rest []float64) {
 	at, ok := s.reqs.at(c.ObsTime)
 	if !ok || e <= 0 || kCur >= c.H {
 		return
 	}
-	k1, frac := kCur, float64(e-time.Duration(kCur)*s.p)/float64(s.p)
+	k1, frac := kCur, float64(e-time.Duration(kCur)*p)/float64(p)
 	if frac > 0 {
 		k1++ // the step in progress is partly over: correct the next one
 	}
@@ -538,7 +582,7 @@ func (s *Scheduler) pushEnsemble(now time.Time, c *efferent.Chunk) bool {
 	copy(sl.a, c.Actions)
 	sl.h, sl.start, sl.seq = c.H, start, c.Seq
 	if e := now.Sub(c.ObsTime); e > 0 {
-		s.reanchor(sl.a, c, e, int(e/P), nil)
+		s.reanchor(sl.a, c, e, P, int(e/P), nil)
 	}
 
 	old, nw := &s.plans[s.cur], &s.plans[1-s.cur]
@@ -598,6 +642,7 @@ func (s *Scheduler) pushEnsemble(now time.Time, c *efferent.Chunk) bool {
 			copy(row, firstRow)
 		}
 	}
+	s.setPeriod(nw, P)
 	nw.origin = s.grid.Add(time.Duration(p0) * P)
 	nw.n, nw.begin, nw.end = int(maxEnd-p0), int(first-p0), int(maxEnd-p0)
 	nw.seq, nw.valid = c.Seq, true
@@ -621,7 +666,7 @@ func (s *Scheduler) Tick(now time.Time, sp *efferent.Setpoint) {
 	sp.HoldReason = ""
 	s.advance(now)
 	pl := &s.plans[s.cur]
-	j, u, ok := pl.locate(now, s.p)
+	j, u, ok := pl.locate(now)
 	if !ok {
 		for d, k := range s.kinds {
 			if k == safety.Delta {
@@ -638,11 +683,14 @@ func (s *Scheduler) Tick(now time.Time, sp *efferent.Setpoint) {
 		case safety.Absolute:
 			vals[d] = pl.hermite(j, u, d, D)
 		case safety.Delta:
-			vals[d] = pl.y[j*D+d] * s.deltaScale
+			vals[d] = pl.y[j*D+d] * pl.deltaScale
 			s.cum[d] += vals[d] // a whole step's ticks sum to its action
 		default:
 			vals[d] = pl.y[j*D+d]
 		}
+	}
+	if pl.p != s.p {
+		s.slowTicks.Add(1)
 	}
 	copy(s.last, vals)
 	s.lastSeq = pl.seq
@@ -652,13 +700,13 @@ func (s *Scheduler) Tick(now time.Time, sp *efferent.Setpoint) {
 // Covers reports whether a chunk covers now (Tick would not hold), the
 // executing one or the one queued after it.
 func (s *Scheduler) Covers(now time.Time) bool {
-	if _, _, ok := s.plans[s.cur].locate(now, s.p); ok {
+	if _, _, ok := s.plans[s.cur].locate(now); ok {
 		return true
 	}
 	if !s.queued {
 		return false
 	}
-	_, _, ok := s.plans[1-s.cur].locate(now, s.p)
+	_, _, ok := s.plans[1-s.cur].locate(now)
 	return ok
 }
 
@@ -676,7 +724,7 @@ func (s *Scheduler) RemainingSteps(now time.Time) int {
 	if dt < 0 {
 		return pl.end - pl.begin
 	}
-	q := dt / s.p
+	q := dt / pl.p
 	if q >= time.Duration(pl.end) {
 		return 0
 	}

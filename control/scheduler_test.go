@@ -652,3 +652,143 @@ func TestAsyncReanchorsDeltas(t *testing.T) {
 		}
 	}
 }
+
+// TestAsyncSlowsDown: when the expected latency spans more than
+// MaxLagSteps of a chunk, async plays chunks at latency/MaxLagSteps
+// (rounded up to whole ticks) instead of the policy rate: the same
+// actions, each over a longer step (delta dims spread thinner, so a step
+// still sums to its delta), a late chunk entering at most MaxLagSteps
+// into its plan, and every slowed tick counted.
+func TestAsyncSlowsDown(t *testing.T) {
+	kinds := []safety.Kind{dlt, abs, bin}
+	conf := control.SchedulerConf{Mode: control.ModeAsync, Kinds: kinds, MaxH: 16, StepPeriod: step, ControlPeriod: tick, BlendSteps: -1, MaxLagSteps: 3}
+	f := func(k, j int) float64 { return []float64{0.01 * float64(k+1), float64(k), float64(k % 2)}[j] }
+
+	s := newSched(t, conf)
+	s.SetLead(150 * time.Millisecond) // 3 steps: within the bound
+	if err := s.Push(t0, mkChunk(16, 3, 1, t0, f)); err != nil {
+		t.Fatal(err)
+	}
+	if p := s.PlayPeriod(); p != step {
+		t.Fatalf("lead 150ms, 3 steps allowed: plays at %v, want the policy's %v", p, step)
+	}
+	tickAt(s, t0)
+	if st := s.Stats(); st.SlowTicks != 0 {
+		t.Fatalf("%d slow ticks at the policy rate", st.SlowTicks)
+	}
+
+	s = newSched(t, conf)
+	s.SetLead(300 * time.Millisecond)
+	c := mkChunk(16, 3, 1, t0, f)
+	if err := s.Push(t0, c); err != nil {
+		t.Fatal(err)
+	}
+	const slow = 100 * time.Millisecond // 300 ms / 3 steps
+	if p := s.PlayPeriod(); p != slow {
+		t.Fatalf("lead 300ms, 3 steps allowed: plays at %v, want %v", p, slow)
+	}
+	n := t0
+	for k := range 4 {
+		var sum float64
+		for i := range int(slow / tick) {
+			sp := tickAt(s, n)
+			if sp.Hold {
+				t.Fatalf("step %d, tick %d: held", k, i)
+			}
+			sum += sp.Values[0]
+			if i == 0 && (sp.Values[1] != c.At(k, 1) || sp.Values[2] != c.At(k, 2)) {
+				t.Fatalf("start of step %d at %v: %v, want the absolute and binary dims at action %d", k, n.Sub(t0), sp.Values, k)
+			}
+			if sp.Values[2] != c.At(k, 2) {
+				t.Fatalf("step %d, tick %d: binary %v, want %v held for the whole slowed step", k, i, sp.Values[2], c.At(k, 2))
+			}
+			n = n.Add(tick)
+		}
+		if !near(sum, c.At(k, 0), 1e-12) {
+			t.Fatalf("step %d: delta ticks sum to %v, want the action's %v", k, sum, c.At(k, 0))
+		}
+	}
+	if got := s.RemainingSteps(n); got != 12 {
+		t.Fatalf("after 400ms at %v a step: %d steps left, want 12", slow, got)
+	}
+	if st := s.Stats(); st.SlowTicks != uint64(4*slow/tick) {
+		t.Fatalf("%d slow ticks, want %d", st.SlowTicks, 4*slow/tick)
+	}
+
+	// A chunk observed at n arrives 300 ms later: 3 slowed steps in, not 6.
+	s.Requested(n)
+	obs := n
+	for end := n.Add(300 * time.Millisecond); n.Before(end); n = n.Add(tick) {
+		tickAt(s, n)
+	}
+	b := mkChunk(16, 3, 2, obs, func(k, j int) float64 { return []float64{0, 100 + float64(k), 1}[j] })
+	if err := s.Push(n, b); err != nil {
+		t.Fatal(err)
+	}
+	if sp := tickAt(s, n); sp.Values[1] != b.At(3, 1) {
+		t.Fatalf("late chunk: starts at %v, want its action 3 (%v)", sp.Values[1], b.At(3, 1))
+	}
+	if st := s.Stats(); st.SkippedSteps != 3 {
+		t.Fatalf("skipped %d steps, want 3", st.SkippedSteps)
+	}
+
+	// A 20 Hz controller: 200 ms / 3 = 66.7 ms, rounded up to two ticks.
+	c20 := conf
+	c20.ControlPeriod = step
+	s = newSched(t, c20)
+	s.SetLead(200 * time.Millisecond)
+	if err := s.Push(t0, mkChunk(16, 3, 1, t0, f)); err != nil {
+		t.Fatal(err)
+	}
+	if p := s.PlayPeriod(); p != 2*step {
+		t.Fatalf("20 Hz ticks, lead 200ms: plays at %v, want %v", p, 2*step)
+	}
+	if a, b := tickAt(s, t0).Values[0], tickAt(s, at(1, step)).Values[0]; a != c.At(0, 0)/2 || b != a {
+		t.Fatalf("20 Hz ticks: step 0 moves %v then %v, want half of %v each", a, b, c.At(0, 0))
+	}
+
+	// Negative: never slow down; zero: MaxH/DefaultMaxLagDiv.
+	for _, tc := range []struct {
+		lag  float64
+		want time.Duration
+	}{{-1, step}, {0, 94 * tick}} { // 300 ms / 3.2 = 93.75 ms
+		cc := conf
+		cc.MaxLagSteps = tc.lag
+		s = newSched(t, cc)
+		s.SetLead(300 * time.Millisecond)
+		if err := s.Push(t0, mkChunk(16, 3, 1, t0, f)); err != nil {
+			t.Fatal(err)
+		}
+		if p := s.PlayPeriod(); p != tc.want {
+			t.Fatalf("MaxLagSteps %v, lead 300ms: plays at %v, want %v", tc.lag, p, tc.want)
+		}
+	}
+	for _, bad := range []float64{math.NaN(), 17} {
+		cc := conf
+		cc.MaxLagSteps = bad
+		if _, err := control.NewScheduler(cc); err == nil || !strings.Contains(err.Error(), "MaxLagSteps") {
+			t.Fatalf("MaxLagSteps %v: err %v, want one naming it", bad, err)
+		}
+	}
+}
+
+// TestGuideSlowed: in rtc mode a slowed chunk's guide is sampled at the
+// period the next chunk will play at, and its delay counts those steps.
+func TestGuideSlowed(t *testing.T) {
+	s := newSched(t, control.SchedulerConf{Mode: control.ModeRTC, Kinds: []safety.Kind{abs}, MaxH: 16, StepPeriod: step, ControlPeriod: tick, GuideBeyond: -1, MaxLagSteps: 3})
+	s.SetLead(300 * time.Millisecond)
+	c := mkChunk(16, 1, 1, t0, func(k, j int) float64 { return float64(k) })
+	if err := s.Push(t0, c); err != nil {
+		t.Fatal(err)
+	}
+	var g efferent.ActionGuide
+	s.Guide(at(2, 100*time.Millisecond), &g)
+	if g.Delay != 3 || g.Steps != 14 {
+		t.Fatalf("guide from slowed step 2: delay %d, %d steps; want 3, 14", g.Delay, g.Steps)
+	}
+	for k := range g.Steps {
+		if got := g.Row(k)[0]; !near(got, float64(2+k), 1e-12) {
+			t.Fatalf("guide row %d = %v, want action %d", k, got, 2+k)
+		}
+	}
+}

@@ -22,6 +22,7 @@ func (s Stats) Plus(next Stats) Stats {
 	out.Chunks.Invalid += s.Chunks.Invalid
 	out.Chunks.SkippedSteps += s.Chunks.SkippedSteps
 	out.Chunks.Evicted += s.Chunks.Evicted
+	out.Chunks.SlowTicks += s.Chunks.SlowTicks
 	if next.Inferences == 0 {
 		out.InferP50, out.InferP99 = s.InferP50, s.InferP99
 	}
@@ -35,6 +36,9 @@ func (s Stats) Plus(next Stats) Stats {
 	}
 	if next.Inferences == 0 && next.Lead == 0 {
 		out.Lead = s.Lead
+	}
+	if next.PlayPeriod == 0 {
+		out.PlayPeriod = s.PlayPeriod
 	}
 	out.Waits += s.Waits
 	out.WaitMisses += s.WaitMisses

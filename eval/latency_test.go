@@ -34,16 +34,22 @@ func TestLatencyModesClosedLoop(t *testing.T) {
 		if c.mode.Overlapping() && (o.GapHeldTicks != 0 || o.ExpiredChunks != 0 || o.DroppedChunks != 0) {
 			t.Errorf("%s at %v: %d held between chunks, %d expired, %d dropped; want none", c.mode, c.latency, o.GapHeldTicks, o.ExpiredChunks, o.DroppedChunks)
 		}
+		if (o.SlowTicks > 0) != c.slowed {
+			t.Errorf("%s at %v: %d slow ticks; want some: %v", c.mode, c.latency, o.SlowTicks, c.slowed)
+		}
 	}
 }
 
 // TestLatencyLongChunks runs efferent-long (16-step chunks decoded
 // greedily) closed loop on the spatial suite (2 episodes a task): replan
 // at 0 ms, and async with a new chunk every 5 steps and no blending
-// (async_threshold 11, blend_steps −1) at 150 ms, which must not hold the
-// arm between chunks, expire or drop a chunk, and at 300 ms, where it
-// collapses (models/efferent-long/README.md says why); the cell holds it to
-// running without a gap. Floors: what was measured, less a margin.
+// (async_threshold 11, blend_steps −1) at 150 ms and at 300 ms, where the
+// chunks play at half speed (the manifest's max_lag_steps 3), none of
+// which may hold the arm between chunks, expire or drop a chunk; and at
+// 300 ms at full speed (max_lag_steps −1), where it collapses
+// (models/efferent-long/README.md says why). Floors: what was measured,
+// less a margin; the collapse is held to at most what was measured there,
+// so that the slowed cell's gain is the slowing's.
 func TestLatencyLongChunks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs ONNX Runtime closed loop")
@@ -53,19 +59,26 @@ func TestLatencyLongChunks(t *testing.T) {
 		t.Fatal(err)
 	}
 	async := control.SchedulerConf{Mode: control.ModeAsync, AsyncThreshold: 11, BlendSteps: -1}
+	fullSpeed := async
+	fullSpeed.MaxLagSteps = -1
 	for _, c := range []struct {
-		sched   control.SchedulerConf
-		latency time.Duration
-		min     int
+		sched    control.SchedulerConf
+		latency  time.Duration
+		min, max int
+		slowed   bool
 	}{
-		{control.SchedulerConf{Mode: control.ModeReplan}, 0, 7}, // measured 10
-		{async, 150 * time.Millisecond, 5},                      // measured 8, no gap between chunks
-		{async, 300 * time.Millisecond, 0},                      // measured 0: the collapse
+		{control.SchedulerConf{Mode: control.ModeReplan}, 0, 7, 20, false}, // measured 10
+		{async, 150 * time.Millisecond, 5, 20, false},                      // measured 8, no gap between chunks
+		{async, 300 * time.Millisecond, 6, 20, true},                       // measured 8, at half speed
+		{fullSpeed, 300 * time.Millisecond, 0, 1, false},                   // measured 0: the collapse
 	} {
-		name := fmt.Sprintf("efferent-long, %s at %v", c.sched.Mode, c.latency)
+		name := fmt.Sprintf("efferent-long, %s at %v (max_lag_steps %v)", c.sched.Mode, c.latency, c.sched.MaxLagSteps)
 		o := spatialCell(t, "efferent-long", refs, tasks, c.sched, c.latency, name, c.min)
 		if c.sched.Mode.Overlapping() && (o.GapHeldTicks != 0 || o.ExpiredChunks != 0 || o.DroppedChunks != 0) {
 			t.Errorf("%s: %d held between chunks, %d expired, %d dropped; want none", name, o.GapHeldTicks, o.ExpiredChunks, o.DroppedChunks)
+		}
+		if o.Successes > c.max || (o.SlowTicks > 0) != c.slowed {
+			t.Errorf("%s: %d successes (want ≤ %d), %d slow ticks (want some: %v)", name, o.Successes, c.max, o.SlowTicks, c.slowed)
 		}
 	}
 }
@@ -89,8 +102,12 @@ func TestChunksAccountedFor(t *testing.T) {
 		for _, lat := range []time.Duration{0, 150 * time.Millisecond, 900 * time.Millisecond} {
 			env := spatialEnv(t, tasks[1], 60)
 			var loop *control.Loop
+			sc := control.SchedulerConf{Mode: mode}
+			if lat == 900*time.Millisecond {
+				sc.MaxLagSteps = -1 // at the policy rate, so that chunks expire
+			}
 			res := rig.Episode(context.Background(), rig.EpisodeConf{Env: env, Policy: pol, Virtual: true,
-				Scheduler: control.SchedulerConf{Mode: mode}, InferLatency: lat, OnLoop: func(l *control.Loop) { loop = l }})
+				Scheduler: sc, InferLatency: lat, OnLoop: func(l *control.Loop) { loop = l }})
 			if res.Err != nil && lat < 900*time.Millisecond {
 				t.Fatalf("%s at %v: %v", mode, lat, res.Err)
 			}
@@ -120,13 +137,14 @@ var latencyCells = []struct {
 	mode    control.Mode
 	latency time.Duration
 	min     int
+	slowed  bool // chunks play slower than 20 Hz (max_lag_steps 3)
 }{
-	{control.ModeReplan, 0, 3},                     // measured 5
-	{control.ModeEnsemble, 0, 5},                   // measured 8
-	{control.ModeAsync, 150 * time.Millisecond, 3}, // measured 5, no gap between chunks
-	{control.ModeAsync, 300 * time.Millisecond, 2}, // measured 4, no gap between chunks
-	{control.ModeRTC, 0, 3},                        // measured 5
+	{control.ModeReplan, 0, 3, false},                     // measured 5
+	{control.ModeEnsemble, 0, 5, false},                   // measured 8
+	{control.ModeAsync, 150 * time.Millisecond, 3, false}, // measured 5, no gap between chunks
+	{control.ModeAsync, 300 * time.Millisecond, 2, true},  // measured 4 at half speed, no gap between chunks
+	{control.ModeRTC, 0, 3, false},                        // measured 5
 	// measured 0: real-time chunking does not help this model (README);
 	// the cell holds it to running without a gap, expiry or drop.
-	{control.ModeRTC, 150 * time.Millisecond, 0},
+	{control.ModeRTC, 150 * time.Millisecond, 0, false},
 }

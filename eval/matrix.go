@@ -165,10 +165,15 @@ type MatrixCell struct {
 	// report's overall counts; the per-episode values are divided by
 	// Episodes. GapHeldTicks are the held ticks after the arm first
 	// moved: between chunks (the first chunk's wait is not among them).
+	// SlowTicks are the ticks executed from chunks played slower than the
+	// policy rate (async and rtc beyond max_lag_steps): the arm moved,
+	// slower, where it would otherwise start a chunk further in.
 	HeldTicks              int     `json:"held_ticks"`
 	HeldTicksPerEpisode    float64 `json:"held_ticks_per_episode"`
 	GapHeldTicks           int     `json:"held_ticks_between_chunks"`
 	GapHeldTicksPerEpisode float64 `json:"held_ticks_between_chunks_per_episode"`
+	SlowTicks              int     `json:"slow_ticks"`
+	SlowTicksPerEpisode    float64 `json:"slow_ticks_per_episode"`
 	ExpiredChunks          int     `json:"expired_chunks"`
 	DroppedChunks          int     `json:"dropped_chunks"`
 	ErrorCount             int     `json:"error_count"`
@@ -313,6 +318,8 @@ func (c *MatrixCell) fill(r *Report) {
 	c.HeldTicksPerEpisode = float64(o.HeldTicks) / float64(max(o.Episodes, 1))
 	c.GapHeldTicks = o.GapHeldTicks
 	c.GapHeldTicksPerEpisode = float64(o.GapHeldTicks) / float64(max(o.Episodes, 1))
+	c.SlowTicks = o.SlowTicks
+	c.SlowTicksPerEpisode = float64(o.SlowTicks) / float64(max(o.Episodes, 1))
 	c.Suites = make([]MatrixSuite, len(r.Suites))
 	for i, s := range r.Suites {
 		c.Suites[i] = MatrixSuite{Name: s.Name, Episodes: s.Episodes, Successes: s.Successes, SuccessRate: s.SuccessRate, CI95: s.CI95}
@@ -387,10 +394,10 @@ func (m *Matrix) WriteFiles(dir string) error {
 }
 
 // matrixHeader is the columns of matrix.txt's and matrix.md's table.
-var matrixHeader = []string{"mode", "latency", "success", "rate", "95% CI", "rel. to replan@0", "mean steps", "steps (ok)", "held/ep", "between/ep", "expired", "dropped", "errors"}
+var matrixHeader = []string{"mode", "latency", "success", "rate", "95% CI", "rel. to replan@0", "mean steps", "steps (ok)", "held/ep", "between/ep", "slow/ep", "expired", "dropped", "errors"}
 
 // matrixRight says which columns are right-aligned in matrix.txt.
-var matrixRight = []bool{false, true, true, true, false, true, true, true, true, true, true, true, true}
+var matrixRight = []bool{false, true, true, true, false, true, true, true, true, true, true, true, true, true}
 
 // rows gives the table's cells, one row per matrix cell.
 func (m *Matrix) rows() [][]string {
@@ -401,7 +408,7 @@ func (m *Matrix) rows() [][]string {
 			rel = fmt.Sprintf("%.2f", *c.Relative)
 		}
 		if !c.Ran {
-			rows[i] = []string{string(c.Mode), msLabel(c.LatencyMS) + " ms", "-", "-", "-", rel, "-", "-", "-", "-", "-", "-", "-"}
+			rows[i] = []string{string(c.Mode), msLabel(c.LatencyMS) + " ms", "-", "-", "-", rel, "-", "-", "-", "-", "-", "-", "-", "-"}
 			continue
 		}
 		okSteps := "-"
@@ -410,7 +417,7 @@ func (m *Matrix) rows() [][]string {
 		}
 		rows[i] = []string{string(c.Mode), msLabel(c.LatencyMS) + " ms", fmt.Sprintf("%d/%d", c.Successes, c.Episodes),
 			pct(c.SuccessRate), ci(c.CI95), rel, fmt.Sprintf("%.1f", c.MeanSteps), okSteps,
-			fmt.Sprintf("%.1f", c.HeldTicksPerEpisode), fmt.Sprintf("%.1f", c.GapHeldTicksPerEpisode), strconv.Itoa(c.ExpiredChunks), strconv.Itoa(c.DroppedChunks), strconv.Itoa(c.ErrorCount)}
+			fmt.Sprintf("%.1f", c.HeldTicksPerEpisode), fmt.Sprintf("%.1f", c.GapHeldTicksPerEpisode), fmt.Sprintf("%.1f", c.SlowTicksPerEpisode), strconv.Itoa(c.ExpiredChunks), strconv.Itoa(c.DroppedChunks), strconv.Itoa(c.ErrorCount)}
 	}
 	return rows
 }
@@ -497,7 +504,9 @@ func (m *Matrix) WriteText(w io.Writer) error {
 		groups[len(groups)-1] = append(groups[len(groups)-1], r)
 	}
 	writeFixed(&b, matrixHeader, groups, matrixRight)
-	b.WriteString(m.relNote() + "; held/ep: held ticks per episode, between/ep: those after the arm first moved (between chunks); steps: mean episode length (episodes without error; (ok): successful ones)\n")
+	b.WriteString(m.relNote() + "; held/ep: held ticks per episode, between/ep: those after the arm first moved (between chunks); " +
+		"slow/ep: ticks per episode executed from chunks played slower than the policy rate (max_lag_steps); " +
+		"steps: mean episode length (episodes without error; (ok): successful ones)\n")
 	if h, srows := m.suiteRows(); h != nil {
 		b.WriteString("\nSuccess per suite:\n")
 		right := make([]bool, len(h))

@@ -53,11 +53,13 @@ type TaskReport struct {
 	// actions were past when they arrived, chunks thrown away otherwise
 	// (stale, invalid, discarded), and control steps that held the arm;
 	// GapHeldTicks those of HeldTicks after the arm first moved (between
-	// chunks, not the wait for the first).
+	// chunks, not the wait for the first); SlowTicks the control steps
+	// executed from chunks played slower than the policy rate.
 	ExpiredChunks int `json:"expired_chunks"`
 	DroppedChunks int `json:"dropped_chunks"`
 	HeldTicks     int `json:"held_ticks"`
 	GapHeldTicks  int `json:"held_ticks_between_chunks"`
+	SlowTicks     int `json:"slow_ticks"`
 }
 
 // Lengths summarises episode lengths in steps. Median is the midpoint
@@ -85,6 +87,7 @@ type Outcome struct {
 	DroppedChunks int `json:"dropped_chunks"`
 	HeldTicks     int `json:"held_ticks"`
 	GapHeldTicks  int `json:"held_ticks_between_chunks"`
+	SlowTicks     int `json:"slow_ticks"`
 }
 
 // GroupReport pools the episodes of several tasks (a suite, or all).
@@ -101,6 +104,7 @@ type GroupReport struct {
 	DroppedChunks int `json:"dropped_chunks"`
 	HeldTicks     int `json:"held_ticks"`
 	GapHeldTicks  int `json:"held_ticks_between_chunks"`
+	SlowTicks     int `json:"slow_ticks"`
 }
 
 // LatencyReport gives nearest-rank percentiles (see Percentile) of the
@@ -149,11 +153,12 @@ func build(tasks []TaskRef, results [][]result, conf Conf) *Report {
 				continue
 			}
 			tr.Episodes++
-			o := Outcome{Episode: e, Steps: res.Steps, ExpiredChunks: res.ExpiredChunks, DroppedChunks: res.DroppedChunks, HeldTicks: res.HeldTicks, GapHeldTicks: res.GapHeldTicks}
+			o := Outcome{Episode: e, Steps: res.Steps, ExpiredChunks: res.ExpiredChunks, DroppedChunks: res.DroppedChunks, HeldTicks: res.HeldTicks, GapHeldTicks: res.GapHeldTicks, SlowTicks: res.SlowTicks}
 			tr.ExpiredChunks += res.ExpiredChunks
 			tr.DroppedChunks += res.DroppedChunks
 			tr.HeldTicks += res.HeldTicks
 			tr.GapHeldTicks += res.GapHeldTicks
+			tr.SlowTicks += res.SlowTicks
 			if res.Err != nil {
 				o.Error = res.Err.Error()
 				tr.ErrorCount++
@@ -210,6 +215,7 @@ func (g *GroupReport) add(t *TaskReport) {
 	g.DroppedChunks += t.DroppedChunks
 	g.HeldTicks += t.HeldTicks
 	g.GapHeldTicks += t.GapHeldTicks
+	g.SlowTicks += t.SlowTicks
 	g.SuccessRate = rate(g.Successes, g.Episodes)
 	g.CI95 = Wilson(g.Successes, g.Episodes)
 }

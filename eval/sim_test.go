@@ -264,8 +264,10 @@ func TestExpiredChunksCounted(t *testing.T) {
 			t.Fatal(err)
 		}
 		var loop *control.Loop
+		// At the policy rate: slowed down (max_lag_steps), a one-action
+		// chunk would last past its arrival.
 		res := rig.Episode(context.Background(), rig.EpisodeConf{Env: env, Policy: rig.ExpertPolicy(env), Virtual: true,
-			Scheduler: control.SchedulerConf{Mode: c.mode}, InferLatency: lat, OnLoop: func(l *control.Loop) { loop = l }})
+			Scheduler: control.SchedulerConf{Mode: c.mode, MaxLagSteps: -1}, InferLatency: lat, OnLoop: func(l *control.Loop) { loop = l }})
 		st := loop.Stats()
 		t.Logf("%s, latency %v: %d steps, %d inferences, %+v, held %d, err %v", c.mode, lat, res.Steps, st.Inferences, st.Chunks, st.Holds, res.Err)
 		if lat == 0 {
@@ -313,6 +315,7 @@ func TestExpiredChunksCounted(t *testing.T) {
 	conf := expertConf(true)
 	conf.InferLatency = 100 * time.Millisecond
 	conf.Scheduler.Mode = control.ModeAsync
+	conf.Scheduler.MaxLagSteps = -1
 	rep := runSim(t, conf, tasks, refs, 2, 2)
 	sum, held := 0, 0
 	for _, tr := range rep.Tasks {
@@ -340,6 +343,29 @@ func TestExpiredChunksCounted(t *testing.T) {
 	if !strings.Contains(b.String(), "expired") || !strings.Contains(b.String(), fmt.Sprint(sum)) {
 		t.Fatalf("text report does not show the expired chunks:\n%s", b.String())
 	}
+
+	// With the default max_lag_steps the same one-action chunks play
+	// slower instead (a fifth of a step of lag: 500 ms an action), and
+	// every slowed tick is counted per episode, task and overall.
+	conf.Scheduler.MaxLagSteps = 0
+	rep = runSim(t, conf, tasks, refs, 2, 2)
+	slow := 0
+	for _, tr := range rep.Tasks {
+		s := 0
+		for _, o := range tr.Outcomes {
+			if o.ExpiredChunks != 0 || o.SlowTicks == 0 || o.SlowTicks+o.HeldTicks != o.Steps {
+				t.Fatalf("slowed, %s episode %d: expired %d, slow %d + held %d of %d steps", tr.Task.Name, o.Episode, o.ExpiredChunks, o.SlowTicks, o.HeldTicks, o.Steps)
+			}
+			s += o.SlowTicks
+		}
+		if tr.SlowTicks != s {
+			t.Fatalf("slowed, %s: %d slow ticks; its episodes sum to %d", tr.Task.Name, tr.SlowTicks, s)
+		}
+		slow += s
+	}
+	if rep.Overall.SlowTicks != slow {
+		t.Fatalf("slowed, overall: %d slow ticks, want %d", rep.Overall.SlowTicks, slow)
+	}
 }
 
 // TestSchedulerModesClosedLoop runs the shipped default model closed loop
@@ -348,10 +374,10 @@ func TestExpiredChunksCounted(t *testing.T) {
 // measured to reach, less a margin for float differences between CPUs
 // (see README, "Latency"). It also checks
 // the counts: nothing expires at these latencies, and the held ticks are
-// those the latency forces (one per episode at 50 ms: the first chunk's
-// wait; async at 150 ms, one step in three: a 5-step chunk that comes 3
-// steps after its observation covers 2 steps, with one inference at a
-// time; replan at 150 ms, 3 steps before every chunk).
+// those the latency forces (the first chunk's wait: one step per episode
+// at 50 ms, three at 150 ms, where async plays the 5-step chunks at half
+// speed — the manifest's max_lag_steps 1.5 — so that each comes before
+// the last one ends; replan at 150 ms, 3 steps before every chunk).
 func TestSchedulerModesClosedLoop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs ONNX Runtime closed loop (≈ 20 s)")
@@ -367,10 +393,10 @@ func TestSchedulerModesClosedLoop(t *testing.T) {
 		min     int // successes of 20; measured: see README
 		maxHeld int
 	}{
-		{"replan", control.SchedulerConf{Mode: control.ModeReplan}, 0, 12, 0},                            // measured 15
-		{"async", control.SchedulerConf{Mode: control.ModeAsync}, 0, 13, 0},                              // measured 17
-		{"async+50ms", control.SchedulerConf{Mode: control.ModeAsync}, 50 * time.Millisecond, 13, 20},    // measured 17
-		{"async+150ms", control.SchedulerConf{Mode: control.ModeAsync}, 150 * time.Millisecond, 6, 1500}, // measured 10
+		{"replan", control.SchedulerConf{Mode: control.ModeReplan}, 0, 12, 0},                           // measured 15
+		{"async", control.SchedulerConf{Mode: control.ModeAsync}, 0, 13, 0},                             // measured 17
+		{"async+50ms", control.SchedulerConf{Mode: control.ModeAsync}, 50 * time.Millisecond, 13, 20},   // measured 17
+		{"async+150ms", control.SchedulerConf{Mode: control.ModeAsync}, 150 * time.Millisecond, 13, 60}, // measured 16 at half speed, 10 at full speed
 		// replan holds still for the latency before each chunk: its
 		// success is replan's at 0 ms, its held ticks the latency's.
 		{"replan+150ms", control.SchedulerConf{Mode: control.ModeReplan}, 150 * time.Millisecond, 12, 1100}, // measured 15, held 1026

@@ -64,5 +64,6 @@ func logEpisode(log *slog.Logger, n, init int, res EpisodeResult, wall time.Dura
 	log.Info("episode finished", "episode", n, "init", init, "success", res.Success, "steps", res.Steps,
 		"wall", wall.Round(time.Millisecond), "inferences", len(res.InferLatencies), "infer_p50", p50,
 		"held", p.held, "clamped", p.clamped, "refused", p.refused,
-		"expired_chunks", res.ExpiredChunks, "dropped_chunks", res.DroppedChunks, "held_ticks", res.HeldTicks)
+		"expired_chunks", res.ExpiredChunks, "dropped_chunks", res.DroppedChunks, "held_ticks", res.HeldTicks,
+		"slow_ticks", res.SlowTicks)
 }

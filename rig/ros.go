@@ -321,7 +321,7 @@ func (r *rosRun) drive(ctx context.Context, gates Gates, motion *safety.MotionGa
 	log := r.p.Log
 	log.Info("stopped", "ticks", st.Ticks, "holds", st.Holds, "inferences", st.Inferences, "infer_errors", st.InferErrors,
 		"stale_events", st.StaleEvents, "stale_holds", st.StaleHolds, "not_ready", st.NotReady, "discarded_chunks", st.Discarded,
-		"chunk_waits", st.Waits, "wait_misses", st.WaitMisses, "lead", st.Lead.Round(time.Microsecond),
+		"chunk_waits", st.Waits, "wait_misses", st.WaitMisses, "lead", st.Lead.Round(time.Microsecond), "slow_ticks", st.Chunks.SlowTicks,
 		"published", bs.Published, "dropped", bs.Dropped, "bridge_stale_holds", bs.StaleHolds, "clock_skews", bs.ClockSkews,
 		"master_losses", bs.MasterLosses, "reconnects", bs.Reconnects)
 	if motion != nil {

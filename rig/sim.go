@@ -116,6 +116,10 @@ type EpisodeResult struct {
 	// chunks (a chunk that came too late) or for a gate; the others were
 	// the wait for the first chunk, which any latency costs once.
 	GapHeldTicks int
+	// SlowTicks are the control steps executed from a chunk played
+	// slower than the policy rate (async and rtc, when the latency spans
+	// more than the scheduler's MaxLagSteps): the arm moved, slower.
+	SlowTicks int
 	// Err says the episode could not run (simulator crash, lost
 	// connection): it counts as a failure and is listed in the report.
 	Err error
@@ -176,6 +180,7 @@ func Episode(ctx context.Context, c EpisodeConf) EpisodeResult {
 	res.DroppedChunks = int(st.Chunks.Stale + st.Chunks.Invalid + st.Discarded)
 	res.HeldTicks = int(st.Holds)
 	res.GapHeldTicks = int(st.Holds - st.StartHolds)
+	res.SlowTicks = int(st.Chunks.SlowTicks)
 	switch {
 	case runErr != nil:
 		res.Err = runErr
