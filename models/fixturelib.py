@@ -701,13 +701,17 @@ def decoder_section(layers, heads, head_dim, vocab, start_token, position_ids=Tr
 """
 
 
-def action_section(dim, horizon, step_hz, body, model_dim=None, robot_dims=None, space=None):
+def action_section(dim, horizon, step_hz, body, model_dim=None, robot_dims=None, space=None, max_lag=None):
     """action: the chunk's geometry, what the actions mean (space: libero,
-    quadruped_command), then body (its tokenizer:, normalization: ...)."""
+    quadruped_command), how many steps of a chunk the policy may start into
+    (max_lag: its latency matrix measures it), then body (its tokenizer:,
+    normalization: ...)."""
     return (f"action:\n  dim: {dim}\n"
             + (f"  model_dim: {model_dim}\n" if model_dim is not None else "")
             + (f"  robot_dims: {fmt_list(robot_dims)}\n" if robot_dims is not None else "")
             + f"  horizon: {horizon}\n  step_hz: {step_hz}\n"
+            + (f"  # measured with the latency matrix (README, Latency)\n  max_lag_steps: {max_lag:g}\n"
+               if max_lag is not None else "")
             + (f"  space: {space}\n" if space is not None else "") + body)
 
 

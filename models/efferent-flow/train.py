@@ -502,7 +502,8 @@ def export(flow, stats, vocab, history, args, n_eps, n_samples):
                                state_extra=", robot_base: [-0.50, 0.0, 0.885]"),
         FL.text_section(MAX_TEXT, TINY.PAD_ID, "text_mask", add_special=False),
         flow_sec,
-        FL.action_section(D, H, 20, FL.normalization_section(stats["q01"], stats["q99"], stats["mask"], floats=True), space="libero"),
+        FL.action_section(D, H, 20, FL.normalization_section(stats["q01"], stats["q99"], stats["mask"], floats=True), space="libero",
+                          max_lag=3),
         "golden: golden.json\n"])
     FL.write_trained(OUT, manifest, args, n_eps, n_samples, history)
 

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import fixturelib as FL
 
 TINY = FL.load_module("tiny_train", os.path.join(os.path.dirname(HERE), "efferent-tiny", "train.py"))
-TINY.NAME, TINY.H, TINY.OUT = "efferent-long", 16, HERE
+TINY.NAME, TINY.H, TINY.MAX_LAG, TINY.OUT = "efferent-long", 16, 3, HERE
 
 if __name__ == "__main__":
     sys.exit(TINY.main())

@@ -37,9 +37,11 @@ import torch.nn.functional as F
 import fixturelib as FL
 
 OUT = os.path.dirname(os.path.abspath(__file__))
-# NAME, H and OUT are what models/efferent-long/train.py changes (the same
-# model with 16-step chunks, written there).
+# NAME, H, MAX_LAG and OUT are what models/efferent-long/train.py changes
+# (the same model with 16-step chunks, written there). MAX_LAG is the
+# manifest's action.max_lag_steps, measured with the latency matrix.
 NAME = "efferent-tiny"
+MAX_LAG = 1.5
 SEED = 0
 OPSET = 17
 
@@ -458,7 +460,8 @@ def export(core, cb, stats, vocab, history, args, n_eps, n_samples):
         FL.encoder_section(PREFIX),
         FL.decoder_section(LAYERS, HEADS, HEAD_DIM, VOCAB, START_TOKEN),
         FL.action_section(D, H, 20, FL.vq_tokenizer_section(TOKEN_BASE)
-                          + FL.normalization_section(stats["q01"], stats["q99"], stats["mask"], floats=True), space="libero"),
+                          + FL.normalization_section(stats["q01"], stats["q99"], stats["mask"], floats=True), space="libero",
+                          max_lag=MAX_LAG),
         "golden: golden.json\n"])
     FL.write_trained(OUT, manifest, args, n_eps, n_samples, history)
 
