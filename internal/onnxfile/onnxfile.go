@@ -80,7 +80,7 @@ type reader struct {
 
 func (p *reader) byteAt(off int64) (byte, error) {
 	if off < p.bufOff || off >= p.bufOff+int64(len(p.buf)) {
-		if off >= p.size {
+		if off < 0 || off >= p.size {
 			return 0, fmt.Errorf("%w: truncated at byte %d", ErrMalformed, off)
 		}
 		n := min(int64(window), p.size-off)
@@ -161,7 +161,11 @@ func (p *reader) fields(off, end int64, fn func(field) error) error {
 			if err != nil {
 				return err
 			}
-			if n > uint64(end-next) {
+			// next may already be past end (a length varint that runs
+			// over its message): end−next would then be negative, and as
+			// a uint64 it would let any length through (the fuzzer found
+			// one that wrapped the offset negative).
+			if next > end || n > uint64(end-next) {
 				return fmt.Errorf("%w: field %d of %d bytes at byte %d overruns its message", ErrMalformed, f.num, n, next)
 			}
 			f.off, f.end = next, next+int64(n)
