@@ -292,6 +292,7 @@ func (s *Scheduler) Reset() {
 // from a chunk pushed afterwards.
 func (s *Scheduler) Drop() {
 	s.plans[0].valid, s.plans[1].valid = false, false
+	s.playP.Store(int64(s.p))
 	s.queued = false
 	s.pending, s.haveReq = false, false
 	s.reqs.clear()
@@ -500,10 +501,9 @@ func (s *Scheduler) PlayPeriod() time.Duration { return time.Duration(s.playP.Lo
 // c's steps as rows (async: the blended plan; ensemble: c's stored
 // actions); rest is the row the remainder of step kCur executes when c
 // arrives mid-step (async: the plan's; nil: c's own); p is the period c
-// plays at. It needs the
-// executed motion since the observation, known only when the chunk
-// answers a request made by Requested (the loop's case); a chunk pushed
-// without one is not reanchored.
+// plays at. It needs the executed motion since the observation, known only
+// when the chunk answers a request made by Requested (the loop's case); a
+// chunk pushed without one is not reanchored.
 func (s *Scheduler) reanchor(dst []float64, c *efferent.Chunk, e, p time.Duration, kCur int, rest []float64) {
 	at, ok := s.reqs.at(c.ObsTime)
 	if !ok || e <= 0 || kCur >= c.H {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"runtime"
@@ -233,12 +234,8 @@ func metadataFrame(conf map[string]any, md policy.Metadata) ([]byte, error) {
 		add[api.MetaMaxLagSteps] = md.MaxLagSteps
 	}
 	m := make(map[string]any, len(conf)+len(add))
-	for k, v := range add {
-		m[k] = v
-	}
-	for k, v := range conf {
-		m[k] = v
-	}
+	maps.Copy(m, add)
+	maps.Copy(m, conf) // the configuration's own keys win
 	return api.EncodeMetadata(nil, m)
 }
 
