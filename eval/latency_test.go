@@ -21,22 +21,25 @@ import (
 // with execution must not hold the arm between chunks at all; replan holds
 // still for the latency before every chunk.
 func TestLatencyModesClosedLoop(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs ONNX Runtime closed loop")
-	}
-	refs, tasks, err := eval.SimTasks(sim.SuiteSpatial)
-	if err != nil {
-		t.Fatal(err)
-	}
+	refs, tasks := spatialClosedLoop(t)
 	for _, c := range latencyCells {
-		o := spatialCell(t, models.Flow, refs, tasks, control.SchedulerConf{Mode: c.mode}, c.latency,
-			fmt.Sprintf("%s at %v", c.mode, c.latency), c.min)
-		if c.mode.Overlapping() && (o.GapHeldTicks != 0 || o.ExpiredChunks != 0 || o.DroppedChunks != 0) {
-			t.Errorf("%s at %v: %d held between chunks, %d expired, %d dropped; want none", c.mode, c.latency, o.GapHeldTicks, o.ExpiredChunks, o.DroppedChunks)
+		name := fmt.Sprintf("%s at %v", c.mode, c.latency)
+		o := spatialCell(t, models.Flow, refs, tasks, control.SchedulerConf{Mode: c.mode}, c.latency, name, c.min)
+		if c.mode.Overlapping() {
+			wantNoGap(t, name, o)
 		}
 		if (o.SlowTicks > 0) != c.slowed {
-			t.Errorf("%s at %v: %d slow ticks; want some: %v", c.mode, c.latency, o.SlowTicks, c.slowed)
+			t.Errorf("%s: %d slow ticks; want some: %v", name, o.SlowTicks, c.slowed)
 		}
+	}
+}
+
+// wantNoGap fails the test unless the cell held the arm between chunks
+// on no tick and expired or dropped no chunk (the overlapping modes).
+func wantNoGap(t *testing.T, name string, o eval.GroupReport) {
+	t.Helper()
+	if o.GapHeldTicks != 0 || o.ExpiredChunks != 0 || o.DroppedChunks != 0 {
+		t.Errorf("%s: %d held between chunks, %d expired, %d dropped; want none", name, o.GapHeldTicks, o.ExpiredChunks, o.DroppedChunks)
 	}
 }
 
@@ -51,13 +54,7 @@ func TestLatencyModesClosedLoop(t *testing.T) {
 // less a margin; the collapse is held to at most what was measured there,
 // so that the slowed cell's gain is the slowing's.
 func TestLatencyLongChunks(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs ONNX Runtime closed loop")
-	}
-	refs, tasks, err := eval.SimTasks(sim.SuiteSpatial)
-	if err != nil {
-		t.Fatal(err)
-	}
+	refs, tasks := spatialClosedLoop(t)
 	async := control.SchedulerConf{Mode: control.ModeAsync, AsyncThreshold: 11, BlendSteps: -1}
 	fullSpeed := async
 	fullSpeed.MaxLagSteps = -1
@@ -74,8 +71,8 @@ func TestLatencyLongChunks(t *testing.T) {
 	} {
 		name := fmt.Sprintf("efferent-long, %s at %v (max_lag_steps %v)", c.sched.Mode, c.latency, c.sched.MaxLagSteps)
 		o := spatialCell(t, "efferent-long", refs, tasks, c.sched, c.latency, name, c.min)
-		if c.sched.Mode.Overlapping() && (o.GapHeldTicks != 0 || o.ExpiredChunks != 0 || o.DroppedChunks != 0) {
-			t.Errorf("%s: %d held between chunks, %d expired, %d dropped; want none", name, o.GapHeldTicks, o.ExpiredChunks, o.DroppedChunks)
+		if c.sched.Mode.Overlapping() {
+			wantNoGap(t, name, o)
 		}
 		if o.Successes > c.max || (o.SlowTicks > 0) != c.slowed {
 			t.Errorf("%s: %d successes (want ≤ %d), %d slow ticks (want some: %v)", name, o.Successes, c.max, o.SlowTicks, c.slowed)

@@ -379,13 +379,7 @@ func TestExpiredChunksCounted(t *testing.T) {
 // speed — the manifest's max_lag_steps 1.5 — so that each comes before
 // the last one ends; replan at 150 ms, 3 steps before every chunk).
 func TestSchedulerModesClosedLoop(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs ONNX Runtime closed loop (≈ 20 s)")
-	}
-	refs, tasks, err := eval.SimTasks(sim.SuiteSpatial)
-	if err != nil {
-		t.Fatal(err)
-	}
+	refs, tasks := spatialClosedLoop(t)
 	for _, c := range []struct {
 		name    string
 		sched   control.SchedulerConf
@@ -407,6 +401,21 @@ func TestSchedulerModesClosedLoop(t *testing.T) {
 			t.Errorf("%s: expired %d, dropped %d, held %d; want none expired or dropped, ≤ %d held", c.name, o.ExpiredChunks, o.DroppedChunks, o.HeldTicks, c.maxHeld)
 		}
 	}
+}
+
+// spatialClosedLoop skips a closed-loop test in -short mode (it runs ONNX
+// Runtime for 20 episodes a cell) and returns the spatial suite's tasks
+// for spatialCell.
+func spatialClosedLoop(t *testing.T) ([]eval.TaskRef, []sim.Task) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs ONNX Runtime closed loop (20 episodes a cell)")
+	}
+	refs, tasks, err := eval.SimTasks(sim.SuiteSpatial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return refs, tasks
 }
 
 // spatialCell runs the embedded model closed loop on the spatial suite's
